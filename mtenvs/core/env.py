@@ -1,0 +1,180 @@
+"""``TaskEnv``: the base class of every family environment.
+
+It implements the task half of the contract, so that a family only writes its dynamics:
+
+* ``task=`` / ``tasks=`` at construction: a fixed :class:`Task`, a dict of overrides (missing keys take the
+  defaults), a task-set name or a list of tasks (a new task drawn at every reset), or any
+  :class:`~mtenvs.core.samplers.TaskSampler`;
+* ``reset(options={"task": ...})`` runs one episode on the given task; ``options={"state": ...}`` starts it
+  from a given state where the family supports it;
+* ``info["task"]`` (the :class:`Task`) and ``info["task_id"]`` on every reset and step;
+* ``reset(seed=s)`` seeds two independent streams: ``env.np_random`` (initial states, noise) and a task
+  stream, so the tasks drawn never depend on how many random numbers the dynamics used.
+
+A subclass sets ``family``, the spaces and ``metadata``, and implements :meth:`_apply_task`,
+:meth:`_reset_state` and ``step``. In ``step`` it returns ``self._info()`` as the info dict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.error import ResetNeeded
+
+from mtenvs.core.family import TaskFamily
+from mtenvs.core.samplers import TaskSampler, TaskSpec, UniformTasks, as_sampler
+from mtenvs.core.seeding import task_generator
+from mtenvs.core.task import Task
+
+ObsType = TypeVar("ObsType")
+ActType = TypeVar("ActType")
+
+#: Reset option keys every family env accepts.
+BASE_RESET_OPTIONS = frozenset({"task", "state"})
+
+
+def resolve_task_spec(task: TaskSpec, tasks: TaskSpec, family: TaskFamily) -> TaskSampler:
+    """The sampler for a ``task=``/``tasks=`` pair of constructor arguments (at most one may be given)."""
+    if task is not None and tasks is not None:
+        raise ValueError(f"{family.name}: pass either task= or tasks=, not both")
+    return as_sampler(task if task is not None else tasks, family)
+
+
+def episode_task(spec: Any, family: TaskFamily, rng: np.random.Generator) -> Task:
+    """The task named by ``options["task"]``: a Task, a dict of overrides, or a task-set name (one draw)."""
+    if isinstance(spec, str):
+        return UniformTasks(family.task_set(spec)).sample(rng)
+    return family.validate(spec)
+
+
+def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any], owner: str) -> None:
+    """Raise ``ValueError`` if ``render_mode`` is not one the environment lists in its metadata."""
+    modes = metadata.get("render_modes", [])
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(f"{owner}: render_mode={render_mode!r} is not supported; supported modes: {modes}")
+
+
+def box_action(action: Any, shape: tuple[int, ...], owner: str) -> np.ndarray:
+    """Validate a continuous action: convertible to float, of ``shape``, every entry finite.
+
+    Raises:
+        ValueError: naming the expected shape, or reporting a NaN/inf entry.
+    """
+    try:
+        array = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: action must be numeric with shape {shape}, got {action!r}") from None
+    if array.shape != shape:
+        if array.size == math.prod(shape) and array.ndim <= 1:
+            array = array.reshape(shape)
+        else:
+            raise ValueError(f"{owner}: action must have shape {shape}, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{owner}: action must be finite, got {array.tolist()}")
+    return array
+
+
+def discrete_action(action: Any, n: int, owner: str) -> int:
+    """Validate a discrete action in ``{0, ..., n-1}`` and return it as ``int``."""
+    if isinstance(action, np.ndarray):
+        if action.size != 1:
+            raise ValueError(f"{owner}: action must be a single integer in [0, {n - 1}], got shape {action.shape}")
+        action = action.reshape(()).item()
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+        if isinstance(action, float) and action.is_integer():
+            action = int(action)
+        else:
+            raise ValueError(f"{owner}: action must be an integer in [0, {n - 1}], got {action!r}")
+    value = int(action)
+    if not 0 <= value < n:
+        raise ValueError(f"{owner}: action must be in [0, {n - 1}], got {value}")
+    return value
+
+
+class TaskEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
+    """Base class of family environments; see the module docstring for the contract it implements.
+
+    Args:
+        task: a fixed task (``Task`` or dict of overrides), or a task-set name / list / sampler.
+        tasks: the same, for readability when several tasks are meant (``tasks="train"``).
+        render_mode: one of ``metadata["render_modes"]`` or ``None``.
+    """
+
+    family: ClassVar[TaskFamily]
+    #: Reset option keys accepted beyond ``task`` and ``state``.
+    extra_reset_options: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, task: TaskSpec = None, *, tasks: TaskSpec = None, render_mode: str | None = None) -> None:
+        check_render_mode(render_mode, self.metadata, self.family.name)
+        self.render_mode = render_mode
+        self._sampler = resolve_task_spec(task, tasks, self.family)
+        self._task_rng: np.random.Generator | None = None
+        support = self._sampler.support
+        self._set_task(support[0] if support else self.family.default_task())
+
+    # ------------------------------------------------------------------------------------------- tasks
+    @property
+    def task(self) -> Task:
+        """The task of the current episode."""
+        return self._task
+
+    @property
+    def task_sampler(self) -> TaskSampler:
+        """The sampler that picks the task at each reset."""
+        return self._sampler
+
+    @task_sampler.setter
+    def task_sampler(self, sampler: TaskSampler) -> None:
+        self._sampler = as_sampler(sampler, self.family)
+
+    def change_task(self, task: Task | Mapping[str, Any]) -> Task:
+        """Switch to ``task`` now, keeping the current state (for non-stationary tasks). Returns the task."""
+        validated = self.family.validate(task)
+        self._set_task(validated)
+        return validated
+
+    def _set_task(self, task: Task) -> None:
+        self._task = task
+        self._task_id = task.id
+        self._apply_task(task)
+
+    def _info(self) -> dict[str, Any]:
+        """The info dict every reset and step returns (a new dict each call)."""
+        return {"task": self._task, "task_id": self._task_id}
+
+    # ------------------------------------------------------------------------------------------- reset
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsType, dict[str, Any]]:
+        """Start an episode: choose the task (``options["task"]`` or the sampler), then the initial state."""
+        super().reset(seed=seed)
+        if seed is not None or self._task_rng is None:
+            base = seed if seed is not None else self.np_random_seed
+            self._task_rng = task_generator(base if base is not None and base >= 0 else None)
+            self._sampler.restart()
+        options = dict(options or {})
+        unknown = set(options) - BASE_RESET_OPTIONS - self.extra_reset_options
+        if unknown:
+            allowed = sorted(BASE_RESET_OPTIONS | self.extra_reset_options)
+            raise ValueError(f"{self.family.name}: unknown reset option(s) {sorted(unknown)}; allowed: {allowed}")
+        if options.get("task") is not None:
+            task = episode_task(options["task"], self.family, self._task_rng)
+        else:
+            task = self._sampler.sample(self._task_rng)
+        self._set_task(task)
+        observation = self._reset_state(options)
+        return observation, self._info()
+
+    # ------------------------------------------------------------------------------------ family hooks
+    def _apply_task(self, task: Task) -> None:
+        """Load the parameters of ``task`` into the dynamics (called at every reset and task change)."""
+        raise NotImplementedError
+
+    def _reset_state(self, options: dict[str, Any]) -> ObsType:
+        """Draw the initial state from ``self.np_random`` (or take ``options["state"]``); return the observation."""
+        raise NotImplementedError
+
+    def _require_reset(self) -> None:
+        raise ResetNeeded(f"{self.family.name}: call reset() before step()")

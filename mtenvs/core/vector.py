@@ -1,0 +1,429 @@
+"""Vector environments in which every sub-env runs its own task.
+
+``gym.make_vec("mtenvs/<Family>-v0", num_envs=N, tasks=...)`` returns one of these (the id's
+``vector_entry_point``):
+
+* :class:`TaskVectorEnv`, the base of *native* batched envs: all sub-envs are stepped in one NumPy
+  computation, each with its own parameter values;
+* :class:`SyncTaskVectorEnv`, the fallback for families without a native version: Gymnasium's
+  ``SyncVectorEnv`` over single family envs, with the same task semantics.
+
+Task arguments, for both:
+
+* ``tasks=[t0, ..., t_{N-1}]`` (a list or tuple with exactly one task per sub-env): sub-env ``i`` always runs ``t_i``;
+* ``task=t`` (a Task or dict): every sub-env runs ``t``;
+* ``tasks="train"``, a :class:`TaskSet` or a :class:`TaskSampler`: each sub-env draws a new task at every
+  (auto)reset.
+
+``infos["task"]`` and ``infos["task_id"]`` hold the current task of every sub-env (object arrays, with the
+usual ``_task``/``_task_id`` masks). Autoreset modes: ``NextStep`` (Gymnasium's default), ``SameStep`` (what
+stable-baselines3 expects; the final observation is in ``infos["final_obs"]``) and ``Disabled`` (reset
+finished sub-envs with ``reset(options={"reset_mask": mask})``).
+
+A native vector env has one generator for the whole batch (as Gymnasium's native vector envs do), so its
+stream differs from a ``SyncVectorEnv`` of single envs; the dynamics, rewards and episode ends are the same
+step for step, which the conformance tests check by replaying each sub-env's tasks and initial states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.error import ResetNeeded
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
+
+from mtenvs.core.env import TaskEnv, check_render_mode, episode_task
+from mtenvs.core.family import TaskFamily
+from mtenvs.core.parameters import Categorical
+from mtenvs.core.samplers import TaskSampler, TaskSpec, as_sampler
+from mtenvs.core.seeding import task_generator
+from mtenvs.core.task import Task, TaskSet
+
+
+def parse_autoreset_mode(mode: str | AutoresetMode, allowed: Sequence[AutoresetMode], owner: str) -> AutoresetMode:
+    """An :class:`AutoresetMode` from its name or value, or a ``ValueError`` listing the allowed modes."""
+    try:
+        parsed = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
+    except ValueError:
+        parsed = None
+    if parsed not in allowed:
+        raise ValueError(f"{owner}: autoreset_mode={mode!r} is not supported; use one of {[m.value for m in allowed]}")
+    return parsed
+
+
+def check_num_envs(num_envs: Any, owner: str) -> int:
+    """``num_envs`` as a positive ``int``, or a ``ValueError``."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        raise ValueError(f"{owner}: num_envs must be a positive integer, got {num_envs!r}")
+    return int(num_envs)
+
+
+def check_max_episode_steps(max_episode_steps: Any, owner: str) -> int | None:
+    """``max_episode_steps`` as ``None`` or a positive ``int``, or a ``ValueError``."""
+    if max_episode_steps is None:
+        return None
+    if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1:
+        raise ValueError(f"{owner}: max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
+    return int(max_episode_steps)
+
+
+def per_env_tasks(task: TaskSpec, tasks: TaskSpec, family: TaskFamily, num_envs: int) -> list[Task] | None:
+    """The list of per-sub-env tasks when ``tasks`` is a plain list/tuple of tasks, else ``None``.
+
+    Raises:
+        ValueError: if both arguments are given, or a plain list does not have one task per sub-env.
+    """
+    if task is not None and tasks is not None:
+        raise ValueError(f"{family.name}: pass either task= or tasks=, not both")
+    if isinstance(tasks, (list, tuple)) and not isinstance(tasks, TaskSet):
+        if len(tasks) != num_envs:
+            raise ValueError(
+                f"{family.name}: tasks= as a list gives one task per sub-env, so it needs num_envs={num_envs} "
+                f"tasks, got {len(tasks)}; to draw from a list at every reset pass mtenvs.TaskSet(name, tasks)"
+            )
+        return [family.validate(t) for t in tasks]
+    return None
+
+
+def batch_box_actions(actions: Any, num_envs: int, shape: tuple[int, ...], owner: str) -> np.ndarray:
+    """Validate a batch of continuous actions of shape ``(num_envs, *shape)``; NaN/inf raise ``ValueError``."""
+    try:
+        array = np.asarray(actions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: actions must be numeric with shape {(num_envs, *shape)}") from None
+    if array.shape != (num_envs, *shape):
+        if array.size == num_envs * int(np.prod(shape)) and array.ndim == 1:
+            array = array.reshape(num_envs, *shape)
+        else:
+            raise ValueError(f"{owner}: actions must have shape {(num_envs, *shape)}, got {array.shape}")
+    if not np.isfinite(array).all():
+        bad = np.flatnonzero(~np.isfinite(array.reshape(num_envs, -1)).all(axis=1))
+        raise ValueError(f"{owner}: actions must be finite; sub-envs {bad.tolist()} got NaN or inf")
+    return array
+
+
+def batch_discrete_actions(actions: Any, num_envs: int, n: int, owner: str) -> np.ndarray:
+    """Validate a batch of discrete actions in ``{0, ..., n-1}``, shape ``(num_envs,)``."""
+    array = np.asarray(actions)
+    if array.shape != (num_envs,):
+        raise ValueError(f"{owner}: actions must have shape ({num_envs},), got {array.shape}")
+    if array.dtype.kind not in "iu":
+        if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            array = array.astype(np.int64)
+        else:
+            raise ValueError(f"{owner}: actions must be integers in [0, {n - 1}], got dtype {array.dtype}")
+    if array.min() < 0 or array.max() >= n:
+        raise ValueError(f"{owner}: actions must be in [0, {n - 1}], got values in [{array.min()}, {array.max()}]")
+    return array
+
+
+class TaskVectorEnv(VectorEnv):
+    """Base class of native batched family envs (see the module docstring for the task semantics).
+
+    A subclass sets ``family``, ``single_observation_space``/``single_action_space`` (then calls
+    :meth:`_batch_spaces`), and implements:
+
+    * :meth:`_apply_tasks` ``(idx)``: parameters of sub-envs ``idx`` changed (``self.params`` holds them);
+    * :meth:`_reset_states` ``(idx, states)``: draw initial states of sub-envs ``idx`` from ``self.np_random``
+      (or copy the given ``states``);
+    * :meth:`_check_actions` ``(actions)`` → validated array;
+    * :meth:`_step_states` ``(actions)`` → ``(rewards float32 (N,), terminated bool (N,))``, advancing all;
+    * :meth:`_observe` ``()`` → a new observation array for all sub-envs.
+    """
+
+    family: ClassVar[TaskFamily]
+    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    supported_autoreset_modes: ClassVar[tuple[AutoresetMode, ...]] = (
+        AutoresetMode.NEXT_STEP,
+        AutoresetMode.SAME_STEP,
+        AutoresetMode.DISABLED,
+    )
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        task: TaskSpec = None,
+        tasks: TaskSpec = None,
+        max_episode_steps: int | None = None,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+    ) -> None:
+        owner = self.family.name
+        self.num_envs = check_num_envs(num_envs, owner)
+        self.max_episode_steps = check_max_episode_steps(max_episode_steps, owner)
+        self.autoreset_mode = parse_autoreset_mode(autoreset_mode, self.supported_autoreset_modes, owner)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+        check_render_mode(render_mode, self.metadata, owner)
+        self.render_mode = render_mode
+
+        n = self.num_envs
+        fixed = per_env_tasks(task, tasks, self.family, n)
+        self._fixed_tasks = fixed is not None
+        self._sampler: TaskSampler | None = None
+        if fixed is not None:
+            table: tuple[Task, ...] | None = tuple(fixed)
+        else:
+            self._sampler = as_sampler(task if task is not None else tasks, self.family)
+            table = self._sampler.support
+        self._table = table
+        self._numeric = [name for name, p in self.family.parameters.items() if not isinstance(p, Categorical)]
+        self._others = [name for name in self.family.parameters if name not in self._numeric]
+        # Numeric parameters live in one (parameters × sub-envs) matrix so that reassigning tasks is one gather.
+        self._param_matrix = np.zeros((len(self._numeric), n), dtype=np.float64)
+        #: Current parameter values per sub-env, ``{name: array of shape (num_envs,)}`` (views; do not rebind).
+        self.params: dict[str, np.ndarray] = {name: self._param_matrix[row] for row, name in enumerate(self._numeric)}
+        self.params.update({name: np.empty(n, dtype=object) for name in self._others})
+        # Tasks seen so far; sub-env i runs self._known[self._rows[i]]. The table (if any) comes first.
+        self._known: list[Task] = list(table or ())
+        self._known_pos: dict[Task, int] = {t: i for i, t in enumerate(self._known)}
+        self._known_ids = np.array([t.id for t in self._known], dtype=object)
+        self._rows = np.full(n, -1, dtype=np.int64)
+        self._fixed_intact = False
+        self._ids: np.ndarray | None = None
+        self._all_true = np.ones(n, dtype=np.bool_)
+        self._all_true.setflags(write=False)
+        if table is not None:
+            self._table_matrix = np.array([[t[name] for t in table] for name in self._numeric], dtype=np.float64)
+            self._table_other = {name: np.array([t[name] for t in table], dtype=object) for name in self._others}
+        self._task_rng: np.random.Generator | None = None
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._done = np.zeros(n, dtype=np.bool_)
+        self._has_reset = False
+        self._assign_tasks(np.arange(n), override=None)
+
+    def _batch_spaces(self) -> None:
+        """Set the batched ``observation_space``/``action_space`` from the single-env spaces."""
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+
+    # ------------------------------------------------------------------------------------------- tasks
+    @property
+    def tasks(self) -> list[Task]:
+        """The current task of every sub-env."""
+        return [self._known[row] for row in self._rows]
+
+    def _assign_tasks(self, idx: np.ndarray, override: Task | None) -> None:
+        if len(idx) == 0:
+            return
+        if override is not None:
+            self._set_each(idx, [override] * len(idx))
+            self._fixed_intact = False
+        elif self._fixed_tasks:
+            if self._fixed_intact:
+                return  # every sub-env already runs its own fixed task
+            self._set_from_table(idx, idx)
+            self._fixed_intact = bool(np.array_equal(self._rows, np.arange(self.num_envs)))
+        else:
+            assert self._sampler is not None
+            rng = self._task_rng if self._task_rng is not None else task_generator(None)
+            if self._table is not None:
+                rows = self._sampler.sample_indices(rng, len(idx))
+                if np.array_equal(self._rows[idx], rows):
+                    return  # the same tasks again (e.g. a single fixed task)
+                self._set_from_table(idx, rows)
+            else:
+                self._set_each(idx, [self._sampler.sample(rng) for _ in idx])
+        self._ids = None
+        self._apply_tasks(idx)
+
+    def _set_from_table(self, idx: np.ndarray, rows: np.ndarray) -> None:
+        self._rows[idx] = rows
+        self._param_matrix[:, idx] = self._table_matrix[:, rows]
+        for name, values in self._table_other.items():
+            self.params[name][idx] = values[rows]
+
+    def _set_each(self, idx: np.ndarray, tasks: list[Task]) -> None:
+        for i, task in zip(idx, tasks, strict=True):
+            self._rows[i] = self._remember(task)
+            self._param_matrix[:, i] = [task[name] for name in self._numeric]
+            for name in self._others:
+                self.params[name][i] = task[name]
+
+    def _remember(self, task: Task) -> int:
+        """Row of ``task`` among the known tasks (added if new; tasks no sub-env runs are forgotten now and then)."""
+        row = self._known_pos.get(task)
+        if row is not None:
+            return row
+        keep = len(self._table or ())
+        if len(self._known) >= keep + 4 * self.num_envs:
+            live = sorted({int(r) for r in self._rows if r >= keep})
+            renumber = {old: keep + new for new, old in enumerate(live)}
+            self._known = self._known[:keep] + [self._known[r] for r in live]
+            self._rows = np.array([renumber.get(int(r), int(r)) for r in self._rows], dtype=np.int64)
+            self._known_pos = {t: i for i, t in enumerate(self._known)}
+        self._known.append(task)
+        self._known_pos[task] = len(self._known) - 1
+        self._known_ids = np.array([t.id for t in self._known], dtype=object)
+        return len(self._known) - 1
+
+    def _infos(self) -> dict[str, Any]:
+        # The id array is rebuilt only when some sub-env's task changed; it is read-only, so sharing it
+        # between steps is safe.
+        if self._ids is None:
+            self._ids = self._known_ids[self._rows]
+            self._ids.setflags(write=False)
+        return {"task_id": self._ids, "_task_id": self._all_true}
+
+    # ------------------------------------------------------------------------------------------- reset
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset all sub-envs, or those in ``options["reset_mask"]``.
+
+        Options: ``task`` (one task for every reset sub-env, this episode only), ``state`` (initial states,
+        shape ``(num_envs, *state_shape)``), ``reset_mask`` (bool array of shape ``(num_envs,)``).
+        """
+        super().reset(seed=seed)
+        owner = self.family.name
+        if seed is not None or self._task_rng is None:
+            base = seed if seed is not None else self.np_random_seed
+            self._task_rng = task_generator(base if base is not None and base >= 0 else None)
+            if self._sampler is not None:
+                self._sampler.restart()
+        options = dict(options or {})
+        unknown = set(options) - {"task", "state", "reset_mask"}
+        if unknown:
+            raise ValueError(f"{owner}: unknown reset option(s) {sorted(unknown)}; allowed: ['reset_mask', 'state', 'task']")
+        if "reset_mask" in options:
+            mask = np.asarray(options["reset_mask"])
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(f"{owner}: reset_mask must be a bool array of shape ({self.num_envs},) with a True entry")
+            idx = np.flatnonzero(mask)
+        else:
+            idx = np.arange(self.num_envs)
+        override = episode_task(options["task"], self.family, self._task_rng) if options.get("task") is not None else None
+        states = options.get("state")
+        self._assign_tasks(idx, override)
+        self._reset_states(idx, None if states is None else np.asarray(states)[idx])
+        self._steps[idx] = 0
+        self._done[idx] = False
+        self._has_reset = True
+        return self._observe(), self._infos()
+
+    # -------------------------------------------------------------------------------------------- step
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Advance every sub-env one step; finished sub-envs are reset according to the autoreset mode."""
+        if not self._has_reset:
+            raise ResetNeeded(f"{self.family.name}: call reset() before step()")
+        mode = self.autoreset_mode
+        if mode is AutoresetMode.DISABLED and self._done.any():
+            raise ResetNeeded(
+                f"{self.family.name}: sub-envs {np.flatnonzero(self._done).tolist()} finished; reset them with "
+                "reset(options={'reset_mask': mask}) before stepping (autoreset_mode='Disabled')"
+            )
+        checked = self._check_actions(actions)
+        rewards, terminated = self._step_states(checked)
+        self._steps += 1
+        if self.max_episode_steps is not None:
+            truncated = self._steps >= self.max_episode_steps
+        else:
+            truncated = np.zeros(self.num_envs, dtype=np.bool_)
+
+        if mode is AutoresetMode.NEXT_STEP:
+            previous = self._done
+            if previous.any():
+                idx = np.flatnonzero(previous)
+                self._assign_tasks(idx, None)
+                self._reset_states(idx, None)
+                self._steps[idx] = 0
+                rewards[idx] = 0.0
+                terminated[idx] = False
+                truncated[idx] = False
+            self._done = terminated | truncated
+            return self._observe(), rewards, terminated, truncated, self._infos()
+
+        done = terminated | truncated
+        if mode is AutoresetMode.DISABLED or not done.any():
+            self._done = done
+            return self._observe(), rewards, terminated, truncated, self._infos()
+
+        # SAME_STEP: report the final observation and info, then reset the finished sub-envs now.
+        idx = np.flatnonzero(done)
+        final_obs_batch = self._observe()
+        final_info = {key: value for key, value in self._infos().items() if not key.startswith("_")}
+        self._assign_tasks(idx, None)
+        self._reset_states(idx, None)
+        self._steps[idx] = 0
+        self._done = np.zeros(self.num_envs, dtype=np.bool_)
+        infos = self._infos()
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i in idx:
+            final_obs[i] = final_obs_batch[i]
+        for key in list(final_info):
+            final_info[f"_{key}"] = done.copy()
+        infos = dict(infos)
+        infos.update({"final_obs": final_obs, "_final_obs": done.copy(), "final_info": final_info, "_final_info": done.copy()})
+        return self._observe(), rewards, terminated, truncated, infos
+
+    # ------------------------------------------------------------------------------------ family hooks
+    def _apply_tasks(self, idx: np.ndarray) -> None:
+        """Parameters of sub-envs ``idx`` changed in ``self.params``; update derived quantities."""
+
+    def _reset_states(self, idx: np.ndarray, states: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _step_states(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _observe(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SyncTaskVectorEnv(SyncVectorEnv):
+    """Gymnasium's ``SyncVectorEnv`` over single family envs, with the task semantics of :class:`TaskVectorEnv`.
+
+    A family without a native batched env registers a two-line subclass as its ``vector_entry_point``::
+
+        class GridWorldVectorEnv(SyncTaskVectorEnv):
+            env_class = GridWorldEnv
+
+    Extra keyword arguments go to every single env. Sub-env ``i`` is seeded with ``seed + i``.
+    """
+
+    env_class: ClassVar[type[TaskEnv]]
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        task: TaskSpec = None,
+        tasks: TaskSpec = None,
+        max_episode_steps: int | None = None,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        family = self.env_class.family
+        n = check_num_envs(num_envs, family.name)
+        steps = check_max_episode_steps(max_episode_steps, family.name)
+        mode = parse_autoreset_mode(autoreset_mode, tuple(AutoresetMode), family.name)
+        fixed = per_env_tasks(task, tasks, family, n)
+        shared = None if fixed is not None else as_sampler(task if task is not None else tasks, family)
+
+        def make(i: int) -> Any:
+            def build() -> gym.Env:
+                spec: Any = fixed[i] if fixed is not None else shared
+                env: gym.Env = self.env_class(task=spec, render_mode=render_mode, **env_kwargs)
+                return gym.wrappers.TimeLimit(env, steps) if steps is not None else env
+            return build
+
+        super().__init__([make(i) for i in range(n)], autoreset_mode=mode)
+        self.max_episode_steps = steps
+        self.render_mode = render_mode
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The current task of every sub-env."""
+        return [env.unwrapped.task for env in self.envs]  # type: ignore[attr-defined]
+
+
+def vector_env_for(env_class: type[TaskEnv], name: str | None = None) -> type[SyncTaskVectorEnv]:
+    """A :class:`SyncTaskVectorEnv` subclass for ``env_class`` (for families without a native vector env)."""
+    return type(name or f"{env_class.__name__}SyncVector", (SyncTaskVectorEnv,), {"env_class": env_class,
+                                                                               "__module__": env_class.__module__})
+
