@@ -90,8 +90,11 @@ class CartPoleConfig:
             terminate_on_fall = reward == "balance"
         if initial_state_bounds is None:
             initial_state_bounds = BALANCE_START if reward == "balance" else QUADRATIC_START
-        bounds = tuple(float(b) for b in np.broadcast_to(np.asarray(initial_state_bounds, dtype=float), (4,)))
-        if not all(math.isfinite(b) and b >= 0 for b in bounds):
+        try:
+            bounds = tuple(float(b) for b in np.broadcast_to(np.asarray(initial_state_bounds, dtype=float), (4,)))
+        except (TypeError, ValueError):
+            bounds = ()
+        if len(bounds) != 4 or not all(math.isfinite(b) and b >= 0 for b in bounds):
             raise ValueError(
                 f"CartPole: initial_state_bounds must be 4 finite non-negative numbers, got {initial_state_bounds!r}")
         return cls(reward, integrator, float(dt), substeps, bool(discrete_actions), bool(terminate_on_fall), bounds)  # type: ignore[arg-type]

@@ -1,0 +1,239 @@
+"""Conformance of every registered id: the checkers, determinism, pickling, vector == single, bad inputs.
+
+The sweep is built from the registry, so a family joins it by registering (``tests/toy_family.py`` shows it).
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import mtenvs
+
+ENV_IDS = mtenvs.env_ids()
+
+
+def sweep_tasks(env_id: str) -> list[tuple[str, mtenvs.Task]]:
+    """The default task, two train tasks, a test task and two out-of-distribution tasks."""
+    fam = mtenvs.family_of(env_id)
+    train, test, ood = fam.task_set("train"), fam.task_set("test"), fam.task_set("ood")
+    return [("default", fam.default_task()), ("train0", train[0]), ("train1", train[1]), ("test0", test[0]),
+            ("ood0", ood[0]), ("ood1", ood[1])]
+
+
+TASK_CASES = [pytest.param(env_id, task, id=f"{env_id}-{label}") for env_id in ENV_IDS for label, task in sweep_tasks(env_id)]
+
+
+def sample_actions(space: gym.Space, n: int, seed: int) -> list[Any]:
+    space.seed(seed)
+    return [space.sample() for _ in range(n)]
+
+
+def rollout(env: gym.Env, seed: int, actions: list[Any], episodes: int) -> list[tuple[Any, ...]]:
+    """(obs, reward, terminated, truncated, task_id) of every step of ``episodes`` episodes."""
+    record = []
+    obs, info = env.reset(seed=seed)
+    record.append((obs, None, None, None, info["task_id"]))
+    done_episodes, k = 0, 0
+    while done_episodes < episodes:
+        obs, reward, terminated, truncated, info = env.step(actions[k % len(actions)])
+        k += 1
+        record.append((obs, reward, terminated, truncated, info["task_id"]))
+        if terminated or truncated:
+            done_episodes += 1
+            obs, info = env.reset()
+            record.append((obs, None, None, None, info["task_id"]))
+    return record
+
+
+# ---------------------------------------------------------------------------------------------- checkers
+@pytest.mark.parametrize(("env_id", "task"), TASK_CASES)
+def test_gymnasium_check_env(env_id: str, task: mtenvs.Task) -> None:
+    env = gym.make(env_id, task=task)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*infinity.*")  # unbounded velocities are declared as such
+        warnings.filterwarnings("ignore", message=".*symmetric.*")
+        gym_check_env(env.unwrapped)
+
+
+@pytest.mark.parametrize(("env_id", "task"), TASK_CASES)
+def test_sb3_check_env(env_id: str, task: mtenvs.Task) -> None:
+    sb3_check_env(gym.make(env_id, task=task).unwrapped, warn=False)
+
+
+# ---------------------------------------------------------------------------------- the task contract
+@pytest.mark.parametrize(("env_id", "task"), TASK_CASES)
+def test_observations_inside_space_and_python_types(env_id: str, task: mtenvs.Task) -> None:
+    env = gym.make(env_id, task=task, disable_env_checker=True)
+    actions = sample_actions(env.action_space, 300, seed=1)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    assert info["task"] == task and info["task_id"] == task.id
+    for k in range(300):
+        obs, reward, terminated, truncated, info = env.step(actions[k])
+        assert env.observation_space.contains(obs), (k, obs)
+        assert type(reward) is float and type(terminated) is bool and type(truncated) is bool
+        assert info["task"] == task and info["task_id"] == task.id
+        if terminated or truncated:
+            obs, info = env.reset()
+            assert env.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_one_seed_reproduces_the_whole_stream(env_id: str) -> None:
+    env = gym.make(env_id, tasks="train")
+    actions = sample_actions(env.action_space, 200, seed=3)
+    first, second = rollout(env, 7, actions, episodes=6), rollout(gym.make(env_id, tasks="train"), 7, actions, episodes=6)
+    assert len(first) == len(second)
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(a[0], b[0]) and a[1:] == b[1:]
+    other = rollout(env, 8, actions, episodes=6)
+    assert [r[4] for r in other if r[1] is None] != [r[4] for r in first if r[1] is None]
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_task_stream_does_not_depend_on_the_policy(env_id: str) -> None:
+    def episode_tasks(action_seed: int) -> list[str]:
+        env = gym.make(env_id, tasks="train")
+        records = rollout(env, 11, sample_actions(env.action_space, 200, seed=action_seed), episodes=8)
+        return [r[4] for r in records if r[1] is None]
+
+    assert episode_tasks(0) == episode_tasks(1)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_reset_option_task_lasts_one_episode(env_id: str) -> None:
+    fam = mtenvs.family_of(env_id)
+    special = fam.task_set("ood")[0]
+    env = gym.make(env_id)
+    _, info = env.reset(seed=0, options={"task": special})
+    assert info["task"] == special
+    _, info = env.reset()
+    assert info["task"] == fam.default_task()
+    _, info = env.reset(options={"task": dict(special.params)})
+    assert info["task"] == special
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_pickle_round_trip(env_id: str) -> None:
+    env = gym.make(env_id, tasks="train")
+    actions = sample_actions(env.action_space, 60, seed=5)
+    env.reset(seed=2)
+    for action in actions[:10]:
+        env.step(action)
+    copy = pickle.loads(pickle.dumps(env))
+    for action in actions[10:]:
+        a, b = env.step(action), copy.step(action)
+        assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4] and a[4]["task_id"] == b[4]["task_id"]
+        if a[2] or a[3]:
+            assert np.array_equal(env.reset()[0], copy.reset()[0])
+
+
+# ------------------------------------------------------------------------------------ vector == single
+def replay_single(env_id: str, vec: Any, env_kwargs: dict[str, Any], i: int) -> gym.Env:
+    """A single env started in sub-env ``i``'s task and state."""
+    single = gym.make(env_id, max_episode_steps=vec.unwrapped.max_episode_steps, **env_kwargs)
+    task, state = vec.unwrapped.tasks[i], vec.unwrapped.states[i]
+    single.reset(options={"task": task, "state": state})
+    return single
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_native_vector_env_matches_single_envs(env_id: str, mode: AutoresetMode) -> None:
+    fam = mtenvs.family_of(env_id)
+    vec = gym.make_vec(env_id, num_envs=6, tasks=fam.task_set("train"), max_episode_steps=25, autoreset_mode=mode)
+    if not hasattr(vec.unwrapped, "states"):
+        pytest.skip("Sync fallback: its sub-envs are single envs")
+    obs, infos = vec.reset(seed=4)
+    singles = [replay_single(env_id, vec, {}, i) for i in range(6)]
+    actions = sample_actions(vec.action_space, 120, seed=9)
+    restart = np.zeros(6, dtype=bool)
+    for t in range(120):
+        obs, rewards, terminated, truncated, infos = vec.step(actions[t])
+        for i in range(6):
+            if restart[i]:  # NextStep: this step only reset sub-env i
+                assert rewards[i] == 0 and not terminated[i] and not truncated[i]
+                singles[i] = replay_single(env_id, vec, {}, i)
+                continue
+            single_action = actions[t][i]
+            s_obs, s_reward, s_term, s_trunc, s_info = singles[i].step(single_action)
+            assert s_reward == pytest.approx(float(rewards[i]), rel=1e-6) and s_term == terminated[i] and s_trunc == truncated[i]
+            final = infos["final_obs"][i] if mode == AutoresetMode.SAME_STEP and (s_term or s_trunc) else obs[i]
+            np.testing.assert_array_equal(s_obs, final)
+            if mode == AutoresetMode.SAME_STEP and (s_term or s_trunc):
+                assert infos["final_info"]["task_id"][i] == s_info["task_id"]
+                singles[i] = replay_single(env_id, vec, {}, i)
+                np.testing.assert_array_equal(singles[i].unwrapped._observation(), obs[i])  # the new episode's start
+        if mode == AutoresetMode.NEXT_STEP:
+            restart = terminated | truncated
+        assert list(infos["task_id"]) == [t.id for t in vec.unwrapped.tasks]
+
+
+# ----------------------------------------------------------------------------------------- bad inputs
+def bad_action(space: gym.Space, kind: str) -> Any:
+    if kind == "shape":
+        return np.zeros((*space.shape, 2), dtype=np.float32) if isinstance(space, gym.spaces.Box) else np.array([0, 1])
+    return np.full(space.shape, np.nan, dtype=np.float32)
+
+
+BAD_TASKS = {
+    "unknown parameter": lambda fam: ({"no_such_parameter": 1.0}, ["no_such_parameter"]),
+    "nan": lambda fam: ({next(iter(fam.parameters)): float("nan")}, [next(iter(fam.parameters))]),
+    "out of bounds": lambda fam: ({next(iter(fam.parameters)): 1e9}, [next(iter(fam.parameters)), "bounds"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TASKS))
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_bad_tasks_raise_clear_errors(env_id: str, case: str) -> None:
+    fam = mtenvs.family_of(env_id)
+    task, fragments = BAD_TASKS[case](fam)
+    for make in (lambda: gym.make(env_id, task=task), lambda: gym.make(env_id).reset(options={"task": task}),
+                 lambda: gym.make_vec(env_id, num_envs=2, task=task)):
+        with pytest.raises(ValueError) as error:
+            make()
+        assert all(f in str(error.value) for f in fragments), str(error.value)
+
+
+@pytest.mark.parametrize("kind", ["shape", "nan"])
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_bad_actions_raise_and_keep_state(env_id: str, kind: str) -> None:
+    env = gym.make(env_id, disable_env_checker=True)
+    if kind == "nan" and not isinstance(env.action_space, gym.spaces.Box):
+        pytest.skip("discrete actions cannot be NaN")
+    _obs, _ = env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(bad_action(env.action_space, kind))
+    env2 = gym.make(env_id, disable_env_checker=True)
+    env2.reset(seed=0)
+    action = sample_actions(env.action_space, 1, seed=0)[0]
+    a, b = env.step(action), env2.step(action)  # the failed step left the state untouched
+    assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4]
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_bad_vector_arguments(env_id: str) -> None:
+    fam = mtenvs.family_of(env_id)
+    with pytest.raises(ValueError, match="one task per sub-env"):
+        gym.make_vec(env_id, num_envs=3, tasks=list(fam.task_set("train")[:2]))
+    with pytest.raises(ValueError, match="either task= or tasks="):
+        gym.make_vec(env_id, num_envs=2, task=fam.default_task(), tasks="train")
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        gym.make_vec(env_id, num_envs=2, autoreset_mode="sometimes")
+
+
+def test_make_without_import() -> None:
+    code = "import gymnasium as gym; env = gym.make('mtenvs:mtenvs/CartPole-v0'); print(env.reset(seed=0)[1]['task_id'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == mtenvs.family("CartPole").default_task().id

@@ -1,0 +1,90 @@
+"""The stable-baselines3 adapter against SB3's own DummyVecEnv, and PPO across cart-pole tasks."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+
+import mtenvs
+from mtenvs.control.cartpole import CartPoleEnv
+from mtenvs.core.vector import vector_env_for
+from mtenvs.evaluation import RandomPolicy
+from mtenvs.sb3 import SB3VecEnv, TaskStatsCallback, make_vec_env
+
+FAMILY = mtenvs.family("CartPole")
+
+
+@pytest.mark.parametrize("env_id", ["mtenvs/CartPole-v0", "mtenvs/ToyChain-v0"])
+def test_adapter_matches_sb3_dummy_vec_env(env_id: str) -> None:
+    fam = mtenvs.family_of(env_id)
+    tasks = list(fam.task_set("train")[:4])
+    if env_id == "mtenvs/CartPole-v0":  # compare through the Sync form, whose seeding is SB3's (seed + i)
+        ours = SB3VecEnv(vector_env_for(CartPoleEnv)(4, tasks=tasks, max_episode_steps=30, autoreset_mode="SameStep"))
+    else:
+        ours = make_vec_env(env_id, 4, tasks=tasks, monitor=False)
+    steps = 30 if env_id == "mtenvs/CartPole-v0" else gym.spec(env_id).max_episode_steps
+    reference = DummyVecEnv([lambda t=t: gym.make(env_id, task=t, max_episode_steps=steps) for t in tasks])
+    ours.seed(5)
+    reference.seed(5)
+    np.testing.assert_array_equal(ours.reset(), reference.reset())
+    space = reference.action_space
+    space.seed(0)
+    ends = truncations = 0
+    for _ in range(120):
+        actions = np.stack([space.sample() for _ in range(4)])
+        a, b = ours.step(actions), reference.step(actions)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+        np.testing.assert_array_equal(a[2], b[2])
+        for i in np.flatnonzero(b[2]):
+            ends += 1
+            np.testing.assert_array_equal(a[3][i]["terminal_observation"], b[3][i]["terminal_observation"])
+            assert a[3][i]["TimeLimit.truncated"] == b[3][i]["TimeLimit.truncated"]
+            truncations += b[3][i]["TimeLimit.truncated"]
+            assert a[3][i]["task_id"] == tasks[i].id == ours.reset_infos[i]["task_id"]
+    assert ends > 5 and (truncations > 0 or env_id != "mtenvs/CartPole-v0")
+
+
+def test_monitor_records_the_finished_episodes_task() -> None:
+    venv = make_vec_env("mtenvs/CartPole-v0", 4, tasks="train", seed=0, env_kwargs={"max_episode_steps": 5})
+    assert isinstance(venv, VecMonitor)
+    venv.reset()
+    expected = [t.id for t in venv.venv.venv.unwrapped.tasks]
+    for _ in range(5):
+        _, _, dones, infos = venv.step(np.zeros((4, 1), dtype=np.float32))
+    assert dones.all()
+    assert [info["task_id"] for info in infos] == expected  # the task of the episode that ended
+    assert all(info["episode"]["l"] == 5 for info in infos)
+
+
+def test_seeding_reproduces_and_differs() -> None:
+    def first_obs(seed: int) -> np.ndarray:
+        venv = make_vec_env("mtenvs/CartPole-v0", 3, tasks="train", seed=seed)
+        return np.concatenate([venv.reset(), *[venv.step(np.ones((3, 1), dtype=np.float32))[0] for _ in range(3)]])
+
+    np.testing.assert_array_equal(first_obs(1), first_obs(1))
+    assert not np.array_equal(first_obs(1), first_obs(2))
+
+
+def test_adapter_rejects_other_autoreset_modes() -> None:
+    with pytest.raises(ValueError, match="SameStep"):
+        SB3VecEnv(gym.make_vec("mtenvs/CartPole-v0", num_envs=2))
+
+
+def test_ppo_trained_on_train_tasks_beats_random_on_test_tasks() -> None:
+    venv = make_vec_env("mtenvs/CartPole-v0", n_envs=8, tasks="train", seed=0)
+    callback = TaskStatsCallback()
+    model = PPO("MlpPolicy", venv, seed=0, device="cpu", n_steps=256, batch_size=256, learning_rate=1e-3)
+    model.learn(20_000, callback=callback)
+    assert len(callback.stats) > 10  # per-task statistics were collected
+
+    test_tasks = FAMILY.task_set("test")[:20]
+    trained = mtenvs.evaluate(model, "mtenvs/CartPole-v0", test_tasks, episodes=3, seed=1)
+    random = mtenvs.evaluate(RandomPolicy(gym.make("mtenvs/CartPole-v0").action_space, 1), "mtenvs/CartPole-v0",
+                             test_tasks, episodes=3, seed=1)
+    assert trained.mean_return > 3 * random.mean_return, (trained.mean_return, random.mean_return)
+    better = sum(t.mean_return > r.mean_return for t, r in zip(trained.per_task, random.per_task, strict=True))
+    assert better >= 18
