@@ -140,3 +140,36 @@ def test_bad_settings_raise() -> None:
     # (gym.make turns render_mode="human" into its HumanRendering wrapper, so check the constructor itself)
     with pytest.raises(ValueError, match="render_mode"):
         CartPoleEnv(render_mode="human")
+
+
+@pytest.mark.parametrize("task", [{}, {"pole_mass": 0.9, "pole_length": 0.3, "cart_friction": 0.7},
+                                  {"cart_mass": 0.05, "gravity": 20.0}])
+def test_linearization_matches_finite_differences_of_the_dynamics(task: dict) -> None:
+    from mtenvs.control.cartpole import accelerations, linearization
+
+    t = FAMILY.task(task)
+    physics = _Physics(*(t[k] for k in ("cart_mass", "pole_mass", "pole_length", "gravity", "force_limit",
+                                         "cart_friction")))
+
+    def derivative(state: np.ndarray, force: float) -> np.ndarray:
+        x_acc, theta_acc = accelerations(force, state[1], state[3], math.sin(state[2]), math.cos(state[2]), physics)
+        return np.array([state[1], x_acc, state[3], theta_acc])
+
+    h = 1e-6
+    numeric_a = np.column_stack([(derivative(h * e, 0.0) - derivative(-h * e, 0.0)) / (2 * h) for e in np.eye(4)])
+    numeric_b = ((derivative(np.zeros(4), h) - derivative(np.zeros(4), -h)) / (2 * h))[:, None]
+    a, b = linearization(t)
+    np.testing.assert_allclose(a, numeric_a, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(b, numeric_b, rtol=1e-6, atol=1e-8)
+
+
+def test_lqr_reference_stabilizes_every_training_task() -> None:
+    from mtenvs.control.cartpole import linearization, lqr_gain, lqr_policy
+    from mtenvs.evaluation import rollout_returns
+
+    tasks = list(FAMILY.task_set("train"))
+    for t in tasks:
+        a, b = linearization(t)
+        assert np.linalg.eigvals(a - b @ lqr_gain(t)).real.max() < 0  # closed loop is stable
+    returns, _ = rollout_returns(lqr_policy(tasks), "mtenvs/CartPole-v0", tasks, seed=0)
+    assert np.all(returns == 500.0)

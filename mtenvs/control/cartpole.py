@@ -452,6 +452,59 @@ class CartPoleVectorEnv(TaskVectorEnv):
         return self._state.T.copy()
 
 
+# ------------------------------------------------------------------------------------------------ references
+def linearization(task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous-time ``(A, B)`` of the dynamics linearized about the upright rest state, for force ``u`` in newtons.
+
+    With ``M = m_c + m_p``, ``L = l (4/3 - m_p / M)`` and friction ``d``: ``theta'' = (g theta - F / M) / L`` and
+    ``x'' = F / M - m_p l theta'' / M`` where ``F = u - d x'``.
+    """
+    mc, mp, length, g, d = (task[k] for k in ("cart_mass", "pole_mass", "pole_length", "gravity", "cart_friction"))
+    total = mc + mp
+    effective = length * (4.0 / 3.0 - mp / total)
+    force_to_theta = -1.0 / (total * effective)            # d theta'' / dF
+    force_to_x = 1.0 / total - mp * length * force_to_theta / total
+    theta_to_theta = g / effective
+    theta_to_x = -mp * length * theta_to_theta / total
+    a = np.array([[0.0, 1.0, 0.0, 0.0],
+                  [0.0, -d * force_to_x, theta_to_x, 0.0],
+                  [0.0, 0.0, 0.0, 1.0],
+                  [0.0, -d * force_to_theta, theta_to_theta, 0.0]])
+    b = np.array([[0.0], [force_to_x], [0.0], [force_to_theta]])
+    return a, b
+
+
+def lqr_gain(task: Task, state_cost: Any = (1.0, 1.0, 10.0, 1.0), force_cost: float = 0.01) -> np.ndarray:
+    """The infinite-horizon LQR gain ``K`` (force ``u = -K s``) of the linearized task, from SciPy's Riccati solver."""
+    from scipy.linalg import solve_continuous_are
+
+    a, b = linearization(task)
+    q = np.diag(np.asarray(state_cost, dtype=float))
+    r = np.array([[force_cost]])
+    p = solve_continuous_are(a, b, q, r)
+    return np.linalg.solve(r, b.T @ p)
+
+
+def lqr_policy(tasks: Any, **lqr_kwargs: Any) -> Any:
+    """The reference policy of the family: each task's LQR controller, clipped to the force limit.
+
+    Returns a callable on a batch of observations whose row ``i`` belongs to ``tasks[i]`` (the order in which
+    :func:`mtenvs.evaluation.rollout_returns` lays out sub-envs). Works with continuous actions.
+    """
+    tasks = list(tasks)
+    gains = np.stack([lqr_gain(t, **lqr_kwargs)[0] for t in tasks])
+    limits = np.array([t["force_limit"] for t in tasks])
+
+    def act(observations: np.ndarray) -> np.ndarray:
+        force = -(gains * np.asarray(observations, dtype=np.float64)).sum(axis=1)
+        return np.clip(force / limits, -1.0, 1.0).astype(np.float32)[:, None]
+
+    return act
+
+
+FAMILY.reference_policies["lqr"] = lqr_policy
+
+
 # ------------------------------------------------------------------------------------------------ rendering
 def draw_cartpole(state: tuple[float, float, float, float], pole_length: float,
                   width: int = 600, height: int = 400) -> np.ndarray:

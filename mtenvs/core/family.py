@@ -39,6 +39,11 @@ class TaskFamily:
         description: one paragraph for documentation.
         set_sizes: sizes of the standard sets (default 50 each).
         task_sets: extra named sets, each built lazily by a function of the family.
+
+    Attributes:
+        reference_policies: documented reference controllers by name, each a function ``(tasks, **kwargs)`` that
+            returns a batched policy whose row ``i`` acts on ``tasks[i]`` (benchmark suites score against them
+            when a family has no exact optimum).
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class TaskFamily:
         self._extra_sets = dict(task_sets or {})
         self._set_cache: dict[str, TaskSet] = {}
         self._default = Task(name, parameters.defaults(), name="default")
+        self.reference_policies: dict[str, Callable[..., Any]] = {}
 
     def __repr__(self) -> str:
         return f"TaskFamily({self.name!r}, parameters={list(self.parameters)})"

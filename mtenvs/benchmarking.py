@@ -1,0 +1,357 @@
+"""Benchmark suites: score any algorithm on shared task sets, with rliable-style aggregates.
+
+A suite is a named, versioned list of entries (family id, training task set, evaluation task sets, training
+budget, evaluation episodes) run over several seeds. Each task's score is normalized::
+
+    score = (return - random) / (anchor - random)
+
+where ``random`` is a uniformly random policy's return on the same episodes and ``anchor`` is the family's exact
+optimum when it has one, else the return of the family's documented reference policy (``entry.reference``, e.g.
+cart-pole's per-task LQR controller). So 0 is random, 1 is optimal (or as good as the reference). The scorecard
+reports per-task scores and, per evaluation set and overall, the interquartile mean (IQM) with a 95% percentile
+bootstrap interval over the (task, seed) scores, the mean and the median, as Agarwal et al. (2021) recommend.
+
+The agent protocol (``--agent module:attribute``):
+
+* an SB3 algorithm class (``stable_baselines3:PPO``) is used as is:
+  ``cls(policy, env, seed=seed, device="cpu", verbose=0)`` with ``"MlpPolicy"`` (``"MultiInputPolicy"`` for dict
+  observations), then ``.learn(budget)``;
+* anything else is called as ``factory(env=env, seed=seed)`` and must return an object with
+  ``learn(total_timesteps)`` and SB3's ``predict(observation, deterministic=True)``.
+
+``env`` is an SB3 ``VecEnv`` from :func:`mtenvs.sb3.make_vec_env` on the entry's training task set.
+Runs are resumable units of the experiment runner (one unit per entry and seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from mtenvs.core.registry import family_of
+from mtenvs.core.task import Task
+from mtenvs.evaluation import RandomPolicy, evaluate, rollout_returns
+
+__all__ = ["Suite", "SuiteEntry", "iqm", "main", "register_suite", "run_suite", "score_tasks", "suites"]
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One family setting of a suite.
+
+    Args:
+        env_id: the environment id.
+        train: the task set to train on.
+        evaluate: the task sets to evaluate on.
+        budget: training environment steps at full size.
+        episodes: evaluation episodes per task.
+        eval_tasks: evaluate on the first ``eval_tasks`` tasks of each set (``None``: all).
+        n_envs: parallel training environments.
+        env_kwargs: environment settings.
+        reference: name of the family's reference policy used as the score anchor when there is no exact optimum.
+    """
+
+    env_id: str
+    train: str = "train"
+    evaluate: tuple[str, ...] = ("test", "ood")
+    budget: int = 100_000
+    episodes: int = 5
+    eval_tasks: int | None = None
+    n_envs: int = 8
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named, versioned benchmark: entries, seeds, and the quick-size scale used by tests and demos."""
+
+    name: str
+    version: int
+    description: str
+    entries: tuple[SuiteEntry, ...]
+    seeds: int = 3
+    quick: Mapping[str, Any] = field(default_factory=lambda: {"budget_scale": 0.2, "seeds": 1, "eval_tasks": 10,
+                                                               "episodes": 2})
+
+    @property
+    def id(self) -> str:
+        """``name-vN``."""
+        return f"{self.name}-v{self.version}"
+
+
+_SUITES: dict[str, Suite] = {}
+
+
+def register_suite(suite: Suite) -> Suite:
+    """Make ``suite`` available to ``mtenvs benchmark`` under ``suite.id`` (and its bare name, newest version)."""
+    _SUITES[suite.id] = suite
+    newest = _SUITES.get(suite.name)
+    if newest is None or newest.version <= suite.version:
+        _SUITES[suite.name] = suite
+    return suite
+
+
+def suites() -> dict[str, Suite]:
+    """Registered suites by id (``name-vN``)."""
+    return {key: s for key, s in _SUITES.items() if key == s.id}
+
+
+def get_suite(name: str) -> Suite:
+    """The suite ``name`` or ``name-vN`` (``ValueError`` with close matches if unknown)."""
+    if name not in _SUITES:
+        close = difflib.get_close_matches(name, list(_SUITES), n=3)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"unknown benchmark suite {name!r}{hint} Known suites: {', '.join(suites())}")
+    return _SUITES[name]
+
+
+register_suite(Suite(
+    "cartpole-generalization", 0,
+    "Train on the 50 training cart-pole tasks (paper 002's Table 1 ranges), evaluate on 50 unseen test tasks and "
+    "50 out-of-distribution tasks; scores are relative to a random policy (0) and each task's LQR controller (1).",
+    (SuiteEntry("mtenvs/CartPole-v0", budget=100_000, reference="lqr"),),
+))
+
+
+# --------------------------------------------------------------------------------------------- scoring
+def iqm(scores: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50% of the scores (SciPy's 25%-trimmed mean)."""
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(np.asarray(scores, dtype=float), 0.25))
+
+
+def bootstrap_interval(scores: Sequence[float], seed: int = 0, resamples: int = 2000) -> tuple[float, float] | None:
+    """95% percentile-bootstrap interval of the IQM (``None`` with fewer than two scores or no spread)."""
+    from scipy.stats import bootstrap
+
+    values = np.asarray(scores, dtype=float)
+    if len(values) < 2 or np.all(values == values[0]):
+        return None
+    result = bootstrap((values,), lambda x, axis=-1: _trim(x, axis), n_resamples=resamples, method="percentile",
+                       confidence_level=0.95, rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _trim(x: np.ndarray, axis: int) -> np.ndarray:
+    from scipy.stats import trim_mean
+
+    return trim_mean(x, 0.25, axis=axis)
+
+
+def score_tasks(returns: np.ndarray, random: np.ndarray, anchor: np.ndarray) -> list[float | None]:
+    """Normalized scores ``(returns - random) / (anchor - random)`` per task; ``None`` where the span is zero."""
+    scores: list[float | None] = []
+    for r, low, high in zip(returns, random, anchor, strict=True):
+        span = high - low
+        scores.append(None if abs(span) < 1e-12 else float((r - low) / span))
+    return scores
+
+
+def anchor_returns(entry: SuiteEntry, tasks: Sequence[Task], episodes: int, seed: int) -> np.ndarray:
+    """Per-task mean return of the score anchor: the exact optimum, or the reference policy on the same episodes."""
+    family = family_of(entry.env_id)
+    if family.has_optimum:
+        steps = gym.spec(entry.env_id).max_episode_steps
+        return np.array([family.optimal_value(t, max_episode_steps=steps, **entry.env_kwargs) for t in tasks])
+    if entry.reference is None or entry.reference not in family.reference_policies:
+        raise ValueError(f"{entry.env_id}: no exact optimum; the suite entry must name one of the family's reference "
+                         f"policies {sorted(family.reference_policies)} (got {entry.reference!r})")
+    repeated = [t for t in tasks for _ in range(episodes)]
+    policy = family.reference_policies[entry.reference](repeated)
+    returns, _ = rollout_returns(policy, entry.env_id, repeated, seed=seed, env_kwargs=entry.env_kwargs)
+    return returns.reshape(len(tasks), episodes).mean(axis=1)
+
+
+# --------------------------------------------------------------------------------------------- agents
+def load_agent(reference: str) -> Any:
+    """Import ``module:attribute`` (e.g. ``stable_baselines3:PPO``)."""
+    module, sep, attribute = reference.partition(":")
+    if not sep or not module or not attribute:
+        raise ValueError(f"--agent must look like module:attribute (e.g. stable_baselines3:PPO), got {reference!r}")
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"--agent {reference!r}: cannot import it ({error})") from None
+
+
+def build_agent(factory: Any, env: Any, seed: int) -> Any:
+    """Instantiate an agent following the protocol in the module docstring."""
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    if isinstance(factory, type) and issubclass(factory, BaseAlgorithm):
+        policy = "MultiInputPolicy" if isinstance(env.observation_space, gym.spaces.Dict) else "MlpPolicy"
+        return factory(policy, env, seed=seed, device="cpu", verbose=0)
+    agent = factory(env=env, seed=seed)
+    for method in ("learn", "predict"):
+        if not callable(getattr(agent, method, None)):
+            raise ValueError(f"the agent built by {factory!r} has no {method}() method (see the agent protocol)")
+    return agent
+
+
+# --------------------------------------------------------------------------------------------- running
+def _experiment(suite: Suite) -> Any:
+    """The suite as an experiment of the runner: units are (entry, seed) pairs."""
+    from dataclasses import make_dataclass
+
+    from agents.runner import Experiment, Unit
+
+    config = make_dataclass(f"{suite.name.replace('-', '_')}_config", [
+        ("agent", str, field(default="stable_baselines3:PPO")),
+        ("seeds", int, field(default=suite.seeds)),
+        ("budget_scale", float, field(default=1.0)),
+        ("eval_tasks", int, field(default=0)),
+        ("episodes", int, field(default=0)),
+    ], frozen=True)
+
+    def units(cfg: Any) -> list[Any]:
+        return [Unit({"entry": i, "seed": s}) for i in range(len(suite.entries)) for s in range(cfg.seeds)]
+
+    def compute(cfg: Any, unit: Any, ctx: Any) -> dict[str, Any]:
+        entry = suite.entries[unit.params["entry"]]
+        return run_entry(entry, load_agent(cfg.agent), ctx.seed % 2**31, cfg)  # SB3 and NumPy take 32-bit seeds
+
+    return Experiment(name=f"benchmark-{suite.id}", title=f"Benchmark suite {suite.id}", config=config,
+                      sizes={"quick": dict(suite.quick), "full": {}}, units=units, compute=compute,
+                      aggregate=lambda cfg, records: scorecard(suite, records), description=suite.description,
+                      plot=lambda cfg, records, summary: plot_scorecard(suite, summary))
+
+
+def run_entry(entry: SuiteEntry, factory: Any, seed: int, cfg: Any) -> dict[str, Any]:
+    """Train one agent on ``entry`` and score it on every evaluation set."""
+    from mtenvs.sb3 import make_vec_env
+
+    env = make_vec_env(entry.env_id, entry.n_envs, tasks=entry.train, seed=seed, env_kwargs=entry.env_kwargs)
+    agent = build_agent(factory, env, seed)
+    budget = max(int(entry.budget * cfg.budget_scale), 1)
+    agent.learn(budget)
+    family = family_of(entry.env_id)
+    episodes = cfg.episodes or entry.episodes
+    limit = cfg.eval_tasks or entry.eval_tasks
+    metrics: dict[str, Any] = {"env_id": entry.env_id, "budget": budget, "sets": {}}
+    for name in entry.evaluate:
+        tasks = list(family.task_set(name))[:limit]
+        result = evaluate(agent, entry.env_id, tasks, episodes, seed=seed, env_kwargs=entry.env_kwargs)
+        returns = np.array([r.mean_return for r in result.per_task])
+        repeated = [t for t in tasks for _ in range(episodes)]
+        action_space = gym.make(entry.env_id, **entry.env_kwargs).action_space
+        random, _ = rollout_returns(RandomPolicy(action_space, seed), entry.env_id, repeated, seed=seed,
+                                    env_kwargs=entry.env_kwargs)
+        random = random.reshape(len(tasks), episodes).mean(axis=1)
+        anchor = anchor_returns(entry, tasks, episodes, seed)
+        metrics["sets"][name] = {
+            "task_ids": [t.id for t in tasks], "returns": returns.tolist(), "random": random.tolist(),
+            "anchor": anchor.tolist(), "scores": score_tasks(returns, random, anchor),
+        }
+    env.close()
+    return metrics
+
+
+def scorecard(suite: Suite, records: Sequence[Any]) -> dict[str, Any]:
+    """Per-set and overall IQM (with bootstrap interval), mean and median of the normalized scores."""
+    by_set: dict[str, list[float]] = {}
+    per_task: dict[str, dict[str, list[float]]] = {}
+    undefined = 0
+    for record in records:
+        for name, data in record.metrics["sets"].items():
+            key = f"{record.metrics['env_id']}:{name}"
+            for task_id, score in zip(data["task_ids"], data["scores"], strict=True):
+                if score is None:
+                    undefined += 1
+                    continue
+                by_set.setdefault(key, []).append(score)
+                per_task.setdefault(key, {}).setdefault(task_id, []).append(score)
+    summary: dict[str, Any] = {"suite": suite.id, "undefined_scores": undefined, "sets": {}}
+    everything = [s for scores in by_set.values() for s in scores]
+    for key, scores in [*by_set.items(), ("overall", everything)]:
+        if not scores:
+            continue
+        interval = bootstrap_interval(scores)
+        summary["sets"][key] = {"iqm": iqm(scores), "iqm_low": interval[0] if interval else None,
+                                "iqm_high": interval[1] if interval else None, "mean": float(np.mean(scores)),
+                                "median": float(np.median(scores)), "n": len(scores)}
+    summary["per_task"] = {key: {t: float(np.mean(v)) for t, v in tasks.items()} for key, tasks in per_task.items()}
+    return summary
+
+
+def plot_scorecard(suite: Suite, summary: Mapping[str, Any]) -> Any:
+    """A bar chart of the IQM per evaluation set with its bootstrap interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = summary["sets"]
+    names = list(sets)
+    values = [sets[n]["iqm"] for n in names]
+    low = [v - (sets[n]["iqm_low"] if sets[n]["iqm_low"] is not None else v) for n, v in zip(names, values, strict=True)]
+    high = [(sets[n]["iqm_high"] if sets[n]["iqm_high"] is not None else v) - v for n, v in zip(names, values, strict=True)]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    axis.barh(names, values, xerr=[low, high], color="tab:blue", capsize=4)
+    axis.axvline(0, color="grey", lw=0.8)
+    axis.axvline(1, color="grey", lw=0.8, ls="--")
+    axis.set_xlabel("normalized score, IQM with 95% bootstrap CI")
+    axis.set_title(f"{suite.id}  (0 = random, 1 = optimum or reference)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def run_suite(suite: str | Suite, agent: str, *, size: str = "quick", seed: int = 0, out: str | Path | None = None,
+              overrides: Mapping[str, Any] | None = None, force: bool = False, progress: bool = False) -> dict[str, Any]:
+    """Train and score ``agent`` on every entry and seed of ``suite``; returns the ``results.json`` document."""
+    from agents.runner import plan_run
+    from agents.runner.run import execute
+
+    suite = get_suite(suite) if isinstance(suite, str) else suite
+    load_agent(agent)  # fail before anything is written
+    experiment = _experiment(suite)
+    safe_agent = agent.replace(":", "-").replace(".", "-")
+    plan = plan_run(experiment, size, seed=seed, overrides={**dict(overrides or {}), "agent": agent},
+                    out=out or Path("runs") / f"benchmark-{suite.id}-{safe_agent}-{size}-seed{seed}")
+    return execute(plan, force=force, progress=progress)
+
+
+def format_scorecard(summary: Mapping[str, Any]) -> str:
+    """The scorecard as a text table."""
+    lines = [f"{'set':<40}{'IQM':>8}{'95% CI':>20}{'mean':>8}{'median':>8}{'n':>6}"]
+    for name, s in summary["sets"].items():
+        ci = "-" if s["iqm_low"] is None else f"[{s['iqm_low']:.3f}, {s['iqm_high']:.3f}]"
+        lines.append(f"{name:<40}{s['iqm']:>8.3f}{ci:>20}{s['mean']:>8.3f}{s['median']:>8.3f}{s['n']:>6}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mtenvs benchmark SUITE --agent module:attribute [--size quick|full] [--seed N] [--out DIR] [--set k=v]``."""
+    parser = argparse.ArgumentParser(prog="mtenvs benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("suite", help=f"suite name ({', '.join(suites())})")
+    parser.add_argument("--agent", required=True, help="module:attribute, e.g. stable_baselines3:PPO")
+    parser.add_argument("--size", default="quick", choices=["quick", "full"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="output directory (default runs/benchmark-<suite>-<agent>-...)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override seeds, budget_scale, eval_tasks or episodes")
+    parser.add_argument("--force", action="store_true", help="recompute a finished run")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        suite = get_suite(args.suite)
+        from agents.runner.config import parse_assignments
+
+        overrides = parse_assignments(_experiment(suite).config, args.set) if args.set else {}
+        document = run_suite(suite, args.agent, size=args.size, seed=args.seed, out=args.out, overrides=overrides,
+                             force=args.force, progress=sys.stderr.isatty())
+    except ValueError as error:
+        print(f"mtenvs benchmark: error: {error}", file=sys.stderr)
+        return 2
+    print(format_scorecard(document["summary"]))
+    print(f"scorecard: {Path(document.get('out', args.out or '.'))}")
+    return 0

@@ -1,0 +1,114 @@
+"""Benchmark suites: scores against closed forms, oracle/random anchors, and the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from PIL import Image
+
+from mtenvs import benchmarking
+from mtenvs.benchmarking import Suite, SuiteEntry, iqm, register_suite, run_suite, score_tasks
+from mtenvs.cli import main as cli
+from mtenvs.evaluation import RandomPolicy
+
+CHAIN_SUITE = register_suite(Suite(
+    "test-chain", 0, "test-only suite on the chain family (exact optimum)",
+    (SuiteEntry("mtenvs/ToyChain-v0", evaluate=("test", "ood"), budget=10, episodes=3, n_envs=2),),
+    seeds=2, quick={"seeds": 2},
+))
+# One evaluation set only: the random agent's stream then coincides with the suite's random baseline.
+CHAIN_OOD_SUITE = register_suite(Suite(
+    "test-chain-ood", 0, "test-only suite: the chain family's ood set",
+    (SuiteEntry("mtenvs/ToyChain-v0", evaluate=("ood",), budget=10, episodes=3, n_envs=2),), seeds=2, quick={"seeds": 2},
+))
+
+
+class OracleAgent:
+    """Always walks right: optimal on every chain task."""
+
+    def __init__(self, env: Any, seed: int) -> None:
+        self.env = env
+
+    def learn(self, total_timesteps: int) -> OracleAgent:
+        return self
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[Any, Any]:
+        return np.ones(len(observation), dtype=np.int64), None
+
+
+class RandomAgent(OracleAgent):
+    """The random reference itself (same seed as the suite's random baseline), so it must score exactly 0."""
+
+    def __init__(self, env: Any, seed: int) -> None:
+        super().__init__(env, seed)
+        self.policy = RandomPolicy(gym.make("mtenvs/ToyChain-v0").action_space, seed)
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[Any, Any]:
+        return self.policy.predict(observation)
+
+
+def test_iqm_is_the_mean_of_the_middle_half() -> None:
+    assert iqm([8, 1, 7, 2, 6, 3, 5, 4]) == pytest.approx(4.5)  # middle four of 1..8
+    assert iqm([0, 0, 0, 1, 1, 1, 100, -100]) == pytest.approx(0.5)
+
+
+def test_score_formula_and_undefined_span() -> None:
+    scores = score_tasks(np.array([5.0, 1.0, 3.0]), np.array([1.0, 1.0, 3.0]), np.array([9.0, 5.0, 3.0]))
+    assert scores == [0.5, 0.0, None]
+
+
+@pytest.mark.parametrize(("suite", "agent", "expected"), [(CHAIN_SUITE, "test_benchmarking:OracleAgent", 1.0),
+                                                          (CHAIN_OOD_SUITE, "test_benchmarking:RandomAgent", 0.0)])
+def test_oracle_scores_one_and_random_scores_zero(tmp_path: Path, suite: Suite, agent: str, expected: float) -> None:
+    document = run_suite(suite, agent, out=tmp_path)
+    summary = document["summary"]
+    for name, s in summary["sets"].items():
+        assert s["iqm"] == pytest.approx(expected) and s["mean"] == pytest.approx(expected), name
+    sets = len(suite.entries[0].evaluate)
+    assert summary["sets"]["overall"]["n"] + summary["undefined_scores"] == 2 * sets * 8  # seeds × sets × tasks
+    assert summary["sets"]["overall"]["n"] >= 8
+    assert len(document["units"]) == 2
+
+
+def test_cli_benchmark_with_sb3_ppo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ppo"
+    code = cli(["benchmark", "cartpole-generalization", "--agent", "stable_baselines3:PPO", "--out", str(out),
+                "--set", "budget_scale=0.01", "--set", "eval_tasks=4", "--set", "episodes=1"])
+    assert code == 0
+    document = json.loads((out / "results.json").read_text())
+    assert document["status"] == "complete"
+    sets = document["summary"]["sets"]
+    assert set(sets) == {"mtenvs/CartPole-v0:test", "mtenvs/CartPole-v0:ood", "overall"}
+    metrics = document["units"][0]["metrics"]["sets"]["test"]
+    for r, low, high, s in zip(metrics["returns"], metrics["random"], metrics["anchor"], metrics["scores"], strict=True):
+        assert s == pytest.approx((r - low) / (high - low))
+    assert high == 500.0  # the LQR reference balances the pole for the whole episode
+    with Image.open(out / "benchmark-cartpole-generalization-v0.png") as image:
+        assert image.format == "PNG"
+    assert "overall" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["benchmark", "cartpole-generalisation", "--agent", "stable_baselines3:PPO"], "did you mean"),
+    (["benchmark", "cartpole-generalization", "--agent", "no_such_module:Agent"], "cannot import"),
+    (["benchmark", "cartpole-generalization", "--agent", "PPO"], "module:attribute"),
+    (["benchmark", "cartpole-generalization", "--agent", "stable_baselines3:PPO", "--set", "seeds=many"], "seeds"),
+])
+def test_bad_benchmark_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                 message: str) -> None:
+    out = tmp_path / "never"
+    assert cli([*argv, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_suites_are_listed_with_versions() -> None:
+    assert "cartpole-generalization-v0" in benchmarking.suites()
+    assert benchmarking.get_suite("cartpole-generalization").version == 0
