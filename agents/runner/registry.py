@@ -1,0 +1,232 @@
+"""The experiment registry: what an experiment declares, and how experiments are found.
+
+Every module of :mod:`agents.experiments` (except private ``_modules``) is imported by :func:`discover`; each one
+calls :func:`register` with an :class:`Experiment`, so adding an experiment needs no edit anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import math
+import pkgutil
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from numbers import Real
+from types import MappingProxyType
+from typing import Any, Generic, Literal, TypeVar
+
+from agents.runner.config import ConfigError, build_config, check_overrides, field_types, type_name
+from agents.runner.stats import is_estimate, mean_over_seeds
+from agents.runner.units import Unit, UnitContext, UnitRecord, UnitResult
+
+C = TypeVar("C")
+
+#: The package whose modules are experiments.
+EXPERIMENTS_PACKAGE = "agents.experiments"
+#: Sizes every experiment must declare.
+REQUIRED_SIZES = ("quick", "full")
+
+Comparison = Literal["close", "at_least", "at_most", "text"]
+_COMPARISONS = ("close", "at_least", "at_most", "text")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the paper reports for one summary metric, and how our number is compared with it.
+
+    Args:
+        metric: a key of the experiment's summary.
+        paper: the paper's number, or its words for a qualitative claim.
+        compare: ``"close"`` (``|ours - paper| <= max(tolerance * |paper|, atol)``), ``"at_least"``/``"at_most"``
+            (ours is no smaller / no larger), or ``"text"`` (shown side by side, no verdict).
+        tolerance: relative tolerance of ``"close"``.
+        atol: absolute tolerance of ``"close"`` (needed when the paper's number is 0).
+        source: where the paper says it (``"Fig. 3"``, ``"Table 2"``).
+    """
+
+    metric: str
+    paper: float | str
+    compare: Comparison = "close"
+    tolerance: float = 0.1
+    atol: float = 0.0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.compare not in _COMPARISONS:
+            raise ValueError(f"Claim {self.metric!r}: compare must be one of {', '.join(_COMPARISONS)}, got {self.compare!r}")
+        numeric = isinstance(self.paper, Real) and not isinstance(self.paper, bool)
+        if self.compare != "text" and not numeric:
+            raise ValueError(f"Claim {self.metric!r}: compare={self.compare!r} needs a numeric paper value, got {self.paper!r}")
+        for name in ("tolerance", "atol"):
+            value = getattr(self, name)
+            if not (isinstance(value, Real) and value >= 0):
+                raise ValueError(f"Claim {self.metric!r}: {name} must be a number >= 0, got {value!r}")
+
+    def holds(self, ours: Any) -> bool | None:
+        """Whether our summary value (a number or an estimate, compared by its mean) agrees; ``None`` if undecidable."""
+        if self.compare == "text":
+            return None
+        value = ours["mean"] if is_estimate(ours) else ours
+        if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
+            return None
+        paper = float(self.paper)
+        if self.compare == "close":
+            return abs(value - paper) <= max(self.tolerance * abs(paper), self.atol)
+        return value >= paper if self.compare == "at_least" else value <= paper
+
+
+UnitsFn = Callable[[C], Sequence[Unit]]
+ComputeFn = Callable[[C, Unit, UnitContext], UnitResult | Mapping[str, Any]]
+AggregateFn = Callable[[C, Sequence[UnitRecord]], Mapping[str, Any]]
+PlotFn = Callable[[C, Sequence[UnitRecord], Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Experiment(Generic[C]):
+    """A reproducible experiment: a typed configuration, its sizes, and the functions that run it.
+
+    Args:
+        name: command-line name (lowercase letters, digits, ``-_.``), e.g. ``"002-fig3-cartpole"``.
+        title: one line, e.g. ``"PG-ELLA vs PG on 30 cart-pole tasks (Fig. 3)"``.
+        config: a frozen dataclass; every field has a type annotation (see :mod:`agents.runner.config`) and a default.
+        sizes: field overrides per size; at least ``"quick"`` (well under a minute on 2 cores) and ``"full"``
+            (the paper's budget).
+        units: the ordered units of work for a config.
+        compute: computes one unit: ``compute(config, unit, ctx) -> UnitResult | metrics mapping``.
+        aggregate: turns the unit records into summary metrics; default :func:`agents.runner.mean_over_seeds`.
+        paper: the paper's number (``"002"``) or ``None``.
+        description: a paragraph for ``mtenvs experiments NAME`` and the docs.
+        seed: the default run seed.
+        claims: the paper's numbers for summary metrics, printed beside ours.
+        plot: draws the headline figure: ``plot(config, records, summary)`` returns a matplotlib ``Figure`` or a
+            mapping of file stems to figures; each is saved as PNG beside ``results.json``.
+    """
+
+    name: str
+    title: str
+    config: type[C]
+    sizes: Mapping[str, Mapping[str, Any]]
+    units: UnitsFn[C]
+    compute: ComputeFn[C]
+    aggregate: AggregateFn[C] = mean_over_seeds
+    paper: str | None = None
+    description: str = ""
+    seed: int = 0
+    claims: Sequence[Claim] = ()
+    plot: PlotFn[C] | None = None
+    module: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(f"experiment name {self.name!r} must match {_NAME.pattern} (it names output directories)")
+        where = f"experiment {self.name!r}"
+        params = getattr(self.config, "__dataclass_params__", None)
+        if params is None or not params.frozen:
+            raise ValueError(f"{where}: config must be a frozen dataclass, got {self.config!r}")
+        for f in dataclasses.fields(self.config):
+            if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"{where}: config field {f.name!r} needs a default")
+        try:
+            types_ = field_types(self.config)
+        except NameError as error:
+            raise ValueError(f"{where}: cannot resolve the config's type annotations: {error}") from None
+        for name, tp in types_.items():
+            try:
+                type_name(tp)
+            except TypeError as error:
+                raise ValueError(f"{where}: config field {name!r}: {error}") from None
+        missing = [s for s in REQUIRED_SIZES if s not in self.sizes]
+        if missing:
+            raise ValueError(f"{where}: sizes must include {', '.join(REQUIRED_SIZES)}; missing {', '.join(missing)}")
+        try:
+            sizes = {size: MappingProxyType(check_overrides(self.config, o)) for size, o in self.sizes.items()}
+        except ConfigError as error:
+            raise ValueError(f"{where}: bad size overrides: {error}") from None
+        object.__setattr__(self, "sizes", MappingProxyType(sizes))
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"{where}: seed must be an int >= 0, got {self.seed!r}")
+        if self.paper is not None and not isinstance(self.paper, str):
+            raise ValueError(f"{where}: paper must be a string such as '002' or None, got {self.paper!r}")
+        if not all(isinstance(c, Claim) for c in self.claims):
+            raise ValueError(f"{where}: claims must be Claim objects")
+        object.__setattr__(self, "claims", tuple(self.claims))
+        if not self.module:
+            object.__setattr__(self, "module", getattr(self.compute, "__module__", "") or "")
+
+    def make_config(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> C:
+        """The config of ``size`` with ``overrides`` applied (``ValueError`` naming unknown sizes or keys)."""
+        if size not in self.sizes:
+            raise ConfigError(f"experiment {self.name!r} has no size {size!r}; sizes: {', '.join(self.sizes)}")
+        return build_config(self.config, self.sizes[size], overrides or {})
+
+
+_REGISTRY: dict[str, Experiment[Any]] = {}
+_discovered = False
+
+
+def register(experiment: Experiment[C]) -> Experiment[C]:
+    """Add ``experiment`` to the registry and return it.
+
+    Registering a name again from the same module replaces the entry (module reloads); from another module it is
+    an error, so two experiments never shadow each other.
+    """
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"register expects an Experiment, got {type(experiment).__name__}")
+    existing = _REGISTRY.get(experiment.name)
+    if existing is not None and existing.module != experiment.module:
+        raise ValueError(f"experiment name {experiment.name!r} is already registered by {existing.module}")
+    _REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def unregister(name: str) -> None:
+    """Remove an experiment (for tests that register temporary ones)."""
+    _REGISTRY.pop(name, None)
+
+
+def discover(package: str = EXPERIMENTS_PACKAGE) -> list[str]:
+    """Import every public module of ``package`` (which registers its experiments); returns the module names."""
+    root = importlib.import_module(package)
+    names = []
+    for info in pkgutil.iter_modules(root.__path__, prefix=f"{package}."):
+        if info.name.rpartition(".")[2].startswith("_"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception as error:
+            raise ImportError(f"experiment module {info.name} failed to import: {error}") from error
+        names.append(info.name)
+    return names
+
+
+def _ensure_discovered() -> None:
+    global _discovered
+    if not _discovered:
+        discover()
+        _discovered = True
+
+
+def experiments() -> dict[str, Experiment[Any]]:
+    """Every registered experiment (shipped ones are discovered on first call), sorted by name."""
+    _ensure_discovered()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def unknown_name(kind: str, name: str, known: Sequence[str]) -> str:
+    """``"unknown <kind> 'x'; did you mean 'y'? Known <kind>s: ..."`` (closest matches by difflib)."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
+    listing = f" Known {kind}s: {', '.join(known)}" if known else f" No {kind}s are registered."
+    return f"unknown {kind} {name!r}{hint}{listing}"
+
+
+def get(name: str) -> Experiment[Any]:
+    """The experiment called ``name``; ``ValueError`` with the closest names if there is none."""
+    known = experiments()
+    if name not in known:
+        raise ValueError(unknown_name("experiment", name, list(known)))
+    return known[name]

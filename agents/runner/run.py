@@ -1,0 +1,329 @@
+"""Running an experiment: resumable, unit by unit, with ``results.json`` rewritten atomically after every unit.
+
+A run directory holds ``results.json``, the PNG figures and, while a chained run is unfinished, ``checkpoints/``
+(the pickled state each chain continues from). Starting a run in a directory that holds an unfinished run of the
+same experiment, seed and config continues it; a finished run is returned as it is unless ``force=True``.
+
+Order of writes for one unit (why a crash at any point loses nothing and never mixes states):
+the unit's state checkpoint is written first, then ``results.json`` with the unit's record, then the checkpoint of
+the chain's previous unit is deleted. A crash before ``results.json`` is replaced reruns the unit from the previous
+checkpoint, which still exists. A chained unit always reads its state back from the checkpoint, interrupted or
+not, so both kinds of run see exactly the same state.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from agents.runner import registry
+from agents.runner.config import ConfigError, config_to_json, differences, parse_assignments
+from agents.runner.registry import Experiment
+from agents.runner.report import claim_results, save_figures
+from agents.runner.results import (
+    FORMAT,
+    RESULTS_FILE,
+    ScalarWriter,
+    atomic_write_bytes,
+    jsonable,
+    now,
+    package_versions,
+    read_results,
+    scalar_leaves,
+    write_json,
+)
+from agents.runner.units import Unit, UnitContext, UnitRecord, UnitResult
+from mtenvs.core.seeding import stable_seed
+
+CHECKPOINTS = "checkpoints"
+
+
+def default_out(experiment: str, size: str, seed: int) -> Path:
+    """The default run directory, ``runs/<experiment>-<size>-seed<N>`` (relative to the working directory)."""
+    return Path("runs") / f"{experiment}-{size}-seed{seed}"
+
+
+def unit_seed(run_seed: int, unit: Unit) -> int:
+    """The seed of one unit: a function of the run seed and the unit's key only, so it survives a resume."""
+    return stable_seed("unit", run_seed, unit.key)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run, before anything is written: experiment, size, seed, config, units and directory."""
+
+    experiment: Experiment[Any]
+    size: str
+    seed: int
+    config: Any
+    overrides: Mapping[str, Any]
+    out: Path
+    units: tuple[Unit, ...]
+
+    @property
+    def results_path(self) -> Path:
+        """Where ``results.json`` goes."""
+        return self.out / RESULTS_FILE
+
+
+def plan_run(
+    experiment: Experiment[Any] | str,
+    size: str = "quick",
+    *,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    out: str | Path | None = None,
+) -> RunPlan:
+    """Check everything about a run without touching the disk.
+
+    Args:
+        experiment: an :class:`Experiment` or a registered name.
+        size: one of the experiment's sizes.
+        seed: the run seed (default: the experiment's).
+        overrides: config overrides, typed (``{"episodes": 5}``) or as ``["episodes=5"]`` strings.
+        out: the run directory (default :func:`default_out`).
+
+    Raises:
+        ValueError: unknown experiment, size or config key, a value of the wrong type, a bad seed, or units that are
+            empty or repeat a key.
+    """
+    exp = registry.get(experiment) if isinstance(experiment, str) else experiment
+    if isinstance(overrides, Sequence) and not isinstance(overrides, str):
+        overrides = parse_assignments(exp.config, overrides)
+    config = exp.make_config(size, overrides)
+    seed = exp.seed if seed is None else seed
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    units = tuple(exp.units(config))
+    if not units or not all(isinstance(u, Unit) for u in units):
+        raise ValueError(f"experiment {exp.name!r}: units(config) must return a non-empty list of Unit objects")
+    keys = [u.key for u in units]
+    if len(set(keys)) != len(keys):
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"experiment {exp.name!r}: unit keys repeat: {', '.join(repeated[:5])}")
+    out_path = Path(out) if out is not None else default_out(exp.name, size, int(seed))
+    return RunPlan(exp, size, int(seed), config, jsonable(dict(overrides or {})), out_path, units)
+
+
+def existing_results(plan: RunPlan) -> dict[str, Any] | None:
+    """The results already in the plan's directory, if any, after checking they belong to this very run.
+
+    Raises:
+        ValueError: the directory holds a run of another experiment, seed, config or unit list (resuming it would
+            mix two runs).
+    """
+    if not plan.results_path.exists():
+        return None
+    stored = read_results(plan.results_path)
+    problems = []
+    if stored["experiment"] != plan.experiment.name:
+        problems.append(f"experiment: {stored['experiment']!r} -> {plan.experiment.name!r}")
+    if stored["seed"] != plan.seed:
+        problems.append(f"seed: {stored['seed']} -> {plan.seed}")
+    problems += differences(stored["config"], config_to_json(plan.config))
+    if not problems and stored["planned_units"] != [u.key for u in plan.units]:
+        problems.append("the experiment's list of units has changed")
+    if problems:
+        raise ConfigError(f"{plan.results_path} holds a different run ({'; '.join(problems)}); "
+                          "choose another --out, or --force to discard it")
+    return stored
+
+
+def _new_document(plan: RunPlan) -> dict[str, Any]:
+    exp = plan.experiment
+    return {
+        "format": FORMAT,
+        "experiment": exp.name,
+        "title": exp.title,
+        "paper": exp.paper,
+        "size": plan.size,
+        "seed": plan.seed,
+        "config": config_to_json(plan.config),
+        "overrides": dict(plan.overrides),
+        "versions": package_versions(),
+        "started": now(),
+        "finished": None,
+        "status": "running",
+        "resumed": [],
+        "planned_units": [u.key for u in plan.units],
+        "units": [],
+        "summary": None,
+        "claims": [],
+        "plots": [],
+    }
+
+
+def _discard(plan: RunPlan) -> None:
+    """Remove what an earlier run wrote in the directory (its results, figures and checkpoints), nothing else."""
+    if plan.results_path.exists():
+        try:
+            old_plots = read_results(plan.results_path).get("plots", [])
+        except ValueError:
+            old_plots = []
+        for name in old_plots:
+            (plan.out / name).unlink(missing_ok=True)
+        plan.results_path.unlink()
+    shutil.rmtree(plan.out / CHECKPOINTS, ignore_errors=True)
+
+
+def _chain_links(units: Sequence[Unit]) -> tuple[list[int | None], list[bool]]:
+    """For each unit: the index of the previous unit of its chain, and whether a later unit continues it."""
+    previous: list[int | None] = [None] * len(units)
+    continued = [False] * len(units)
+    last: dict[str, int] = {}
+    for index, unit in enumerate(units):
+        if unit.chain is not None:
+            if unit.chain in last:
+                previous[index] = last[unit.chain]
+                continued[last[unit.chain]] = True
+            last[unit.chain] = index
+    return previous, continued
+
+
+def _checkpoint(plan: RunPlan, index: int) -> Path:
+    return plan.out / CHECKPOINTS / f"unit-{index:06d}.pkl"
+
+
+def _load_state(plan: RunPlan, index: int | None) -> Any:
+    if index is None:
+        return None
+    path = _checkpoint(plan, index)
+    if not path.exists():
+        raise RuntimeError(f"the checkpoint of unit {plan.units[index].key!r} is missing ({path}); "
+                           "the run cannot continue its chain: rerun with --force")
+    return pickle.loads(path.read_bytes())
+
+
+def _save_state(plan: RunPlan, index: int, state: Any) -> None:
+    try:
+        data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        raise ValueError(f"unit {plan.units[index].key!r}: its state cannot be pickled ({error})") from error
+    (plan.out / CHECKPOINTS).mkdir(exist_ok=True)
+    atomic_write_bytes(_checkpoint(plan, index), data)
+
+
+def _compute(plan: RunPlan, index: int, state: Any) -> tuple[UnitRecord, Any]:
+    """Run one unit and return its record (metrics in JSON form) and the state it passes on."""
+    unit = plan.units[index]
+    seed = unit_seed(plan.seed, unit)
+    context = UnitContext(index=index, seed=seed, rng=np.random.default_rng(seed), state=state, run_seed=plan.seed)
+    start = time.perf_counter()
+    output = plan.experiment.compute(plan.config, unit, context)
+    seconds = time.perf_counter() - start
+    result = output if isinstance(output, UnitResult) else UnitResult(output)
+    if not isinstance(result.metrics, Mapping):
+        raise ValueError(f"unit {unit.key!r}: compute must return a UnitResult or a mapping of metrics, "
+                         f"got {type(output).__name__}")
+    if unit.chain is None and result.state is not None:
+        raise ValueError(f"unit {unit.key!r} returned a state but belongs to no chain; give its units a chain")
+    metrics = jsonable(result.metrics, f"unit {unit.key!r} metrics")
+    record = UnitRecord(index, unit.key, dict(unit.params), unit.chain, seed, metrics, round(seconds, 4))
+    return record, result.state
+
+
+def _stream(writer: ScalarWriter, record: UnitRecord, step: int) -> None:
+    """Send a unit's numeric metrics to the writer: ``<chain>/<metric>`` by position in the chain, else
+    ``<metric>`` by unit index."""
+    prefix = f"{record.chain}/" if record.chain is not None else ""
+    for tag, value in scalar_leaves(record.metrics):
+        writer.add_scalar(prefix + tag, value, step)
+
+
+def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, writer: ScalarWriter | None = None) -> dict[str, Any]:
+    """Run (or continue) the plan and return the final ``results.json`` document.
+
+    Args:
+        plan: from :func:`plan_run`.
+        force: discard results already in the directory and start over.
+        progress: show a tqdm bar over units (only on a terminal, and only once a run takes more than 2 s).
+        writer: where to stream metrics (a TensorBoard ``SummaryWriter``); the caller closes it.
+
+    Raises:
+        ValueError: the directory holds a different run (see :func:`existing_results`), or a unit returned
+            something that is not JSON metrics.
+    """
+    document = None if force else existing_results(plan)
+    if document is not None and document["status"] == "complete":
+        return document
+    plan.out.mkdir(parents=True, exist_ok=True)
+    if force:
+        _discard(plan)
+    if document is None:
+        document = _new_document(plan)
+    else:
+        document["resumed"].append({"time": now(), "versions": package_versions()})
+    write_json(plan.results_path, document)
+
+    done = {u["key"] for u in document["units"]}
+    previous, continued = _chain_links(plan.units)
+    chain_steps: dict[str, int] = {}
+    bar = tqdm(total=len(plan.units), initial=len(done), desc=plan.experiment.name, unit="unit", delay=2.0,
+               disable=not (progress and sys.stderr.isatty()))
+    try:
+        for index, unit in enumerate(plan.units):
+            step = index
+            if unit.chain is not None:
+                step = chain_steps[unit.chain] = chain_steps.get(unit.chain, -1) + 1
+            if unit.key in done:
+                continue
+            record, state = _compute(plan, index, _load_state(plan, previous[index]))
+            if continued[index]:
+                _save_state(plan, index, state)
+            document["units"].append(record.to_json())
+            write_json(plan.results_path, document)
+            if previous[index] is not None:
+                _checkpoint(plan, previous[index]).unlink(missing_ok=True)
+            if writer is not None:
+                _stream(writer, record, step)
+            bar.update(1)
+    finally:
+        bar.close()
+    return _finish(plan, document, writer)
+
+
+def _finish(plan: RunPlan, document: dict[str, Any], writer: ScalarWriter | None) -> dict[str, Any]:
+    """Aggregate, compare with the paper, draw the figures, and mark the run complete."""
+    exp = plan.experiment
+    records = [UnitRecord.from_json(u) for u in sorted(document["units"], key=lambda u: u["index"])]
+    summary = jsonable(exp.aggregate(plan.config, records), "summary")
+    if not isinstance(summary, dict):
+        raise ValueError(f"experiment {exp.name!r}: aggregate must return a mapping of metric names to values")
+    document["summary"] = summary
+    document["claims"] = jsonable(claim_results(exp.claims, summary), "claims")
+    if exp.plot is not None:
+        figures = exp.plot(plan.config, records, summary)
+        document["plots"] = [path.name for path in save_figures(figures, plan.out, exp.name)]
+    document["status"] = "complete"
+    document["finished"] = now()
+    write_json(plan.results_path, document)
+    shutil.rmtree(plan.out / CHECKPOINTS, ignore_errors=True)
+    if writer is not None:
+        for tag, value in scalar_leaves(summary):
+            writer.add_scalar(f"summary/{tag}", value, len(plan.units))
+    return document
+
+
+def run_experiment(
+    experiment: Experiment[Any] | str,
+    size: str = "quick",
+    *,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    progress: bool = False,
+    writer: ScalarWriter | None = None,
+) -> dict[str, Any]:
+    """Plan and execute a run in one call (see :func:`plan_run` and :func:`execute`)."""
+    plan = plan_run(experiment, size, seed=seed, overrides=overrides, out=out)
+    return execute(plan, force=force, progress=progress, writer=writer)
