@@ -343,6 +343,8 @@ def test_summary_table_puts_the_paper_beside_our_number(tmp_path: Path) -> None:
     assert f"{document['summary']['return']['mean']:.4g}" in row and "≈ 0" in row
     assert ("agrees" if document["claims"][0]["holds"] else "DIFFERS") in row
     assert any("near zero" in line for line in table.splitlines())
+    without_claims = summary_table(run_experiment("test-walk", out=tmp_path / "walk"))
+    assert without_claims.splitlines()[0].split() == ["metric", "ours"]
 
 
 # ------------------------------------------------------------------------------------------------ units & results

@@ -69,6 +69,8 @@ def summary_table(document: Mapping[str, Any]) -> str:
         rows += [[metric, ours, _claim_text(c), _VERDICT[c["holds"]]] for c in about] or [[metric, ours, "", ""]]
     if not rows:
         return "(no summary metrics)"
+    if not claims:
+        return format_table(["metric", "ours"], [row[:2] for row in rows])
     return format_table(["metric", "ours", "paper", "check"], rows)
 
 

@@ -15,8 +15,10 @@ Task arguments, for both:
 * ``tasks="train"``, a :class:`TaskSet` or a :class:`TaskSampler`: each sub-env draws a new task at every
   (auto)reset.
 
-``infos["task"]`` and ``infos["task_id"]`` hold the current task of every sub-env (object arrays, with the
-usual ``_task``/``_task_id`` masks). Autoreset modes: ``NextStep`` (Gymnasium's default), ``SameStep`` (what
+``infos["task_id"]`` holds the current task id of every sub-env (an object array, with the usual ``_task_id``
+mask) and ``env.unwrapped.tasks`` the :class:`Task` objects. (The Sync fallback also batches its sub-envs'
+``info["task"]``; native envs leave it out, as building an object array of tasks every step would cost more than
+the dynamics.) Autoreset modes: ``NextStep`` (Gymnasium's default), ``SameStep`` (what
 stable-baselines3 expects; the final observation is in ``infos["final_obs"]``) and ``Disabled`` (reset
 finished sub-envs with ``reset(options={"reset_mask": mask})``).
 
