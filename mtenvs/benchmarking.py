@@ -26,7 +26,6 @@ Runs are resumable units of the experiment runner (one unit per entry and seed).
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import sys
 from collections.abc import Mapping, Sequence
@@ -37,6 +36,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from mtenvs.core.names import unknown_name
 from mtenvs.core.registry import family_of
 from mtenvs.core.task import Task
 from mtenvs.evaluation import RandomPolicy, evaluate, rollout_returns
@@ -109,9 +109,7 @@ def suites() -> dict[str, Suite]:
 def get_suite(name: str) -> Suite:
     """The suite ``name`` or ``name-vN`` (``ValueError`` with close matches if unknown)."""
     if name not in _SUITES:
-        close = difflib.get_close_matches(name, list(_SUITES), n=3)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown benchmark suite {name!r}{hint} Known suites: {', '.join(suites())}")
+        raise ValueError(unknown_name("benchmark suite", name, suites()))
     return _SUITES[name]
 
 

@@ -9,7 +9,6 @@ On the command line a sequence is written ``1,2,3`` (brackets optional), ``None`
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import types
 import typing
@@ -17,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from mtenvs.core.names import unknown_name
 
 _SCALARS = (int, float, bool, str)
 _TRUE = {"true", "1", "yes", "on"}
@@ -171,10 +172,8 @@ def allowed_keys(config_class: type) -> str:
 
 
 def _unknown_key(key: str, config_class: type) -> ConfigError:
-    names = list(field_types(config_class))
-    close = difflib.get_close_matches(key, names, n=3)
-    hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-    return ConfigError(f"unknown config key {key!r}{hint}; allowed keys: {allowed_keys(config_class)}")
+    return ConfigError(unknown_name("config key", key, list(field_types(config_class)),
+                                    listing=f"Allowed keys: {allowed_keys(config_class)}"))
 
 
 def parse_assignments(config_class: type, assignments: Iterable[str]) -> dict[str, Any]:

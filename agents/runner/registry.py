@@ -7,7 +7,6 @@ calls :func:`register` with an :class:`Experiment`, so adding an experiment need
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 import math
 import pkgutil
@@ -21,6 +20,7 @@ from typing import Any, Generic, Literal, TypeVar
 from agents.runner.config import ConfigError, build_config, check_overrides, field_types, type_name
 from agents.runner.stats import is_estimate, mean_over_seeds
 from agents.runner.units import Unit, UnitContext, UnitRecord, UnitResult
+from mtenvs.core.names import unknown_name
 
 C = TypeVar("C")
 
@@ -215,13 +215,6 @@ def experiments() -> dict[str, Experiment[Any]]:
     _ensure_discovered()
     return dict(sorted(_REGISTRY.items()))
 
-
-def unknown_name(kind: str, name: str, known: Sequence[str]) -> str:
-    """``"unknown <kind> 'x'; did you mean 'y'? Known <kind>s: ..."`` (closest matches by difflib)."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
-    listing = f" Known {kind}s: {', '.join(known)}" if known else f" No {kind}s are registered."
-    return f"unknown {kind} {name!r}{hint}{listing}"
 
 
 def get(name: str) -> Experiment[Any]:

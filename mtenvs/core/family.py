@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from mtenvs.core.names import unknown_name
 from mtenvs.core.parameters import ParameterSpace, Region
 from mtenvs.core.seeding import stable_seed
 from mtenvs.core.task import Task, TaskSet
@@ -125,9 +125,7 @@ class TaskFamily:
             tasks = [self.task(t) for t in self._extra_sets[name](self)]
             return TaskSet(name, tasks)
         if name not in ("train", "test", "ood"):
-            close = difflib.get_close_matches(name, self.task_set_names(), n=3)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise ValueError(f"{self.name}: unknown task set {name!r}{hint} Known sets: {', '.join(self.task_set_names())}")
+            raise ValueError(f"{self.name}: {unknown_name('task set', name, self.task_set_names())}")
         size = self.set_sizes[name]
         rng = np.random.default_rng(stable_seed("task-set", self.name, name))
         region: Region = "ood" if name == "ood" else "train"

@@ -13,7 +13,6 @@ out of distribution.
 
 from __future__ import annotations
 
-import difflib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+
+from mtenvs.core.names import unknown_name
 
 Region = Literal["train", "ood"]
 Distribution = Literal["uniform", "log-uniform"]
@@ -339,9 +340,7 @@ class ParameterSpace(Mapping[str, Parameter]):
 
     def unknown_name_error(self, name: Any, owner: str) -> ValueError:
         """A ``ValueError`` for an unknown parameter name, suggesting the closest known names."""
-        close = difflib.get_close_matches(str(name), list(self._parameters), n=3)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return ValueError(f"{owner}: unknown parameter {name!r}{hint} Known parameters: {', '.join(self._parameters)}")
+        return ValueError(f"{owner}: {unknown_name('parameter', name, self._parameters)}")
 
     def validate(self, values: Mapping[str, Any], owner: str, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Validate ``values`` on top of ``base`` (default: the defaults) and return a complete, canonical dict.

@@ -7,7 +7,6 @@ family is listed by :func:`families`. Family modules themselves are imported laz
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from mtenvs.core.family import TaskFamily
+from mtenvs.core.names import unknown_name
 
 NAMESPACE = "mtenvs"
 
@@ -78,9 +78,7 @@ def families() -> list[str]:
 
 def _entry(name: str) -> FamilyEntry:
     if name not in _FAMILIES:
-        close = difflib.get_close_matches(name, list(_FAMILIES), n=3)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown family {name!r}{hint} Known families: {', '.join(_FAMILIES)}")
+        raise ValueError(unknown_name("family", name, _FAMILIES, "families"))
     return _FAMILIES[name]
 
 

@@ -1,0 +1,21 @@
+"""Error messages for unknown names, with the closest known names as suggestions."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def unknown_name(kind: str, name: object, known: Iterable[str], plural: str | None = None,
+                 listing: str | None = None) -> str:
+    """``"unknown <kind> 'x'; did you mean 'y'? Known <plural>: a, b"`` (closest matches by ``difflib``).
+
+    ``listing`` replaces the final "Known ..." sentence (e.g. to show types beside the names).
+    """
+    known = list(known)
+    plural = plural or f"{kind}s"
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
+    if listing is None:
+        listing = f"Known {plural}: {', '.join(known)}" if known else f"No {plural} are registered."
+    return f"unknown {kind} {name!r}{hint} {listing}"
