@@ -257,3 +257,19 @@ def test_benchmark_delegates_to_mtenvs_benchmarking(capsys, monkeypatch) -> None
     argv = ["--agent", "pkg.mod:make", "suite-v0", "--set", "episodes=2", "--help"]
     assert run_cli(capsys, "benchmark", *argv)[0] == 3 and received == [argv]  # handed over untouched, in order
     assert "benchmark" in run_cli(capsys, "--help")[1]
+
+
+def test_tensorboard_receives_every_unit_metric(tmp_path: Path, capsys) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, board = tmp_path / "out", tmp_path / "tb"
+    code, _, _ = run_cli(capsys, "run", DUMMY.name, "--out", str(out), "--tensorboard", str(board), "--quiet")
+    assert code == 0
+    logs = [p.parent for p in board.rglob("events.out.tfevents.*")]
+    assert len(logs) == 1
+    events = EventAccumulator(str(logs[0]))
+    events.Reload()
+    written = {(tag, e.value) for tag in events.Tags()["scalars"] for e in events.Scalars(tag)}
+    stored = read_results(out / "results.json")
+    expected = {float(u["metrics"]["return"]) for u in stored["units"]}
+    assert {round(v, 5) for _, v in written} >= {round(v, 5) for v in expected}
