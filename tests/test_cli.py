@@ -272,4 +272,6 @@ def test_tensorboard_receives_every_unit_metric(tmp_path: Path, capsys) -> None:
     written = {(tag, e.value) for tag in events.Tags()["scalars"] for e in events.Scalars(tag)}
     stored = read_results(out / "results.json")
     expected = {float(u["metrics"]["return"]) for u in stored["units"]}
-    assert {round(v, 5) for _, v in written} >= {round(v, 5) for v in expected}
+    values = [v for _, v in written]
+    for value in expected:  # TensorBoard stores float32
+        assert any(abs(v - value) <= 1e-6 * abs(value) for v in values), value
