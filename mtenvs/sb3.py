@@ -14,7 +14,7 @@ on-policy algorithms bootstrap them). Every info has the ``task_id`` of the epis
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -156,6 +156,7 @@ def make_vec_env(
     env_kwargs: Mapping[str, Any] | None = None,
     monitor: bool = True,
     info_keywords: Iterable[str] = ("task_id",),
+    vector_wrappers: Sequence[Callable[[VectorEnv], VectorEnv]] = (),
 ) -> VecEnv:
     """An SB3 ``VecEnv`` of ``n_envs`` sub-envs of ``env_id``, each on its own task.
 
@@ -168,12 +169,16 @@ def make_vec_env(
         seed: seeds the first reset (SB3 algorithms re-seed through ``VecEnv.seed`` when given ``seed=``).
         env_kwargs: further arguments of the family env (e.g. ``{"reward": "quadratic"}``).
         monitor: wrap in SB3's ``VecMonitor`` (episode returns for SB3's logger), recording ``info_keywords``.
+        vector_wrappers: applied to the Gymnasium vector env first, e.g. to show the task to the agent:
+            ``[lambda v: VectorTaskObservation(v, mode="params")]``.
     """
     spec = gym.spec(env_id)
     if spec.vector_entry_point is None:
         raise ValueError(f"{env_id} has no vector entry point; mtenvs ids always have one")
     venv = gym.make_vec(env_id, num_envs=n_envs, autoreset_mode=AutoresetMode.SAME_STEP, task=task, tasks=tasks,
                         **dict(env_kwargs or {}))
+    for wrap in vector_wrappers:
+        venv = wrap(venv)
     vec_env: VecEnv = SB3VecEnv(venv)
     if seed is not None:
         vec_env.seed(seed)

@@ -88,3 +88,24 @@ def test_ppo_trained_on_train_tasks_beats_random_on_test_tasks() -> None:
     assert trained.mean_return > 3 * random.mean_return, (trained.mean_return, random.mean_return)
     better = sum(t.mean_return > r.mean_return for t, r in zip(trained.per_task, random.per_task, strict=True))
     assert better >= 18
+
+
+def test_vector_wrappers_show_the_task_to_the_agent() -> None:
+    from mtenvs.wrappers import VectorTaskObservation
+
+    venv = make_vec_env("mtenvs/CartPole-v0", 4, tasks="train", seed=0,
+                        vector_wrappers=[lambda v: VectorTaskObservation(v, mode="params")])
+    assert venv.observation_space.shape == (4 + FAMILY.parameters.feature_dim,)
+    obs = venv.reset()
+    tasks = venv.venv.venv.unwrapped.tasks
+    np.testing.assert_allclose(obs[:, 4:], np.stack([FAMILY.features(t) for t in tasks]))
+    ended = 0
+    for _ in range(100):
+        obs, _, dones, infos = venv.step(np.ones((4, 1), dtype=np.float32))
+        for i in np.flatnonzero(dones):  # the terminal observation shows the finished episode's task
+            ended += 1
+            finished = FAMILY.task_set("train")[FAMILY.task_set("train").ids.index(infos[i]["task_id"])]
+            np.testing.assert_allclose(infos[i]["terminal_observation"][4:], FAMILY.features(finished))
+    assert ended >= 4
+    np.testing.assert_allclose(obs[:, 4:], np.stack([FAMILY.features(t) for t in venv.venv.venv.unwrapped.tasks]))
+    PPO("MlpPolicy", venv, n_steps=64, batch_size=64, device="cpu", seed=0).learn(256)
