@@ -37,11 +37,16 @@ ActType = TypeVar("ActType")
 BASE_RESET_OPTIONS = frozenset({"task", "state"})
 
 
-def resolve_task_spec(task: TaskSpec, tasks: TaskSpec, family: TaskFamily) -> TaskSampler:
-    """The sampler for a ``task=``/``tasks=`` pair of constructor arguments (at most one may be given)."""
+def choose_task_spec(task: TaskSpec, tasks: TaskSpec, family: TaskFamily) -> TaskSpec:
+    """The one given of a ``task=``/``tasks=`` pair of constructor arguments (``ValueError`` if both are)."""
     if task is not None and tasks is not None:
         raise ValueError(f"{family.name}: pass either task= or tasks=, not both")
-    return as_sampler(task if task is not None else tasks, family)
+    return task if task is not None else tasks
+
+
+def resolve_task_spec(task: TaskSpec, tasks: TaskSpec, family: TaskFamily) -> TaskSampler:
+    """The sampler for a ``task=``/``tasks=`` pair of constructor arguments (at most one may be given)."""
+    return as_sampler(choose_task_spec(task, tasks, family), family)
 
 
 def episode_task(spec: Any, family: TaskFamily, rng: np.random.Generator) -> Task:

@@ -37,10 +37,10 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
-from mtenvs.core.env import TaskEnv, check_render_mode, episode_task
+from mtenvs.core.env import TaskEnv, check_render_mode, choose_task_spec, episode_task, resolve_task_spec
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Categorical
-from mtenvs.core.samplers import TaskSampler, TaskSpec, as_sampler
+from mtenvs.core.samplers import TaskSampler, TaskSpec
 from mtenvs.core.seeding import task_generator
 from mtenvs.core.task import Task, TaskSet
 
@@ -78,15 +78,14 @@ def per_env_tasks(task: TaskSpec, tasks: TaskSpec, family: TaskFamily, num_envs:
     Raises:
         ValueError: if both arguments are given, or a plain list does not have one task per sub-env.
     """
-    if task is not None and tasks is not None:
-        raise ValueError(f"{family.name}: pass either task= or tasks=, not both")
-    if isinstance(tasks, (list, tuple)) and not isinstance(tasks, TaskSet):
-        if len(tasks) != num_envs:
+    spec = choose_task_spec(task, tasks, family)
+    if isinstance(spec, (list, tuple)) and not isinstance(spec, TaskSet):
+        if len(spec) != num_envs:
             raise ValueError(
                 f"{family.name}: tasks= as a list gives one task per sub-env, so it needs num_envs={num_envs} "
-                f"tasks, got {len(tasks)}; to draw from a list at every reset pass mtenvs.TaskSet(name, tasks)"
+                f"tasks, got {len(spec)}; to draw from a list at every reset pass mtenvs.TaskSet(name, tasks)"
             )
-        return [family.validate(t) for t in tasks]
+        return [family.validate(t) for t in spec]
     return None
 
 
@@ -169,7 +168,7 @@ class TaskVectorEnv(VectorEnv):
         if fixed is not None:
             table: tuple[Task, ...] | None = tuple(fixed)
         else:
-            self._sampler = as_sampler(task if task is not None else tasks, self.family)
+            self._sampler = resolve_task_spec(task, tasks, self.family)
             table = self._sampler.support
         self._table = table
         self._numeric = [name for name, p in self.family.parameters.items() if not isinstance(p, Categorical)]
@@ -405,7 +404,7 @@ class SyncTaskVectorEnv(SyncVectorEnv):
         steps = check_max_episode_steps(max_episode_steps, family.name)
         mode = parse_autoreset_mode(autoreset_mode, tuple(AutoresetMode), family.name)
         fixed = per_env_tasks(task, tasks, family, n)
-        shared = None if fixed is not None else as_sampler(task if task is not None else tasks, family)
+        shared = None if fixed is not None else resolve_task_spec(task, tasks, family)
 
         def make(i: int) -> Any:
             def build() -> gym.Env:
