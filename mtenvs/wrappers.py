@@ -1,36 +1,7 @@
 """Public wrappers of mtenvs (``import mtenvs.wrappers`` or ``mtenvs.wrappers.TaskObservation``).
 
-See :mod:`mtenvs.core.wrappers` for what each one does.
+See :mod:`mtenvs.core.wrappers` for what each one does; this module re-exports exactly its public names.
 """
 
-from mtenvs.core.wrappers import (
-    EntityPermutation,
-    ParameterDrift,
-    PerTaskStatistics,
-    RangedSchedule,
-    TaskEncoding,
-    TaskEpisodeStatistics,
-    TaskObservation,
-    TaskSchedule,
-    VectorTaskEpisodeStatistics,
-    VectorTaskObservation,
-    linear,
-    piecewise,
-    sinusoid,
-)
-
-__all__ = [
-    "EntityPermutation",
-    "ParameterDrift",
-    "PerTaskStatistics",
-    "RangedSchedule",
-    "TaskEncoding",
-    "TaskEpisodeStatistics",
-    "TaskObservation",
-    "TaskSchedule",
-    "VectorTaskEpisodeStatistics",
-    "VectorTaskObservation",
-    "linear",
-    "piecewise",
-    "sinusoid",
-]
+from mtenvs.core.wrappers import *  # noqa: F403
+from mtenvs.core.wrappers import __all__ as __all__

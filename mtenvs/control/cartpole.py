@@ -18,7 +18,7 @@ from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Continuous, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
 from mtenvs.core.task import Task
-from mtenvs.core.vector import TaskVectorEnv, batch_box_actions, batch_discrete_actions
+from mtenvs.core.vector import TaskVectorEnv, batch_box_actions, batch_discrete_actions, check_num_envs
 
 # ------------------------------------------------------------------------------------------------ parameters
 # Training regions are the task distribution of Table 1 of "Scalable Lifelong Reinforcement Learning"
@@ -383,10 +383,9 @@ class CartPoleVectorEnv(TaskVectorEnv):
         # One scalar half-width when all are equal: NumPy's uniform is 4x faster with scalar bounds.
         self._start_bounds = float(bounds[0]) if np.all(bounds == bounds[0]) else bounds[:, None]
         self._may_leave_space = False
-        self._state = np.zeros((4, int(num_envs) if isinstance(num_envs, int) and num_envs > 0 else 1))
+        self._state = np.zeros((4, check_num_envs(num_envs, "CartPole")))
         self._physics: _Physics | None = None
         self._obs_high = self.single_observation_space.high
-        self._clip_obs = self.config.terminate_on_fall
         super().__init__(num_envs, task=task, tasks=tasks, max_episode_steps=max_episode_steps,
                          autoreset_mode=autoreset_mode, render_mode=render_mode)
         self._batch_spaces()
@@ -442,7 +441,7 @@ class CartPoleVectorEnv(TaskVectorEnv):
 
     def _observe(self) -> np.ndarray:
         obs = self._state.T.astype(np.float32)
-        if self._clip_obs and self._may_leave_space:
+        if self.config.terminate_on_fall and self._may_leave_space:
             np.clip(obs, -self._obs_high, self._obs_high, out=obs)
         return obs
 
