@@ -29,7 +29,7 @@ class Task:
     short digest of the canonical JSON of family and parameters, so it is the same in every process and on
     every machine. Build tasks through :meth:`TaskFamily.task`, which validates them and fills defaults.
 
-    Example:
+    Examples:
         >>> task = Task("CartPole", {"pole_length": 0.8, "cart_mass": 1.0})
         >>> Task.from_json(task.to_json()) == task
         True

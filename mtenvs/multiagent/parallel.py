@@ -216,7 +216,7 @@ def parallel_env(env_id: str, tasks: AgentTasks, *, num_agents: int | None = Non
                  max_cycles: int | None = None, **env_kwargs: Any) -> MultiTaskParallelEnv:
     """The parallel multi-task env: agent ``i`` acts in ``gym.make(env_id, task=tasks[i], **env_kwargs)``.
 
-    Example:
+    Examples:
         >>> par = parallel_env("mtenvs/CartPole-v0", tasks=[{"pole_length": 0.3}, {"pole_length": 0.8}])
         >>> observations, infos = par.reset(seed=0)
         >>> par.agents, infos["agent_1"]["task"]["pole_length"]

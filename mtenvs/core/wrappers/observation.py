@@ -216,7 +216,7 @@ class TaskObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     The task is read from ``info["task"]`` at every reset and step, so a task changed mid-episode (by
     :class:`~mtenvs.core.wrappers.ParameterDrift` or ``change_task``) is shown from the next step on.
 
-    Example:
+    Examples:
         >>> env = TaskObservation(gym.make("mtenvs/CartPole-v0", tasks="train"), mode="params")
         >>> env.observation_space.shape   # 4 state entries + 6 normalized parameters
         (10,)
