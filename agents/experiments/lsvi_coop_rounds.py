@@ -1,0 +1,162 @@
+"""Coop-LSVI: communication rounds against T for several thresholds S (paper 001, Lemmas 1 and 3).
+
+Two synchronization rules, two bounds:
+
+* Algorithm 1 (parallel MDPs) synchronizes when (t − k_t) · log det-ratio > S; Lemma 1 bounds the episodes with
+  communication by n ≤ 2H sqrt(d (T/S) log(MT)) + 4H, which grows like sqrt(T/S).
+* Algorithm 2 (multi-agent MDP) synchronizes when the determinant ratio exceeds a constant S > 1; Lemma 3 bounds
+  n ≤ d H log_S(1 + MT/d) + H, logarithmic in T (Remark 9's recommended constant S: O(log MT) rounds).
+
+We record the cumulative number of synchronizations along one run per (seed, algorithm, S), compare it with the
+bounds at every checkpoint, and fit n(T) = a + b log T and n(T) = c T^p to show which growth law the measurements
+follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agents.experiments._lsvi_common import geometric_checkpoints
+from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+
+
+@dataclass(frozen=True)
+class Config:
+    """Thresholds, budget and instance sizes."""
+
+    seeds: int = 3
+    episodes: int = 3000
+    thresholds_alg1: tuple[float, ...] = (1.0, 10.0, 100.0)
+    thresholds_alg2: tuple[float, ...] = (2.0, 10.0, 100.0)
+    n_agents: int = 4
+    beta: float = 4.0
+    beta_mmdp: float = 3.0
+    n_states: int = 6
+    n_actions: int = 3
+    dim: int = 4
+    horizon: int = 4
+    checkpoints: int = 12
+
+
+def units(cfg: Config) -> list[Unit]:
+    """One run per (seed, algorithm, S)."""
+    return ([Unit({"seed": s, "algorithm": 1, "threshold": S}) for s in range(cfg.seeds) for S in cfg.thresholds_alg1]
+            + [Unit({"seed": s, "algorithm": 2, "threshold": S}) for s in range(cfg.seeds) for S in cfg.thresholds_alg2])
+
+
+def checkpoints(cfg: Config) -> list[int]:
+    """Geometric episode counts ending at T."""
+    return geometric_checkpoints(cfg.episodes, cfg.checkpoints)
+
+
+def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
+    """Cumulative synchronizations at the checkpoints, and the lemma's bound at each."""
+    import mtenvs
+    from agents.lsvi.coop import CoopLSVI
+    from agents.lsvi.mmdp import MultiAgentCoopLSVI
+    from agents.lsvi.theory import coop_rounds_bound, mmdp_rounds_bound
+    from mtenvs.linear.multiagent import FAMILY as MMDP
+
+    threshold, seed = float(unit.params["threshold"]), int(unit.params["seed"])
+    at = checkpoints(cfg)
+    if unit.params["algorithm"] == 1:
+        family = mtenvs.family("LinearMDP")
+        task = family.model(family.task(n_states=cfg.n_states, n_actions=cfg.n_actions, dim=cfg.dim,
+                                        horizon=cfg.horizon, instance=seed))
+        algo: Any = CoopLSVI([task] * cfg.n_agents, threshold=threshold, beta=cfg.beta, seed=ctx.seed)
+        bound = [coop_rounds_bound(task.dim, task.horizon, cfg.n_agents, t, threshold) for t in at]
+    else:
+        model = MMDP.model(MMDP.task(instance=seed))
+        algo = MultiAgentCoopLSVI(model, threshold=threshold, beta=cfg.beta_mmdp, seed=ctx.seed)
+        bound = [mmdp_rounds_bound(model.dim, model.horizon, model.n_agents, t, threshold) for t in at]
+    algo.learn(cfg.episodes)
+    syncs = algo.history.sync_episodes
+    return {"T": at, "rounds": [int(syncs[t - 1]) for t in at], "bound": bound,
+            "within_bound": bool(all(int(syncs[t - 1]) <= b for t, b in zip(at, bound, strict=True))),
+            "comm_bytes": algo.comm.stats.bytes}
+
+
+def growth_fits(times: Sequence[int], rounds: Sequence[int]) -> dict[str, float]:
+    """R² of n = a + b log T, and the exponent p and R² of log n = log c + p log T (later half, n > 0)."""
+    from scipy import stats
+
+    t, n = np.asarray(times, dtype=float), np.asarray(rounds, dtype=float)
+    log_fit = stats.linregress(np.log(t), n)
+    keep = (n > 0) & (t >= np.median(t))
+    power = stats.linregress(np.log(t[keep]), np.log(n[keep])) if keep.sum() >= 2 else None
+    return {"log_slope": float(log_fit.slope), "log_r2": float(log_fit.rvalue**2),
+            "power_exponent": float(power.slope) if power is not None else float("nan"),
+            "power_r2": float(power.rvalue**2) if power is not None else float("nan")}
+
+
+def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
+    """Per (algorithm, S): final rounds, bound, growth fits; overall fraction of runs within their bound."""
+    summary: dict[str, Any] = {"within_bound": float(np.mean([r.metrics["within_bound"] for r in records]))}
+    for algorithm, thresholds in ((1, cfg.thresholds_alg1), (2, cfg.thresholds_alg2)):
+        fits_all = []
+        for threshold in thresholds:
+            rs = [r.metrics for r in records
+                  if r.params["algorithm"] == algorithm and float(r.params["threshold"]) == threshold]
+            if not rs:
+                continue
+            fits = [growth_fits(r["T"], r["rounds"]) for r in rs]
+            fits_all += fits
+            key = f"alg{algorithm}_S{threshold:g}"
+            summary[f"{key}_rounds"] = mean_ci([r["rounds"][-1] for r in rs]).to_json()
+            summary[f"{key}_bound"] = rs[0]["bound"][-1]
+            summary[f"{key}_log_r2"] = mean_ci([f["log_r2"] for f in fits]).to_json()
+            summary[f"{key}_power_exponent"] = mean_ci([f["power_exponent"] for f in fits]).to_json()
+        if fits_all:
+            summary[f"alg{algorithm}_log_r2"] = mean_ci([f["log_r2"] for f in fits_all]).to_json()
+            summary[f"alg{algorithm}_power_exponent"] = mean_ci([f["power_exponent"] for f in fits_all]).to_json()
+    return summary
+
+
+def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
+    """Rounds against log T per algorithm and S (linear rounds axis), with the lemmas' bounds dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, algorithm, thresholds, lemma in ((axes[0], 1, cfg.thresholds_alg1, "Lemma 1"),
+                                               (axes[1], 2, cfg.thresholds_alg2, "Lemma 3")):
+        for threshold, colour in zip(thresholds, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False):
+            rs = [r.metrics for r in records
+                  if r.params["algorithm"] == algorithm and float(r.params["threshold"]) == threshold]
+            if not rs:
+                continue
+            times = rs[0]["T"]
+            axis.plot(times, np.mean([r["rounds"] for r in rs], axis=0), marker="o", color=colour, label=f"S = {threshold:g}")
+            axis.plot(times, rs[0]["bound"], ls="--", color=colour, alpha=0.6)
+        axis.set_xscale("log")                               # a log T law is a straight line on these axes
+        axis.set_xlabel("episodes T (log scale)")
+        axis.set_ylabel("episodes with communication")
+        axis.set_title(f"Algorithm {algorithm} (dashed: {lemma} bound)", fontsize=10)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+register(Experiment(
+    name="001-coop-rounds",
+    title="Coop-LSVI communication rounds against T for several thresholds S (paper 001, Lemmas 1 and 3)",
+    paper="001",
+    config=Config,
+    sizes={"quick": {"seeds": 1, "episodes": 300, "thresholds_alg1": (1.0, 100.0), "thresholds_alg2": (2.0, 10.0),
+                     "checkpoints": 8},
+           "full": {}},
+    units=units,
+    compute=compute,
+    aggregate=aggregate,
+    description=__doc__ or "",
+    claims=[Claim("within_bound", 1.0, "at_least", source="Lemmas 1 and 3"),
+            Claim("alg2_log_r2", 0.9, "at_least", source="Lemma 3 / Remark 9: O(log MT) rounds for constant S"),
+            Claim("alg1_power_exponent", "Lemma 1: ≤ 2H sqrt(d (T/S) log MT) + 4H, i.e. at most ~T^0.5", "text")],
+    plot=plot,
+))

@@ -1,0 +1,49 @@
+"""Least-squares value iteration for linear MDPs, and the cooperative methods of papers 000 and 001.
+
+* :mod:`~agents.lsvi.ridge` — ridge statistics Λ = λI + Σφφᵀ with incremental Λ⁻¹ and log det Λ;
+* :mod:`~agents.lsvi.core` — the LSVI backward pass with the elliptical bonus, episodes on finite linear MDPs;
+* :mod:`~agents.lsvi.distmt` — DistMT-LSVI (paper 000, Algorithms 1–4);
+* :mod:`~agents.lsvi.coop` — Coop-LSVI on parallel MDPs (paper 001, Algorithms 1 and 3) and its two baselines;
+* :mod:`~agents.lsvi.mmdp` — Coop-LSVI on a multi-agent MDP by random scalarizations (paper 001, Algorithm 2);
+* :mod:`~agents.lsvi.theory` — the papers' formulas for β, K, T, communication and regret bounds.
+"""
+
+from agents.lsvi.coop import CoopHistory, CoopLSVI, HeterogeneousCoopLSVI, always_communicating, independent_agents
+from agents.lsvi.core import (
+    EnvSampler,
+    EpisodeSampler,
+    LinearQ,
+    Optimism,
+    TransitionBuffer,
+    lsvi_backward,
+    make_sampler,
+    run_episode,
+)
+from agents.lsvi.distmt import DistMTLSVI, DistMTServer, exploration_phase, planning
+from agents.lsvi.mmdp import MultiAgentCoopLSVI, bayes_regret, vector_policy_values
+from agents.lsvi.ridge import RidgeStatistics, elliptical_norm
+
+__all__ = [
+    "CoopHistory",
+    "CoopLSVI",
+    "DistMTLSVI",
+    "DistMTServer",
+    "EnvSampler",
+    "EpisodeSampler",
+    "HeterogeneousCoopLSVI",
+    "LinearQ",
+    "MultiAgentCoopLSVI",
+    "Optimism",
+    "RidgeStatistics",
+    "TransitionBuffer",
+    "always_communicating",
+    "bayes_regret",
+    "elliptical_norm",
+    "exploration_phase",
+    "independent_agents",
+    "lsvi_backward",
+    "make_sampler",
+    "planning",
+    "run_episode",
+    "vector_policy_values",
+]
