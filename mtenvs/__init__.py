@@ -10,7 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mtenvs import control  # noqa: F401  (registers the control families)
+from mtenvs import (
+    control,  # noqa: F401  (registers the control families)
+    entities,  # noqa: F401  (registers the entity-allocation family)
+    federated,  # noqa: F401  (registers the federated-aggregation family)
+    portfolio,  # noqa: F401  (registers the portfolio family)
+)
 from mtenvs.core.family import NoExactOptimum, TaskFamily
 from mtenvs.core.registry import env_ids, families, family, family_of
 from mtenvs.core.samplers import TaskSampler
