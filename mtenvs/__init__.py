@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mtenvs import control, linear  # noqa: F401  (registers the control and linear-MDP families)
+from mtenvs import control, entities, federated, linear, portfolio  # noqa: F401  (importing a family registers it)
 from mtenvs.core.family import NoExactOptimum, TaskFamily
 from mtenvs.core.registry import env_ids, families, family, family_of
 from mtenvs.core.samplers import TaskSampler
