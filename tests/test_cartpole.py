@@ -97,14 +97,17 @@ def test_small_angle_fall_matches_the_linearization(task: dict) -> None:
     assert env.unwrapped.state[2] == pytest.approx(theta0 * math.cosh(lam * 0.5), rel=1e-6)
 
 
-def test_quadratic_reward_is_the_papers_cost() -> None:
-    env = gym.make("mtenvs/CartPole-v0", reward="quadratic", max_episode_steps=150)
+@pytest.mark.parametrize("reward", ["norm", "quadratic"])
+def test_cost_rewards_are_the_papers_cost(reward: str) -> None:
+    env = gym.make("mtenvs/CartPole-v0", reward=reward, max_episode_steps=150)
     assert env.spec.max_episode_steps == 150
-    env.reset(seed=0, options={"state": [0.1, 0.0, 0.05, 0.0]})
-    _, reward, terminated, _, _ = env.step(np.array([0.5], dtype=np.float32))
-    state = env.unwrapped.state
-    assert reward == pytest.approx(-np.linalg.norm(state) - 0.5 * 10.0)
-    assert terminated is False  # no termination with the quadratic cost
+    start = np.array([0.1, 0.0, 0.05, 0.0])
+    env.reset(seed=0, options={"state": start})
+    _, reward_value, terminated, _, _ = env.step(np.array([0.5], dtype=np.float32))
+    # The paper's R(x_m, u_m): the state in which the force (0.5 × 10 N) is applied.
+    expected = -np.linalg.norm(start) - 5.0 if reward == "norm" else -(start @ start) - 5.0**2
+    assert reward_value == pytest.approx(expected)
+    assert terminated is False  # no termination with the cost-based rewards
 
 
 def test_force_limit_scales_continuous_actions_and_clips() -> None:

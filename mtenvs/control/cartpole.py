@@ -48,9 +48,10 @@ THETA_THRESHOLD = 12 * 2 * math.pi / 360
 OBS_HIGH_TERMINATING = np.array([2 * X_THRESHOLD, np.inf, 2 * THETA_THRESHOLD, np.inf], dtype=np.float32)
 
 # ------------------------------------------------------------------------------------------------ configuration
-Reward = Literal["balance", "quadratic"]
+Reward = Literal["balance", "norm", "quadratic"]
 Integrator = Literal["euler", "semi-implicit-euler", "rk4"]
 BALANCE_START = (0.05, 0.05, 0.05, 0.05)
+#: The start box of paper 002's cost-based setting (``reward="norm"`` or ``"quadratic"``).
 QUADRATIC_START = (0.5, 0.1, 0.2, 0.1)
 
 
@@ -78,8 +79,8 @@ class CartPoleConfig:
         initial_state_bounds: Any = None,
     ) -> CartPoleConfig:
         """Validate constructor arguments; defaults depend on the reward (see :class:`CartPoleEnv`)."""
-        if reward not in ("balance", "quadratic"):
-            raise ValueError(f"CartPole: reward must be 'balance' or 'quadratic', got {reward!r}")
+        if reward not in ("balance", "norm", "quadratic"):
+            raise ValueError(f"CartPole: reward must be 'balance', 'norm' or 'quadratic', got {reward!r}")
         if integrator not in ("euler", "semi-implicit-euler", "rk4"):
             raise ValueError(f"CartPole: integrator must be 'euler', 'semi-implicit-euler' or 'rk4', got {integrator!r}")
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
@@ -199,6 +200,20 @@ def energy(state: Any, p: Any) -> Any:
     return kinetic + p.pole_mass * p.gravity * p.pole_length * np.cos(theta)
 
 
+# ------------------------------------------------------------------------------------------------ reward
+def cost_reward(reward: Reward, state: Any, force: Any, sqrt: Any) -> Any:
+    """The cost-based rewards of paper 002 at the state in which ``force`` (newtons) is applied.
+
+    ``"norm"``: the paper's ``-||s||_2 - |u|``; ``"quadratic"``: ``-(s' s + u^2)`` (``Q = I``, ``R = 1``). ``state`` is
+    ``(x, x_dot, theta, theta_dot)`` of floats or arrays.
+    """
+    x, x_dot, theta, theta_dot = state
+    squares = x * x + x_dot * x_dot + theta * theta + theta_dot * theta_dot
+    if reward == "quadratic":
+        return -(squares + force * force)
+    return -sqrt(squares) - abs(force)
+
+
 # ------------------------------------------------------------------------------------------------ single env
 class CartPoleEnv(TaskEnv[np.ndarray, Any]):
     """A pole hinged on a cart; push the cart to keep the pole upright. One task = one set of physical parameters.
@@ -221,12 +236,14 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
 
     ## Reward
     ``reward="balance"`` (default): +1 for every step, including the one on which the pole falls.
-    ``reward="quadratic"``: the cost of "Scalable Lifelong Reinforcement Learning" (paper 002),
-    ``-||s - s_goal||_2 - |u|`` with ``s_goal = 0`` and ``u`` the force in newtons.
+    ``reward="norm"``: the cost of "Scalable Lifelong Reinforcement Learning" (paper 002) as printed,
+    ``-||s - s_goal||_2 - |u|`` with ``s_goal = 0`` and ``u`` the force in newtons; ``reward="quadratic"``: its
+    quadratic form ``-(s' s + u^2)``. Both price the state in which the force is applied (the paper's
+    ``R(x_m, u_m)``). ``mtenvs.control.paper002.PAPER_002["CartPole"]`` holds the paper's whole setting.
 
     ## Starting State
     Each state variable uniform in ``[-b, b]``; ``b = 0.05`` for every variable with the balance reward (as in
-    Gymnasium) and ``b = (0.5, 0.1, 0.2, 0.1)`` with the quadratic reward. ``reset(options={"state": s})``
+    Gymnasium) and ``b = (0.5, 0.1, 0.2, 0.1)`` with the cost-based rewards. ``reset(options={"state": s})``
     starts from ``s``.
 
     ## Episode End
@@ -235,7 +252,7 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
 
     ## Arguments
     * ``task`` / ``tasks``: the task or the task set (see :class:`mtenvs.core.env.TaskEnv`).
-    * ``reward``: ``"balance"`` or ``"quadratic"``.
+    * ``reward``: ``"balance"``, ``"norm"`` or ``"quadratic"``.
     * ``integrator``: ``"euler"`` (Gymnasium's), ``"semi-implicit-euler"`` or ``"rk4"``; ``dt`` (0.02 s) and
       ``substeps`` (1) per environment step.
     * ``discrete_actions``: use ``Discrete(2)`` actions.
@@ -244,7 +261,8 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
     * ``render_mode``: ``"rgb_array"`` or ``None``.
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release (the cost-based rewards price the pre-step state; ``"norm"`` was first called
+      ``"quadratic"``).
     """
 
     family = FAMILY
@@ -319,13 +337,13 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
         if self._state is None:
             self._require_reset()
         force = self._force(action)
+        config = self.config
+        reward = 1.0 if config.reward == "balance" else float(cost_reward(config.reward, self._state, force, math.sqrt))
         state = integrate(self._state, force, self._physics, self.config, math.sin, math.cos)  # type: ignore[arg-type]
         self._state = state
         x, _, theta, _ = state
-        config = self.config
         terminated = config.terminate_on_fall and (
             x < -X_THRESHOLD or x > X_THRESHOLD or theta < -THETA_THRESHOLD or theta > THETA_THRESHOLD)
-        reward = -math.sqrt(sum(v * v for v in state)) - abs(force) if config.reward == "quadratic" else 1.0
         if terminated or self._steps_beyond_terminated is not None:
             if self._steps_beyond_terminated is None:
                 self._steps_beyond_terminated = 0
@@ -423,6 +441,10 @@ class CartPoleVectorEnv(TaskVectorEnv):
 
     def _step_states(self, force: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         state = self._state
+        if self.config.reward == "balance":
+            rewards = np.ones(self.num_envs, dtype=np.float32)
+        else:
+            rewards = cost_reward(self.config.reward, tuple(state), force, np.sqrt).astype(np.float32)
         x, x_dot, theta, theta_dot = integrate(tuple(state), force, self._physics, self.config, np.sin, np.cos)
         state[0], state[1], state[2], state[3] = x, x_dot, theta, theta_dot
         if self.config.terminate_on_fall:
@@ -433,10 +455,6 @@ class CartPoleVectorEnv(TaskVectorEnv):
                 abs_x.max() > self._obs_high[0] or abs_theta.max() > self._obs_high[2])
         else:
             terminated = np.zeros(self.num_envs, dtype=np.bool_)
-        if self.config.reward == "quadratic":
-            rewards = (-np.sqrt((state * state).sum(axis=0)) - np.abs(force)).astype(np.float32)
-        else:
-            rewards = np.ones(self.num_envs, dtype=np.float32)
         return rewards, terminated
 
     def _observe(self) -> np.ndarray:

@@ -1,0 +1,183 @@
+"""Paper 002, Fig. 1 (a)-(f) and Fig. 2 (c): PG, PG-ELLA, GO-MTL and ePG-ELLA on the five control domains.
+
+Every method learns all tasks of a domain (paper: 50 tasks, 200 iterations, 50 trajectories of 150 steps per task
+and iteration); each iteration records the average reward of the greedy policies (mean actions, fresh start
+states), so the exploration noise's own cost does not blur the comparison. ePG-ELLA runs on a chain-plus-random-
+edges processor graph (paper: 10 nodes, 20 extra edges, 5 tasks per node) and logs the consensus error of
+Algorithm 2 after every ADMM iteration (Fig. 1f), its communication, and the critical-path time of its ADMM steps
+(what a node-per-processor run would take). Run time per method is Fig. 2c.
+
+The paper gives no numbers (its figures are missing from the text); its claims are qualitative: ePG-ELLA has the
+highest average reward on all five domains, reaches consensus, and takes less time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from agents.experiments._lifelong_common import (
+    ABBREVIATIONS,
+    METHODS,
+    domain_tasks,
+    make_learner,
+    per_step_optimum,
+    single_blas_thread,
+)
+from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+
+
+@dataclass(frozen=True)
+class Config:
+    """Budget and hyperparameters (notes-002 defaults where the paper is silent)."""
+
+    seeds: int = 5
+    domains: tuple[str, ...] = ("SimpleMass", "DoubleMass", "CartPole", "DoubleInvertedPendulum", "Helicopter")
+    methods: tuple[str, ...] = METHODS
+    tasks: int = 50
+    iterations: int = 200
+    trajectories: int = 50
+    horizon: int = 150
+    sigma_input: float = 1.0
+    step_size: float = 0.05
+    mu1: float = float(np.exp(-5))
+    mu2: float = float(np.exp(-5))
+    nodes: int = 10
+    extra_edges: int = 20
+    admm_iterations: int = 100
+    admm_tol: float = 1e-8
+    operating_point: Literal["consensus", "owner"] = "consensus"
+    final_window: int = 10
+
+
+def units(cfg: Config) -> list[Unit]:
+    """One learning run per (domain, method, seed)."""
+    return [Unit({"domain": d, "method": m, "seed": s}) for d in cfg.domains for m in cfg.methods for s in range(cfg.seeds)]
+
+
+def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
+    """Learn every task of the domain with one method; return its curves and costs."""
+    domain, method = str(unit.params["domain"]), str(unit.params["method"])
+    tasks = domain_tasks(domain, cfg.tasks)
+    with single_blas_thread():
+        tic = time.perf_counter()
+        learner = make_learner(method, domain, tasks, cfg, ctx.seed)
+        learner.learn(cfg.iterations)
+        seconds = time.perf_counter() - tic
+        learner.close()
+    history = learner.history
+    metrics: dict[str, Any] = {
+        "eval_reward": [r["eval_reward"] for r in history],
+        "reward": [r["mean_reward"] for r in history],
+        "seconds": seconds,
+        "update_seconds": float(sum(r["update_seconds"] for r in history)),
+        "final_reward": float(np.mean([r["eval_reward"] for r in history[-cfg.final_window:]])),
+        "optimum_per_step": per_step_optimum(domain, tasks, cfg.horizon),
+    }
+    if method == "ePG-ELLA":
+        metrics["alg2_consensus_first"] = history[0]["alg2_consensus_errors"]
+        metrics["alg2_consensus_last"] = history[-1]["alg2_consensus_errors"]
+        metrics["alg1_consensus_error"] = [r["alg1_consensus_error"] for r in history]
+        metrics["critical_path_seconds"] = float(sum(r["critical_path_seconds"] for r in history))
+        metrics["comm_bytes"] = history[-1]["comm_bytes"]
+        metrics["comm_rounds"] = history[-1]["comm_rounds"]
+    return metrics
+
+
+def _records(records: Sequence[UnitRecord], domain: str, method: str) -> list[UnitRecord]:
+    return [r for r in records if r.params["domain"] == domain and r.params["method"] == method]
+
+
+def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
+    """Final greedy reward and run time per domain and method; which method is best where; consensus reached."""
+    summary: dict[str, Any] = {}
+    best_counts = dict.fromkeys(cfg.methods, 0)
+    for domain in cfg.domains:
+        means = {}
+        for method in cfg.methods:
+            mine = _records(records, domain, method)
+            if not mine:
+                continue
+            key = f"{ABBREVIATIONS.get(domain, domain)}/{method}"
+            estimate = mean_ci([r.metrics["final_reward"] for r in mine])
+            summary[f"final_reward/{key}"] = estimate.to_json()
+            summary[f"seconds/{key}"] = mean_ci([r.metrics["seconds"] for r in mine]).to_json()
+            means[method] = estimate.mean
+        if means:
+            best_counts[max(means, key=means.get)] += 1
+        optimum = next((r.metrics["optimum_per_step"] for r in records if r.params["domain"] == domain
+                        and r.metrics.get("optimum_per_step") is not None), None)
+        if optimum is not None:
+            summary[f"lqr_optimum_per_step/{ABBREVIATIONS.get(domain, domain)}"] = optimum
+    for method, count in best_counts.items():
+        summary[f"domains_best/{method}"] = count
+    epg = [r for r in records if r.params["method"] == "ePG-ELLA"]
+    if epg:
+        summary["alg2_final_consensus_error_max"] = float(max(r.metrics["alg2_consensus_last"][-1] for r in epg))
+        summary["alg1_final_consensus_error_max"] = float(max(max(r.metrics["alg1_consensus_error"]) for r in epg))
+        summary["epg_critical_path_fraction"] = mean_ci([r.metrics["critical_path_seconds"] / r.metrics["seconds"]
+                                                         for r in epg]).to_json()
+    for method in cfg.methods:
+        mine = [r.metrics["seconds"] for r in records if r.params["method"] == method]
+        if mine:
+            summary[f"total_seconds/{method}"] = float(np.sum(mine))
+    return summary
+
+
+def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
+    """Fig. 1: greedy cost (-reward, log scale) vs iteration per domain (mean over seeds); Algorithm 2 consensus error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for axis, domain in zip(axes.flat, cfg.domains, strict=False):
+        for method in cfg.methods:
+            mine = _records(records, domain, method)
+            if mine:
+                cost = -np.mean([r.metrics["eval_reward"] for r in mine], axis=0)
+                axis.semilogy(np.arange(1, len(cost) + 1), cost, label=method)
+        optimum = summary.get(f"lqr_optimum_per_step/{ABBREVIATIONS.get(domain, domain)}")
+        if optimum is not None:
+            axis.axhline(-optimum, color="grey", ls="--", lw=0.8, label="LQR optimum")
+        axis.set_title(ABBREVIATIONS.get(domain, domain))
+        axis.set_xlabel("iteration")
+        axis.set_ylabel("average cost = -reward (greedy, log)")
+    axes.flat[0].legend(fontsize=7)
+    consensus = axes.flat[5]
+    for r in records:
+        if r.params["method"] == "ePG-ELLA" and r.params["seed"] == 0:
+            consensus.semilogy(np.maximum(r.metrics["alg2_consensus_first"], 1e-16),
+                               label=ABBREVIATIONS.get(str(r.params["domain"]), r.params["domain"]))
+    consensus.set_xlabel("ADMM iteration (first outer iteration)")
+    consensus.set_ylabel("consensus error ||A vec(L)||")
+    consensus.set_title("ePG-ELLA agreement error (Fig. 1f)")
+    consensus.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+register(Experiment(
+    name="002-lifelong-rewards",
+    title="PG, PG-ELLA, GO-MTL and ePG-ELLA on five control domains: reward, consensus, run time (Fig. 1, 2c)",
+    paper="002",
+    config=Config,
+    sizes={"quick": {"seeds": 1, "tasks": 4, "iterations": 4, "trajectories": 12, "horizon": 150, "nodes": 4,
+                     "extra_edges": 2, "admm_iterations": 60, "final_window": 2},
+           "full": {}},
+    units=units,
+    compute=compute,
+    aggregate=aggregate,
+    description=__doc__ or "",
+    claims=[
+        Claim("domains_best/ePG-ELLA", 5, "at_least", source="Fig. 1a-e: best total reward on all five domains"),
+        Claim("alg2_final_consensus_error_max", 1e-6, "at_most", source="Fig. 1f: consensual solutions"),
+        Claim("total_seconds/ePG-ELLA", "less time than PG-ELLA and GO-MTL", "text", source="Fig. 2c"),
+    ],
+    plot=plot,
+))

@@ -1,0 +1,165 @@
+"""Paper 002, Fig. 2 (a), (b) and (d): jump-start, asymptotic performance, and learning new tasks from a basis.
+
+Each lifelong method (PG-ELLA, GO-MTL, ePG-ELLA) first learns a basis ``L`` on ``train_tasks`` tasks of a domain
+(paper: 49 helicopter tasks). A new, unseen task (from the family's ``test`` set) then starts from the basis: its
+trajectories under the initial policy ``theta = 0`` give the method's own operating point (one eNAC step for
+PG-ELLA and GO-MTL, the reward-weighted operating point of Algorithm 1 for ePG-ELLA) and Hessian, the LASSO gives
+``s_new`` and the task starts from ``theta = L s_new``, then keeps learning with eNAC (notes-002 §4.2's warm-start
+protocol). PG learns the same new tasks from ``theta = 0``.
+
+* jump-start (Fig. 2a): greedy reward of the starting policy minus that of ``theta = 0``;
+* asymptotic performance (Fig. 2b): greedy reward averaged over the last ``final_window`` iterations;
+* Fig. 2d: greedy reward vs iteration on the new helicopter tasks (averaged over tasks and seeds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from agents.experiments._lifelong_common import ABBREVIATIONS, METHODS, domain_tasks, make_learner, single_blas_thread
+from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+
+
+@dataclass(frozen=True)
+class Config:
+    """Budget and hyperparameters (as :mod:`agents.experiments.lifelong_rewards`)."""
+
+    seeds: int = 5
+    domains: tuple[str, ...] = ("Helicopter",)
+    methods: tuple[str, ...] = METHODS
+    train_tasks: int = 49
+    new_tasks: int = 10
+    train_iterations: int = 200
+    new_iterations: int = 50
+    trajectories: int = 50
+    horizon: int = 150
+    sigma_input: float = 1.0
+    step_size: float = 0.05
+    mu1: float = float(np.exp(-5))
+    mu2: float = float(np.exp(-5))
+    nodes: int = 7
+    extra_edges: int = 20
+    admm_iterations: int = 100
+    admm_tol: float = 1e-8
+    operating_point: Literal["consensus", "owner"] = "consensus"
+    final_window: int = 10
+
+
+def units(cfg: Config) -> list[Unit]:
+    """One run per (domain, method, seed): train a basis (lifelong methods), then learn the new tasks."""
+    return [Unit({"domain": d, "method": m, "seed": s}) for d in cfg.domains for m in cfg.methods for s in range(cfg.seeds)]
+
+
+def starting_policies(learner: Any, method: str, new: Any, rng: np.random.Generator) -> np.ndarray:
+    """``theta = L s_new`` for every new task, from trajectories of the initial policy ``theta = 0``."""
+    import scipy.linalg
+
+    from agents.lifelong import weighted_lasso, weighted_statistics
+
+    traj = new.sampler.sample(new.policy, np.zeros_like(new.thetas), rng)
+    thetas = np.zeros_like(new.thetas)
+    for j in range(new.num_tasks):
+        mine = traj.of_task(j)
+        if method == "ePG-ELLA":  # Algorithm 1's fixed point, computed by the task's owner
+            g_matrix, g_vector = weighted_statistics(new.policy, mine, new.weights(mine))
+            hessian = g_matrix + new.hessian_ridge * np.eye(new.policy.dim)
+            alpha = scipy.linalg.solve(hessian, g_vector, assume_a="pos")
+        else:
+            alpha, hessian = new.natural_gradient_point(mine, np.zeros(new.policy.dim))
+        thetas[j] = learner.basis @ weighted_lasso(alpha, hessian, learner.basis, learner.mu1)
+    return thetas
+
+
+def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
+    """Train the basis (unless PG), start the new tasks from it, and learn them with eNAC."""
+    domain, method = str(unit.params["domain"]), str(unit.params["method"])
+    rng = np.random.default_rng(ctx.seed)
+    with single_blas_thread():
+        new = make_learner("PG", domain, domain_tasks(domain, cfg.new_tasks, split="test"), cfg, ctx.seed + 1)
+        train_seconds = 0.0
+        start = np.zeros_like(new.thetas)
+        if method != "PG":
+            tic = time.perf_counter()
+            learner = make_learner(method, domain, domain_tasks(domain, cfg.train_tasks), cfg, ctx.seed)
+            learner.learn(cfg.train_iterations)
+            train_seconds = time.perf_counter() - tic
+            learner.close()
+            start = starting_policies(learner, method, new, rng)
+        # Both starting policies are scored from the same start states, so PG's jump-start is exactly 0.
+        zero = new.sampler.sample(new.policy, np.zeros_like(new.thetas), np.random.default_rng([ctx.seed, 2]),
+                                  explore=False).scores.mean()
+        initial = new.sampler.sample(new.policy, start, np.random.default_rng([ctx.seed, 2]), explore=False).scores.mean()
+        new.thetas = start.copy()
+        new.learn(cfg.new_iterations)
+        new.close()
+    curve = [float(initial)] + [r["eval_reward"] for r in new.history]
+    return {"curve": curve, "jump_start": float(initial - zero), "zero_policy_reward": float(zero),
+            "asymptotic": float(np.mean(curve[-cfg.final_window:])), "train_seconds": train_seconds}
+
+
+def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
+    """Jump-start and asymptotic reward per domain and method (mean and 95% interval over seeds)."""
+    summary: dict[str, Any] = {}
+    for domain in cfg.domains:
+        abbreviation = ABBREVIATIONS.get(domain, domain)
+        best: dict[str, dict[str, float]] = {"jump_start": {}, "asymptotic": {}}
+        for method in cfg.methods:
+            mine = [r for r in records if r.params["domain"] == domain and r.params["method"] == method]
+            if not mine:
+                continue
+            for metric in ("jump_start", "asymptotic", "train_seconds"):
+                estimate = mean_ci([r.metrics[metric] for r in mine])
+                summary[f"{metric}/{abbreviation}/{method}"] = estimate.to_json()
+                if metric in best:
+                    best[metric][method] = estimate.mean
+        for metric, means in best.items():
+            lifelong = {m: v for m, v in means.items() if m != "PG"}
+            if lifelong:
+                summary[f"best_{metric}/{abbreviation}"] = max(lifelong, key=lifelong.get)
+    return summary
+
+
+def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
+    """Fig. 2d: greedy cost (-reward, log scale) on the new tasks vs iteration (0 = the starting policy)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(cfg.domains), figsize=(5.5 * len(cfg.domains), 4), squeeze=False)
+    for axis, domain in zip(axes[0], cfg.domains, strict=True):
+        for method in cfg.methods:
+            mine = [r for r in records if r.params["domain"] == domain and r.params["method"] == method]
+            if mine:
+                axis.semilogy(-np.mean([r.metrics["curve"] for r in mine], axis=0), label=method)
+        axis.set_xlabel("iteration on the new tasks")
+        axis.set_ylabel("average cost = -reward (greedy, log)")
+        axis.set_title(f"new {ABBREVIATIONS.get(domain, domain)} tasks from a learned basis (Fig. 2d)", fontsize=10)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+register(Experiment(
+    name="002-lifelong-transfer",
+    title="Jump-start, asymptotic reward and new helicopter tasks from a learned basis (Fig. 2a, 2b, 2d)",
+    paper="002",
+    config=Config,
+    sizes={"quick": {"seeds": 1, "train_tasks": 4, "new_tasks": 2, "train_iterations": 3, "new_iterations": 3,
+                     "trajectories": 12, "nodes": 4, "extra_edges": 2, "admm_iterations": 60, "final_window": 2},
+           "full": {}},
+    units=units,
+    compute=compute,
+    aggregate=aggregate,
+    description=__doc__ or "",
+    claims=[
+        Claim("best_jump_start/HC", "ePG-ELLA", "text", source="Fig. 2a: ePG-ELLA has the best jump-start"),
+        Claim("best_asymptotic/HC", "ePG-ELLA", "text", source="Fig. 2b: ePG-ELLA has the best asymptotic reward"),
+    ],
+    plot=plot,
+))

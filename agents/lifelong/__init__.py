@@ -1,0 +1,59 @@
+"""Lifelong policy search (paper 002): linear Gaussian policies, eNAC / REINFORCE, PG, PG-ELLA, GO-MTL and the
+distributed ePG-ELLA (Algorithm 1: operating points, Algorithm 2: shared basis, by ADMM over a processor graph)."""
+
+from agents.lifelong.admm import (
+    ADMMResult,
+    consensus_admm,
+    consensus_error,
+    distributed_basis_update,
+    distributed_operating_point,
+    gauss_seidel_waves,
+    node_basis_objective,
+)
+from agents.lifelong.base import PolicySearchLearner
+from agents.lifelong.epg_ella import EPGELLA
+from agents.lifelong.estimators import (
+    advantages,
+    enac_gradient,
+    initial_state_features,
+    reinforce_gradient,
+    trajectory_weights,
+    weighted_statistics,
+)
+from agents.lifelong.go_mtl import GOMTL
+from agents.lifelong.kron import basis_normal_equations, gamma, mat, ridge_basis, vec
+from agents.lifelong.lasso import reinitialize_zero_columns, weighted_lasso
+from agents.lifelong.pg import PG
+from agents.lifelong.pg_ella import PGELLA
+from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories
+
+__all__ = [
+    "EPGELLA",
+    "GOMTL",
+    "PG",
+    "PGELLA",
+    "ADMMResult",
+    "BatchSampler",
+    "LinearGaussianPolicy",
+    "PolicySearchLearner",
+    "Trajectories",
+    "advantages",
+    "basis_normal_equations",
+    "consensus_admm",
+    "consensus_error",
+    "distributed_basis_update",
+    "distributed_operating_point",
+    "enac_gradient",
+    "gamma",
+    "gauss_seidel_waves",
+    "initial_state_features",
+    "mat",
+    "node_basis_objective",
+    "reinforce_gradient",
+    "reinitialize_zero_columns",
+    "ridge_basis",
+    "trajectory_weights",
+    "vec",
+    "weighted_lasso",
+    "weighted_statistics",
+]

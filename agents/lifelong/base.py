@@ -1,0 +1,137 @@
+"""The loop every lifelong policy-search learner shares: observe every task once per iteration, then update.
+
+One iteration (notes-002 Q14) = ``n_trajectories`` new trajectories of ``horizon`` steps on every task, sampled in
+one batch with each task's current policy ``theta_j``, followed by the learner's update. The reward recorded for an
+iteration is the mean trajectory score of those on-policy rollouts (the paper's "average reward"); with
+``evaluate=True`` the greedy policies (mean actions) are also rolled out from fresh start states (``eval_reward``),
+which removes the exploration noise's own cost from the comparison.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from agents.lifelong.estimators import Weighting, advantages, enac_gradient, trajectory_weights, weighted_statistics
+from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories
+
+#: ``callback(learner, record)``; returning ``False`` stops :meth:`PolicySearchLearner.learn`.
+Callback = Callable[["PolicySearchLearner", dict[str, Any]], bool | None]
+
+
+def _check_positive(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{owner}: {name} must be a positive number, got {value!r}")
+
+
+class PolicySearchLearner(ABC):
+    """Linear Gaussian policies ``theta_j`` for a list of tasks of one family, learned from batched rollouts.
+
+    Args:
+        env_id: a registered id whose vector env takes ``tasks=[...]`` (one task per sub-env).
+        tasks: the tasks (``Task`` objects or dicts).
+        n_trajectories: trajectories per task per iteration (paper: 50).
+        horizon: steps per trajectory (paper: 150).
+        sigma: exploration standard deviation of the policy (notes-002 Q7).
+        step_size: the per-step KL divergence ``epsilon`` between consecutive policies that fixes the length of a
+            policy-gradient step, ``delta = sqrt(2 epsilon / (d^T F d)) d`` with ``F`` the per-step Fisher matrix
+            (notes-002 Q22 leaves the step open; a KL-normalised step is independent of the units of states and
+            actions, so one value serves every domain).
+        weighting: trajectory weights for the reward-weighted statistics (``"exp"`` or ``"shift"``, Q6).
+        weight_beta: inverse temperature of the ``"exp"`` weights (in units of the advantages' standard deviation).
+        hessian_ridge: ``epsilon`` added to every ``H_j`` (Q6).
+        env_kwargs: extra arguments of ``gym.make_vec`` (e.g. ``reward="quadratic"`` for cart-pole).
+        evaluate: also record the greedy policies' reward every iteration (one more batch of rollouts).
+        seed: seeds the rollouts and every random choice of the learner.
+    """
+
+    name = "base"
+
+    def __init__(self, env_id: str, tasks: Sequence[Any], *, n_trajectories: int = 50, horizon: int = 150,
+                 sigma: float = 0.5, step_size: float = 0.05, weighting: Weighting = "exp",
+                 weight_beta: float = 1.0, hessian_ridge: float = 1e-6, env_kwargs: Mapping[str, Any] | None = None,
+                 evaluate: bool = False, seed: int = 0) -> None:
+        owner = type(self).__name__
+        if not tasks:
+            raise ValueError(f"{owner}: tasks must list at least one task")
+        _check_positive(owner, sigma=sigma, step_size=step_size, weight_beta=weight_beta)
+        if weighting not in ("exp", "shift"):
+            raise ValueError(f"{owner}: weighting must be 'exp' or 'shift', got {weighting!r}")
+        self.sampler = BatchSampler(env_id, tasks, n_trajectories, horizon, env_kwargs)
+        self.policy = LinearGaussianPolicy(*self.sampler.policy_shape, sigma=float(sigma))
+        self.num_tasks = len(self.sampler.tasks)
+        self.step_size = float(step_size)
+        self.weighting: Weighting = weighting
+        self.hessian_ridge = float(hessian_ridge)
+        self.weight_beta = float(weight_beta)
+        self.rng = np.random.default_rng(seed)
+        self.evaluate = bool(evaluate)
+        self._eval_rng = np.random.default_rng([seed, 1])
+        self.thetas = np.zeros((self.num_tasks, self.policy.dim))
+        self.history: list[dict[str, Any]] = []
+
+    # --- what subclasses implement ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def _update(self, traj: Trajectories) -> dict[str, Any]:
+        """Update ``self.thetas`` from one iteration's trajectories; return extra metrics to record."""
+
+    # --- shared pieces ------------------------------------------------------------------------------------------
+
+    def natural_gradient_point(self, traj: Trajectories, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """PG-ELLA's operating point and Hessian: ``alpha`` = one KL-sized eNAC step from ``theta``, and
+        ``H = G + epsilon I`` from the reward-weighted statistics of the same trajectories."""
+        w = enac_gradient(self.policy, theta, traj)
+        return self.gradient_step(theta, w, traj), self.hessian(traj)
+
+    def gradient_step(self, theta: np.ndarray, direction: np.ndarray, traj: Trajectories) -> np.ndarray:
+        """``theta + sqrt(2 epsilon / (d^T F d)) d``: a step along ``direction`` whose per-step KL is ``epsilon``,
+        with ``F`` the Fisher matrix ``(1/M) sum_m Phi^T Sigma^{-1} Phi`` averaged over ``traj``."""
+        fisher, _ = weighted_statistics(self.policy, traj, np.full(traj.states.shape[1], 1.0 / traj.states.shape[1]))
+        curvature = float(direction @ fisher @ direction)
+        if curvature <= 0.0:
+            return np.array(theta, dtype=float)
+        return theta + np.sqrt(2.0 * self.step_size / curvature) * direction
+
+    def weights(self, traj: Trajectories) -> np.ndarray:
+        """Non-negative trajectory weights from advantages over the start-state baseline (notes-002 Q6)."""
+        return trajectory_weights(advantages(traj), self.weighting, self.weight_beta)
+
+    def hessian(self, traj: Trajectories) -> np.ndarray:
+        """``H_j = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} Phi + epsilon I`` (Eq. 2's weighting matrix)."""
+        g_matrix, _ = weighted_statistics(self.policy, traj, self.weights(traj))
+        return g_matrix + self.hessian_ridge * np.eye(self.policy.dim)
+
+    # --- the loop -----------------------------------------------------------------------------------------------
+
+    def learn(self, iterations: int, callback: Callback | None = None) -> PolicySearchLearner:
+        """Run ``iterations`` iterations; each appends a record to :attr:`history` and is passed to ``callback``."""
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"{type(self).__name__}.learn: iterations must be an integer >= 0, got {iterations!r}")
+        for _ in range(iterations):
+            tic = time.perf_counter()
+            traj = self.sampler.sample(self.policy, self.thetas, self.rng)
+            sampled = time.perf_counter()
+            extra = self._update(traj)
+            done = time.perf_counter()
+            task_rewards = [float(traj.of_task(j).scores.mean()) for j in range(self.num_tasks)]
+            record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
+                      "task_rewards": task_rewards, "sample_seconds": sampled - tic, "update_seconds": done - sampled,
+                      **extra}
+            if self.evaluate:
+                greedy = self.sampler.sample(self.policy, self.thetas, self._eval_rng, explore=False)
+                record["eval_task_rewards"] = [float(greedy.of_task(j).scores.mean()) for j in range(self.num_tasks)]
+                record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
+            self.history.append(record)
+            if callback is not None and callback(self, record) is False:
+                break
+        return self
+
+    def close(self) -> None:
+        """Release the vector environment."""
+        self.sampler.close()
