@@ -112,3 +112,25 @@ def test_bad_benchmark_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_suites_are_listed_with_versions() -> None:
     assert "cartpole-generalization-v0" in benchmarking.suites()
     assert benchmarking.get_suite("cartpole-generalization").version == 0
+
+
+BUILT_IN = [(suite_id, i) for suite_id, suite in benchmarking.suites().items() if not suite_id.startswith("test-")
+            for i in range(len(suite.entries))]
+
+
+@pytest.mark.parametrize(("suite_id", "index"), BUILT_IN, ids=[f"{s}:{i}" for s, i in BUILT_IN])
+def test_built_in_suite_anchors_beat_random(suite_id: str, index: int) -> None:
+    """Every entry of every shipped suite names registered sets, and its anchor (exact optimum or reference policy)
+    is computable and outscores a random policy on the first task of each evaluation set."""
+    from mtenvs.core.registry import family_of
+    from mtenvs.evaluation import rollout_returns
+
+    entry = benchmarking.get_suite(suite_id).entries[index]
+    family = family_of(entry.env_id)
+    assert entry.train in family.task_set_names()
+    for name in entry.evaluate:
+        task = family.task_set(name)[0]
+        anchor = benchmarking.anchor_returns(entry, [task], episodes=1, seed=0)[0]
+        policy = RandomPolicy(gym.make(entry.env_id, **entry.env_kwargs).action_space, 0)
+        random, _ = rollout_returns(policy, entry.env_id, [task] * 3, seed=0, env_kwargs=entry.env_kwargs)
+        assert np.isfinite(anchor) and anchor > random.mean(), (entry.env_id, name, anchor, random.mean())

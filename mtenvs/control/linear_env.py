@@ -54,10 +54,14 @@ class LinearFamily(TaskFamily):
     """A task family whose tasks are linear systems ``x' = A(task) x + B(task) u`` with a quadratic cost.
 
     Args:
-        name, parameters, description, task_sets: as for :class:`TaskFamily`.
+        name: as for :class:`TaskFamily`.
+        parameters: as for :class:`TaskFamily`.
         continuous_model: ``task -> (A, B)``, the continuous-time model in physical units.
-        state_names, input_names: labels of the state variables and inputs.
+        state_names: labels of the state variables.
+        input_names: labels of the inputs.
         config_defaults: the family's defaults of :class:`ControlConfig` settings (e.g. ``action_scale``).
+        description: as for :class:`TaskFamily`.
+        task_sets: as for :class:`TaskFamily`.
     """
 
     def __init__(self, name: str, parameters: ParameterSpace, *, continuous_model: ContinuousModel,
@@ -170,11 +174,17 @@ class LQRPolicy:
         self.step = 0
 
     def __call__(self, observations: Any) -> np.ndarray:
-        """Actions ``-K_t x`` for a batch of observations ``(num_tasks, n)``."""
+        """Actions ``-K_t x`` for a batch of observations ``(num_tasks, n)``, clipped to the action box [-1, 1].
+
+        Clipping changes nothing where the optimum is exact (the input stays inside the box); on tasks where it binds
+        it keeps the actions finite even when a diverging state has saturated the observation.
+        """
         gain = self.gains[self.step]
         self.step = (self.step + 1) % self.horizon
         states = np.asarray(observations, dtype=np.float64)
-        return -np.einsum("bij,bj->bi", gain, states).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            actions = -np.einsum("bij,bj->bi", gain, states)
+        return np.clip(np.nan_to_num(actions, nan=0.0), -1.0, 1.0).astype(np.float32)
 
 
 def lqr_reference(family: LinearFamily) -> Callable[..., LQRPolicy]:
