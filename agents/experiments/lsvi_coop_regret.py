@@ -4,7 +4,7 @@ Paper 001 (Theorems 1–3; no experiments of its own) bounds the group regret of
 one centralized learner over MT episodes, while M independent LSVI-UCB agents pay Õ(M√T); synchronizing after every
 episode attains the centralized rate at the price of T communication rounds. We run M agents on parallel linear MDPs
 from the ``LinearMDP`` (homogeneous), ``LinearSmallHeterogeneity`` (ξ) or ``LinearLargeHeterogeneity`` (agent
-context κ, Algorithm 3) families and measure the exact group regret Σ_m Σ_t [V*_m − V^{π^t_m}_m](s_0) by DP for
+context κ, Algorithm 3) families and measure the exact group regret Σ_m Σ_t (V*_m − V^{π^t_m}_m)(s_0) by DP for
 the three methods. The claims: Coop-LSVI's regret lies between the baselines, close to always-communicating, with a
 small fraction of its communication rounds, and grows sublinearly (log-log growth exponent over the second half).
 """

@@ -101,7 +101,8 @@ def consensus_admm(
     """Run Wei-Ozdaglar's distributed ADMM for ``min sum_i x^T Q_i x - 2 b_i^T x`` on ``graph``.
 
     Args:
-        quadratics, linears: ``Q_i`` (symmetric PSD, with ``sum_i Q_i`` positive definite) and ``b_i`` per node.
+        quadratics: ``Q_i`` per node (symmetric PSD, with ``sum_i Q_i`` positive definite).
+        linears: ``b_i`` per node.
         graph: connected processor graph; node order is the Gauss-Seidel order.
         comm: carries every message (rounds and bytes are counted in ``comm.stats``).
         rho: ADMM penalty (in preconditioned coordinates when ``precondition``; 1 matches the mean curvature).

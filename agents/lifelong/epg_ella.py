@@ -40,14 +40,17 @@ class EPGELLA(PolicySearchLearner):
     """Distributed lifelong policy search (Algorithms 1 and 2 over ``graph``).
 
     Args:
-        latent_dim, mu1, mu2: as :class:`agents.lifelong.PGELLA`.
+        latent_dim: as :class:`agents.lifelong.PGELLA`.
+        mu1: as :class:`agents.lifelong.PGELLA`.
+        mu2: as :class:`agents.lifelong.PGELLA`.
         graph: the processor graph; default ``chain_plus_random_edges(num_nodes, extra_edges, seed)``.
-        num_nodes, extra_edges: the default graph's size (paper: 10 nodes, chain plus 20 random edges).
+        num_nodes: the default graph's number of nodes (paper: 10).
+        extra_edges: the default graph's random edges on top of the chain (paper: 20).
         rho: ADMM penalty on the preconditioned problems (see :func:`agents.lifelong.admm.consensus_admm`).
         admm_iterations: cap ``K`` of both ADMM loops; ``admm_tol``: their early-stopping tolerance.
         operating_point: ``"consensus"`` (Algorithm 1) or ``"owner"``.
         comm: the communicator (default: in-process).
-        Other arguments as :class:`agents.lifelong.base.PolicySearchLearner`.
+        **kwargs: other arguments as :class:`agents.lifelong.base.PolicySearchLearner`.
     """
 
     name = "ePG-ELLA"

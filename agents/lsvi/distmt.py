@@ -160,8 +160,10 @@ class DistMTLSVI:
             equal features, horizon and start state. Agents only run episodes in them; task ids stay hidden.
         n_agents: N.
         c_sep: the separability constant c_Sep (Assumption 2).
-        episodes_phase1, episodes_phase2: K_1 and K_2 (see :func:`~agents.lsvi.theory.distmt_episodes` for the theory).
-        beta1, beta2: β_1 and β_2 (see :func:`~agents.lsvi.theory.distmt_beta`).
+        episodes_phase1: K_1 (see :func:`~agents.lsvi.theory.distmt_episodes` for the theory).
+        episodes_phase2: K_2.
+        beta1: β_1 (see :func:`~agents.lsvi.theory.distmt_beta`).
+        beta2: β_2.
         epsilon: the target accuracy ε, used by :meth:`covered_tasks` (and nothing else: it enters the algorithm only
             through K_2 and β_2).
         delta: failure probability δ, for the default number of rounds T = 6 M ln(M/δ)/N.
