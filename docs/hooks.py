@@ -135,7 +135,9 @@ def family_page(name: str) -> str:
     if isinstance(env_class, str):
         module, _, attr = env_class.partition(":")
         env_class = getattr(__import__(module, fromlist=[attr]), attr)
-    doc = inspect.getdoc(env_class)
+    own = inspect.cleandoc(env_class.__doc__ or "")
+    sections = next((inspect.cleandoc(c.__doc__) for c in env_class.__mro__ if "## Description" in (c.__doc__ or "")), "")
+    doc = own if own == sections or not sections else f"{own}\n\n{sections}"  # a subclass may document only its task
     if doc:
         lines += [f"## The environment (`{env_class.__name__}`)", "", demote_headings(doc, 1), ""]
     return "\n".join(lines)
