@@ -116,7 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Unknown names, sizes and keys, unparsable values, a bad seed, a directory holding another run, a missing
     # extra: all found here, before anything is written.
     try:
-        plan = plan_run(args.experiment, args.size, seed=args.seed, overrides=args.set or [], out=args.out)
+        plan = plan_run(args.experiment, args.size, seed=args.seed, overrides=args.set or [], out=args.out,
+                        backend=args.backend)
+        if args.address is not None and getattr(plan.config, "backend", None) != "ray":
+            raise ValueError(f"--address {args.address} joins a Ray cluster: it needs --backend ray")
         previous = None if args.force else existing_results(plan)
         if args.tensorboard is not None:
             require_tensorboard()
@@ -133,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"resuming {plan.experiment.name}: {len(previous['units'])} of {len(plan.units)} units already done")
     writer = tensorboard_writer(Path(args.tensorboard) / plan.out.name) if args.tensorboard is not None else None
     try:
-        document = execute(plan, force=args.force, progress=not args.quiet, writer=writer)
+        document = execute(plan, force=args.force, progress=not args.quiet, writer=writer, address=args.address)
     except KeyboardInterrupt:
         _error(f"interrupted; finished units are saved in {plan.results_path}. Run the same command to resume.")
         return EXIT_INTERRUPTED
@@ -242,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or status messages")
     p.add_argument("--tensorboard", metavar="DIR", default=None,
                    help='also stream metrics to TensorBoard under DIR (needs pip install "mtenvs[tensorboard]")')
+    p.add_argument("--backend", choices=["local", "ray"], default=None,
+                   help="how a multi-agent experiment's nodes exchange messages: in-process (local, the default) or "
+                        'through Ray\'s object store (ray, needs pip install "mtenvs[ray]"); same results either way')
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --backend ray: join this Ray cluster (auto, or ray://host:port) instead of starting a "
+                        "local one")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("bench", help="run the throughput scripts of benchmarks/", description=cmd_bench.__doc__)

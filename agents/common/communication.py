@@ -18,7 +18,8 @@ for its sender and its receiver; a node's message to itself is delivered but cro
 Receivers always get their own copy: mutating a received message never changes the sender's data or another
 receiver's. A backend only implements how packets travel (:meth:`Communicator._transport`) and the mailbox; the
 collectives and the accounting live in :class:`Communicator`, so every backend counts the same way. The in-process
-backend is :class:`LocalCommunicator`; a Ray backend (actors, messages as object references) fits the same hooks.
+backend is :class:`LocalCommunicator`; :class:`~agents.common.ray_backend.RayCommunicator` (an optional extra) carries
+messages as Ray object references through the same hooks.
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from agents.common.graphs import Graph, validate_mixing_matrix
 
 __all__ = [
+    "BACKENDS",
     "SERVER",
+    "Backend",
     "CommStats",
     "Communicator",
     "LocalCommunicator",
@@ -336,14 +339,33 @@ class LocalCommunicator(Communicator):
         return self._mailboxes.pop(target, [])
 
 
-_BACKENDS: dict[str, Callable[..., Communicator]] = {"local": LocalCommunicator}
+def _ray_communicator(**kwargs: Any) -> Communicator:
+    """The Ray backend, imported only when asked for (Ray is an optional extra)."""
+    try:
+        from agents.common.ray_backend import RayCommunicator
+    except ImportError as error:
+        if getattr(error, "name", None) != "ray":
+            raise
+        raise ImportError('backend="ray" needs Ray, an optional extra: pip install "mtenvs[ray]"') from error
+    return RayCommunicator(**kwargs)
+
+
+_BACKENDS: dict[str, Callable[..., Communicator]] = {"local": LocalCommunicator, "ray": _ray_communicator}
+
+#: The backend names :func:`make_communicator` accepts.
+BACKENDS = tuple(_BACKENDS)
+
+#: The type of a ``backend`` config field (multi-agent experiments declare ``backend: Backend = "local"``).
+Backend = Literal["local", "ray"]
 
 
 def make_communicator(backend: str = "local", **kwargs: Any) -> Communicator:
-    """A communicator for ``backend`` (``"local"``: in-process); ``kwargs`` go to its constructor (e.g. ``server``)."""
+    """A communicator for ``backend``; ``kwargs`` go to its constructor.
+
+    ``"local"``: in-process (:class:`LocalCommunicator`; ``server``). ``"ray"``: messages through Ray's object store
+    (:class:`~agents.common.ray_backend.RayCommunicator`; ``server``, ``address=None`` to start a local cluster or
+    ``"auto"``/``"ray://host:port"`` to join one, and further ``ray.init`` options). Ray is imported only here.
+    """
     if backend not in _BACKENDS:
-        raise ValueError(
-            f"unknown communication backend {backend!r}; available: {sorted(_BACKENDS)} "
-            "('ray', actors with messages as object references, is planned as an optional extra)"
-        )
+        raise ValueError(f"unknown communication backend {backend!r}; available: {sorted(_BACKENDS)}")
     return _BACKENDS[backend](**kwargs)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agents.common.communication import Backend, make_communicator
 from agents.experiments._lifelong_common import (
     ABBREVIATIONS,
     METHODS,
@@ -52,6 +53,7 @@ class Config:
     admm_tol: float = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
     final_window: int = 10
+    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -63,9 +65,9 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     """Learn every task of the domain with one method; return its curves and costs."""
     domain, method = str(unit.params["domain"]), str(unit.params["method"])
     tasks = domain_tasks(domain, cfg.tasks)
-    with single_blas_thread():
+    with single_blas_thread(), make_communicator(cfg.backend) as comm:
         tic = time.perf_counter()
-        learner = make_learner(method, domain, tasks, cfg, ctx.seed)
+        learner = make_learner(method, domain, tasks, cfg, ctx.seed, comm=comm)
         learner.learn(cfg.iterations)
         seconds = time.perf_counter() - tic
         learner.close()

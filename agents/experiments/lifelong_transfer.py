@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agents.common.communication import Backend, make_communicator
 from agents.experiments._lifelong_common import ABBREVIATIONS, METHODS, domain_tasks, make_learner, single_blas_thread
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
@@ -48,6 +49,7 @@ class Config:
     admm_tol: float = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
     final_window: int = 10
+    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -85,8 +87,9 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
         start = np.zeros_like(new.thetas)
         if method != "PG":
             tic = time.perf_counter()
-            learner = make_learner(method, domain, domain_tasks(domain, cfg.train_tasks), cfg, ctx.seed)
-            learner.learn(cfg.train_iterations)
+            with make_communicator(cfg.backend) as comm:
+                learner = make_learner(method, domain, domain_tasks(domain, cfg.train_tasks), cfg, ctx.seed, comm=comm)
+                learner.learn(cfg.train_iterations)
             train_seconds = time.perf_counter() - tic
             learner.close()
             start = starting_policies(learner, method, new, rng)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.common.communication import Backend, make_communicator
 from agents.experiments._lsvi_common import geometric_checkpoints
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
@@ -40,6 +41,7 @@ class Config:
     dim: int = 4
     horizon: int = 4
     checkpoints: int = 12
+    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -63,17 +65,19 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
 
     threshold, seed = float(unit.params["threshold"]), int(unit.params["seed"])
     at = checkpoints(cfg)
+    comm = make_communicator(cfg.backend)
     if unit.params["algorithm"] == 1:
         family = mtenvs.family("LinearMDP")
         task = family.model(family.task(n_states=cfg.n_states, n_actions=cfg.n_actions, dim=cfg.dim,
                                         horizon=cfg.horizon, instance=seed))
-        algo: Any = CoopLSVI([task] * cfg.n_agents, threshold=threshold, beta=cfg.beta, seed=ctx.seed)
+        algo: Any = CoopLSVI([task] * cfg.n_agents, threshold=threshold, beta=cfg.beta, comm=comm, seed=ctx.seed)
         bound = [coop_rounds_bound(task.dim, task.horizon, cfg.n_agents, t, threshold) for t in at]
     else:
         model = MMDP.model(MMDP.task(instance=seed))
-        algo = MultiAgentCoopLSVI(model, threshold=threshold, beta=cfg.beta_mmdp, seed=ctx.seed)
+        algo = MultiAgentCoopLSVI(model, threshold=threshold, beta=cfg.beta_mmdp, comm=comm, seed=ctx.seed)
         bound = [mmdp_rounds_bound(model.dim, model.horizon, model.n_agents, t, threshold) for t in at]
-    algo.learn(cfg.episodes)
+    with comm:
+        algo.learn(cfg.episodes)
     syncs = algo.history.sync_episodes
     return {"T": at, "rounds": [int(syncs[t - 1]) for t in at], "bound": bound,
             "within_bound": bool(all(int(syncs[t - 1]) <= b for t, b in zip(at, bound, strict=True))),

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agents.common.communication import Backend, make_communicator
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
@@ -41,6 +42,7 @@ class Config:
     delta: float = 0.1
     assignment: Literal["iid", "permutation"] = "iid"
     max_rounds: int = 200
+    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -59,10 +61,11 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
                        dim=cfg.dim, horizon=cfg.horizon, instance=cfg.instance)
     tasks = [family.model(t) for t in family.tasks_of(base)]
     n = int(unit.params["agents"])
-    algo = DistMTLSVI(tasks, n, cfg.c_sep, episodes_phase1=cfg.episodes_phase1, episodes_phase2=cfg.episodes_phase2,
-                      beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon, delta=cfg.delta,
-                      assignment=cfg.assignment, seed=ctx.seed)
-    algo.learn(cfg.max_rounds, until_covered=True)
+    with make_communicator(cfg.backend) as comm:
+        algo = DistMTLSVI(tasks, n, cfg.c_sep, episodes_phase1=cfg.episodes_phase1, episodes_phase2=cfg.episodes_phase2,
+                          beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon, delta=cfg.delta,
+                          assignment=cfg.assignment, comm=comm, seed=ctx.seed)
+        algo.learn(cfg.max_rounds, until_covered=True)
     gaps = np.concatenate([r.returned_gap for r in algo.history])
     return {
         "covered": len(algo.history[-1].covered) == cfg.num_tasks,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.common.communication import Backend, make_communicator
 from agents.experiments._lsvi_common import geometric_checkpoints
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
@@ -33,6 +34,7 @@ class Config:
     local_actions: int = 2
     n_weights: int = 500
     checkpoints: int = 12
+    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -54,12 +56,14 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
                                      local_actions=cfg.local_actions, instance=int(unit.params["seed"])))
     weights = np.random.default_rng(ctx.seed + 1).dirichlet(np.ones(model.n_agents), size=cfg.n_weights)
     optimal = np.array([model.pareto_value(v) for v in weights])
-    algo = MultiAgentCoopLSVI(model, threshold=float(unit.params["threshold"]), beta=cfg.beta, seed=ctx.seed)
+    comm = make_communicator(cfg.backend)
+    algo = MultiAgentCoopLSVI(model, threshold=float(unit.params["threshold"]), beta=cfg.beta, comm=comm, seed=ctx.seed)
     at, bayes, average = checkpoints(cfg), [], []
-    for t in at:
-        algo.learn(t - algo.episode)
-        bayes.append(bayes_regret(model, np.array(algo.history.values), weights, optimal))
-        average.append(float(np.mean(algo.history.regret)))
+    with comm:
+        for t in at:
+            algo.learn(t - algo.episode)
+            bayes.append(bayes_regret(model, np.array(algo.history.values), weights, optimal))
+            average.append(float(np.mean(algo.history.regret)))
     syncs = algo.history.sync_episodes
     return {"T": at, "bayes_regret": bayes, "average_regret": average, "sync_episodes": [int(syncs[t - 1]) for t in at],
             "final_bayes_regret": bayes[-1], "final_sync_episodes": int(syncs[-1])}

@@ -13,6 +13,8 @@ not, so both kinds of run see exactly the same state.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import pickle
 import shutil
 import sys
@@ -26,12 +28,13 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.runner import registry
-from agents.runner.config import ConfigError, config_to_json, differences, parse_assignments
+from agents.runner.config import ConfigError, config_to_json, differences, field_types, parse_assignments
 from agents.runner.registry import Experiment
 from agents.runner.report import claim_results, save_figures
 from agents.runner.results import (
     FORMAT,
     RESULTS_FILE,
+    MissingExtra,
     ScalarWriter,
     atomic_write_bytes,
     jsonable,
@@ -82,6 +85,7 @@ def plan_run(
     seed: int | None = None,
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
     out: str | Path | None = None,
+    backend: str | None = None,
 ) -> RunPlan:
     """Check everything about a run without touching the disk.
 
@@ -91,15 +95,22 @@ def plan_run(
         seed: the run seed (default: the experiment's).
         overrides: config overrides, typed (``{"episodes": 5}``) or as ``["episodes=5"]`` strings.
         out: the run directory (default :func:`default_out`).
+        backend: the communication backend of a multi-agent experiment (``"local"`` or ``"ray"``): sets its config
+            field ``backend``; experiments without one reject it.
 
     Raises:
-        ValueError: unknown experiment, size or config key, a value of the wrong type, a bad seed, or units that are
-            empty or repeat a key.
+        ValueError: unknown experiment, size or config key, a value of the wrong type, a bad seed, a backend for an
+            experiment that has none, or units that are empty or repeat a key.
+        MissingExtra: the config asks for the Ray backend and Ray is not installed.
     """
     exp = registry.get(experiment) if isinstance(experiment, str) else experiment
     if isinstance(overrides, Sequence) and not isinstance(overrides, str):
         overrides = parse_assignments(exp.config, overrides)
+    if backend is not None:
+        overrides = {**(overrides or {}), "backend": backend_override(exp, backend)}
     config = exp.make_config(size, overrides)
+    if getattr(config, "backend", None) == "ray" and importlib.util.find_spec("ray") is None:
+        raise MissingExtra(f'experiment {exp.name!r} with backend "ray" needs Ray: pip install "mtenvs[ray]"')
     seed = exp.seed if seed is None else seed
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
@@ -112,6 +123,29 @@ def plan_run(
         raise ValueError(f"experiment {exp.name!r}: unit keys repeat: {', '.join(repeated[:5])}")
     out_path = Path(out) if out is not None else default_out(exp.name, size, int(seed))
     return RunPlan(exp, size, int(seed), config, jsonable(dict(overrides or {})), out_path, units)
+
+
+def backend_override(exp: Experiment[Any], backend: str) -> str:
+    """``backend`` if ``exp`` declares a ``backend`` config field (its multi-agent methods take a communicator),
+    else a ``ConfigError`` naming the experiment and those that have one."""
+    if "backend" not in field_types(exp.config):
+        takers = [name for name, e in registry.experiments().items() if "backend" in field_types(e.config)]
+        raise ConfigError(f"experiment {exp.name!r} has no communication backend (no multi-agent method); "
+                          f"a backend applies to: {', '.join(takers) or 'none registered'}")
+    return backend
+
+
+def backend_session(config: Any, address: str | None = None) -> contextlib.AbstractContextManager[Any]:
+    """One Ray session for all units of a run whose config asks for ``backend="ray"`` (started on this machine, or
+    joined at ``address``); nothing for other runs. ``ValueError`` if an ``address`` is given for another backend."""
+    if getattr(config, "backend", None) != "ray":
+        if address is not None:
+            raise ValueError(f"address {address!r} needs the 'ray' backend; this run's backend is "
+                             f"{getattr(config, 'backend', 'not configurable')!r}")
+        return contextlib.nullcontext()
+    from agents.common.ray_backend import ray_session
+
+    return ray_session(address)
 
 
 def existing_results(plan: RunPlan) -> dict[str, Any] | None:
@@ -239,7 +273,8 @@ def _stream(writer: ScalarWriter, record: UnitRecord, step: int) -> None:
         writer.add_scalar(prefix + tag, value, step)
 
 
-def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, writer: ScalarWriter | None = None) -> dict[str, Any]:
+def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, writer: ScalarWriter | None = None,
+            address: str | None = None) -> dict[str, Any]:
     """Run (or continue) the plan and return the final ``results.json`` document.
 
     Args:
@@ -247,11 +282,14 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
         force: discard results already in the directory and start over.
         progress: show a tqdm bar over units (only on a terminal, and only once a run takes more than 2 s).
         writer: where to stream metrics (a TensorBoard ``SummaryWriter``); the caller closes it.
+        address: with ``backend="ray"``, the Ray cluster to join (``"auto"``, ``"ray://host:port"``); default: a
+            local cluster started for the run (see :func:`backend_session`).
 
     Raises:
-        ValueError: the directory holds a different run (see :func:`existing_results`), or a unit returned
-            something that is not JSON metrics.
+        ValueError: the directory holds a different run (see :func:`existing_results`), a unit returned
+            something that is not JSON metrics, or an ``address`` for a run that does not use Ray.
     """
+    session = backend_session(plan.config, address)
     document = None if force else existing_results(plan)
     if document is not None and document["status"] == "complete":
         return document
@@ -270,22 +308,23 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
     bar = tqdm(total=len(plan.units), initial=len(done), desc=plan.experiment.name, unit="unit", delay=2.0,
                disable=not (progress and sys.stderr.isatty()))
     try:
-        for index, unit in enumerate(plan.units):
-            step = index
-            if unit.chain is not None:
-                step = chain_steps[unit.chain] = chain_steps.get(unit.chain, -1) + 1
-            if unit.key in done:
-                continue
-            record, state = _compute(plan, index, _load_state(plan, previous[index]))
-            if continued[index]:
-                _save_state(plan, index, state)
-            document["units"].append(record.to_json())
-            write_json(plan.results_path, document)
-            if previous[index] is not None:
-                _checkpoint(plan, previous[index]).unlink(missing_ok=True)
-            if writer is not None:
-                _stream(writer, record, step)
-            bar.update(1)
+        with session:  # one Ray session for every unit of a run on the Ray backend
+            for index, unit in enumerate(plan.units):
+                step = index
+                if unit.chain is not None:
+                    step = chain_steps[unit.chain] = chain_steps.get(unit.chain, -1) + 1
+                if unit.key in done:
+                    continue
+                record, state = _compute(plan, index, _load_state(plan, previous[index]))
+                if continued[index]:
+                    _save_state(plan, index, state)
+                document["units"].append(record.to_json())
+                write_json(plan.results_path, document)
+                if previous[index] is not None:
+                    _checkpoint(plan, previous[index]).unlink(missing_ok=True)
+                if writer is not None:
+                    _stream(writer, record, step)
+                bar.update(1)
     finally:
         bar.close()
     return _finish(plan, document, writer)
@@ -323,7 +362,9 @@ def run_experiment(
     force: bool = False,
     progress: bool = False,
     writer: ScalarWriter | None = None,
+    backend: str | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Plan and execute a run in one call (see :func:`plan_run` and :func:`execute`)."""
-    plan = plan_run(experiment, size, seed=seed, overrides=overrides, out=out)
-    return execute(plan, force=force, progress=progress, writer=writer)
+    plan = plan_run(experiment, size, seed=seed, overrides=overrides, out=out, backend=backend)
+    return execute(plan, force=force, progress=progress, writer=writer, address=address)
