@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mtenvs import control  # noqa: F401  (registers the control families)
+from mtenvs import control, gridworld, navigation  # noqa: F401  (importing a family subpackage registers it)
 from mtenvs.core.family import NoExactOptimum, TaskFamily
 from mtenvs.core.registry import env_ids, families, family, family_of
 from mtenvs.core.samplers import TaskSampler
