@@ -1,0 +1,312 @@
+"""Deep DCPG (paper 003, Algorithm 1 with neural policies, Sec. 5.2 and App. C.1).
+
+N agents, one per task, sit on a communication graph. In every round each agent
+
+1. takes a local policy-gradient step on its own environment, starting from its current parameters
+   ``theta_i^k``: stable-baselines3's PPO or A2C, or :class:`agents.dcpg.reinforce.Reinforce`, run with ``learn``
+   for one rollout of ``n_steps`` steps per sub-env (PPO's several epochs count as one step, notes Sec. 8.2), and
+2. averages parameter vectors with its neighbours through the :class:`~agents.common.communication.Communicator`,
+
+combined as in Eq. (9): ``theta_i^{k+1} = sum_j W_ij theta_j^k + alpha g_i^k``, where ``alpha g_i^k`` is the change
+the local step made (the gradient is taken at the agent's own pre-mixing parameters; optimizer states stay local
+and are never averaged). ``theta`` is the policy: by default the actor and the features extractor it shares with
+the critic, while the critic's own layers stay local, as in Algorithm 1, where the agents agree on one policy and
+each estimates its gradient with its own task's values (the tasks' value functions differ);
+``mix="all"`` also averages the critic heads. The single-agent baselines SA-i are the same run with no edges, ``W = I``.
+
+Each agent keeps its own random streams (torch, NumPy, ``random``), swapped in around its local step as if every
+agent ran in its own process, so an agent with ``W = I`` trains exactly as it would alone.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import is_image_space
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+import mtenvs
+from agents.common.communication import Communicator, LocalCommunicator
+from agents.common.graphs import Graph, consensus_error, second_largest_eigenvalue_modulus
+from agents.dcpg.policies import DepthCNN, RegularizedActorCriticPolicy
+from agents.dcpg.reinforce import Reinforce
+from agents.dcpg.tabular import build_graph, mixing_matrix
+from mtenvs.core.seeding import child_seeds
+from mtenvs.core.task import Task
+from mtenvs.sb3 import make_vec_env
+
+Algo = Literal["reinforce", "a2c", "ppo"]
+MixScope = Literal["policy", "all"]
+ALGORITHMS: dict[str, type[OnPolicyAlgorithm]] = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO}
+
+
+class EpisodeLog(BaseCallback):
+    """Collects ``(return, length, info["distance"])`` of every episode an agent finishes while learning."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.episodes: list[tuple[float, int, float | None]] = []
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:
+                distance = info.get("distance")
+                self.episodes.append((float(info["episode"]["r"]), int(info["episode"]["l"]),
+                                      None if distance is None else float(distance)))
+        return True
+
+    def drain(self) -> list[tuple[float, int, float | None]]:
+        """The episodes since the last call."""
+        episodes, self.episodes = self.episodes, []
+        return episodes
+
+
+def default_algo_kwargs(algo: str, n_steps: int, n_envs: int) -> dict[str, Any]:
+    """Paper 003's settings (App. C.1; notes Sec. 9 D5-D7): Monte-Carlo returns (GAE lambda = 1), Adam, PPO clip 0.2
+    with 3 epochs, value coefficient 0.5."""
+    if algo == "ppo":
+        return {"gae_lambda": 1.0, "clip_range": 0.2, "n_epochs": 3, "batch_size": min(64, n_steps * n_envs), "vf_coef": 0.5}
+    if algo == "a2c":
+        return {"gae_lambda": 1.0, "vf_coef": 0.5, "use_rms_prop": False, "normalize_advantage": False}
+    return {}
+
+
+class DeepDCPG:
+    """Decentralized policy gradient with deep policies: one SB3 agent per task, parameters mixed every round.
+
+    Args:
+        env_id: an mtenvs id, e.g. ``"mtenvs/DroneNav-v0"``.
+        tasks: one task per agent (tasks, dicts of overrides, or a task-set name such as ``"paper"``).
+        graph: the connected communication graph: a :class:`~agents.common.graphs.Graph`, an edge list, or a name
+            (``"ring"``, the paper's, ``"complete"``, ``"chain"``, ``"star"``, ``"bipartite"``).
+        weights: the mixing matrix ``W`` (validated against the graph), or ``"lazy-metropolis"`` (the paper's),
+            ``"metropolis"``, ``"uniform"`` (complete graph only) or ``"identity"`` (the single-agent baselines: no
+            mixing and no messages).
+        algo: the local step, ``"reinforce"``, ``"a2c"`` or ``"ppo"``.
+        n_envs: parallel sub-envs per agent (all on the agent's task).
+        n_steps: steps per sub-env in one local rollout.
+        learning_rate: Adam step size (paper: 1e-4).
+        gamma: discount factor (paper: 0.99).
+        regularization: ``lambda``, the weight of the regularizer (paper: 0.03).
+        regularizer: ``"relative_entropy"`` (the paper's, Eq. 6) or ``"entropy"`` (SB3's Shannon entropy bonus).
+        mix: which parameters are averaged: ``"policy"`` (actor and shared features extractor; default) or ``"all"``
+            (also the critic's layers).
+        policy_kwargs: extra SB3 policy arguments (default: :class:`DepthCNN` on image observations, one hidden layer
+            of 64 units per head).
+        algo_kwargs: extra arguments of the SB3 algorithm, on top of :func:`default_algo_kwargs`.
+        env_kwargs: arguments of the environment (and of ``gym.make_vec``, e.g. ``max_episode_steps``).
+        communicator: the message layer (default: in-process :class:`LocalCommunicator`).
+        seed: the run seed; agent ``i`` gets its own seed derived from it.
+        device: torch device.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        tasks: Sequence[Task | Mapping[str, Any]] | str,
+        *,
+        graph: Graph | str | Sequence[tuple[int, int]] = "ring",
+        weights: Any = "lazy-metropolis",
+        algo: Algo = "ppo",
+        n_envs: int = 4,
+        n_steps: int = 32,
+        learning_rate: float = 1e-4,
+        gamma: float = 0.99,
+        regularization: float = 0.03,
+        regularizer: str = "relative_entropy",
+        mix: MixScope = "policy",
+        policy_kwargs: Mapping[str, Any] | None = None,
+        algo_kwargs: Mapping[str, Any] | None = None,
+        env_kwargs: Mapping[str, Any] | None = None,
+        communicator: Communicator | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        family = mtenvs.family_of(env_id)
+        self.env_id = env_id
+        self.tasks = list(family.task_set(tasks)) if isinstance(tasks, str) else [family.validate(t) for t in tasks]
+        n = len(self.tasks)
+        if n < 1:
+            raise ValueError("tasks must name at least one task (one per agent)")
+        if algo not in ALGORITHMS:
+            raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {algo!r}")
+        for name, value in (("n_envs", n_envs), ("n_steps", n_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not regularization >= 0:
+            raise ValueError(f"regularization must be >= 0, got {regularization!r}")
+        if mix not in ("policy", "all"):
+            raise ValueError(f"mix must be 'policy' or 'all', got {mix!r}")
+        if regularizer not in ("relative_entropy", "entropy"):
+            raise ValueError(f"regularizer must be 'relative_entropy' or 'entropy', got {regularizer!r}")
+        self.graph = build_graph(graph, n)
+        self.weights = mixing_matrix(self.graph, weights)
+        # Messages travel only where W has a non-zero weight (none at all for W = I).
+        self.links = Graph(n, [(int(i), int(j)) for i, j in np.argwhere(np.triu(self.weights, k=1) != 0)])
+        self.algo, self.n_envs, self.n_steps, self.mix_scope = algo, n_envs, n_steps, mix
+        self.communicator = communicator if communicator is not None else LocalCommunicator()
+        self.seed = seed
+        self.history: list[dict[str, Any]] = []
+        self.rounds_done = 0
+        self._logs = [EpisodeLog() for _ in range(n)]
+        self.agents: list[OnPolicyAlgorithm] = []
+        self._rng_states: list[tuple[Any, Any, Any]] = []
+        for i, agent_seed in enumerate(child_seeds(seed, n)):
+            agent_seed = int(agent_seed) % 2**31
+            env = make_vec_env(env_id, n_envs, task=self.tasks[i], seed=agent_seed, env_kwargs=env_kwargs)
+            kwargs = {**default_algo_kwargs(algo, n_steps, n_envs), **dict(algo_kwargs or {})}
+            self.agents.append(ALGORITHMS[algo](
+                RegularizedActorCriticPolicy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma,
+                ent_coef=regularization, policy_kwargs=self._policy_kwargs(env.observation_space, regularizer, policy_kwargs),
+                seed=agent_seed, device=device, **kwargs))
+            self._rng_states.append((torch.get_rng_state(), np.random.get_state(), random.getstate()))
+        # Identical initial parameters for every agent, as the analysis assumes (Lemma B.2).
+        initial = parameters_to_vector(self.agents[0].policy.parameters()).detach()
+        for agent in self.agents[1:]:
+            vector_to_parameters(initial.clone(), agent.policy.parameters())
+
+    # ------------------------------------------------------------------------------------------- set-up
+    @staticmethod
+    def _policy_kwargs(space: Any, regularizer: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"regularizer": regularizer, "net_arch": {"pi": [64], "vf": [64]}}
+        if is_image_space(space, check_channels=False):
+            kwargs["features_extractor_class"] = DepthCNN
+        return {**kwargs, **dict(extra or {})}
+
+    # ------------------------------------------------------------------------------------------ parameters
+    def mixed_parameters(self, policy: BasePolicy) -> list[torch.nn.Parameter]:
+        """The parameters of ``policy`` that are averaged (``theta``), in a fixed order."""
+        if self.mix_scope == "all":
+            return list(policy.parameters())
+        critic = [policy.value_net, policy.mlp_extractor.value_net]
+        if not policy.share_features_extractor:
+            critic.append(policy.vf_features_extractor)
+        local = {id(p) for module in critic for p in module.parameters()}
+        return [p for p in policy.parameters() if id(p) not in local]
+
+    @property
+    def num_agents(self) -> int:
+        """Number of agents (= tasks)."""
+        return len(self.agents)
+
+    @property
+    def second_eigenvalue(self) -> float:
+        """``sigma_2`` of ``W`` (its second largest eigenvalue modulus); the spectral gap is ``1 - sigma_2``."""
+        return second_largest_eigenvalue_modulus(self.weights)
+
+    def parameter_vector(self, i: int) -> torch.Tensor:
+        """Agent ``i``'s mixed parameters ``theta_i`` as one flat tensor (a copy)."""
+        return parameters_to_vector(self.mixed_parameters(self.agents[i].policy)).detach().clone()
+
+    def parameter_vectors(self) -> dict[int, torch.Tensor]:
+        """Every agent's parameter vector, keyed by agent (graph node)."""
+        return {i: self.parameter_vector(i) for i in range(self.num_agents)}
+
+    def set_parameter_vector(self, i: int, vector: torch.Tensor) -> None:
+        """Load a flat vector of mixed parameters into agent ``i``'s policy."""
+        vector_to_parameters(vector.detach().clone(), self.mixed_parameters(self.agents[i].policy))
+
+    def consensus_error(self) -> float:
+        """``max_i ||theta_i - theta_bar||`` over the agents' parameter vectors."""
+        return consensus_error({i: v.numpy() for i, v in self.parameter_vectors().items()})
+
+    def average_vector(self) -> torch.Tensor:
+        """``theta_bar = (1/N) sum_i theta_i``, the unified policy the paper evaluates (notes D12)."""
+        return torch.stack(list(self.parameter_vectors().values())).mean(dim=0)
+
+    def policy(self, i: int | None = None) -> BasePolicy:
+        """A stand-alone SB3 policy (with ``predict``) acting with agent ``i``'s ``theta_i``, or ``theta_bar`` if ``None``.
+
+        (With ``mix="policy"`` its critic is agent ``i``'s, or agent 0's; acting does not use it.)
+        """
+        template = self.agents[0 if i is None else i].policy
+        policy = type(template)(**template._get_constructor_parameters()).to(template.device)
+        policy.load_state_dict(template.state_dict())
+        vector_to_parameters(self.average_vector() if i is None else self.parameter_vector(i), self.mixed_parameters(policy))
+        policy.set_training_mode(False)
+        return policy
+
+    # ------------------------------------------------------------------------------------------ the method
+    def mix(self, values: Mapping[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+        """``sum_j W_ij x_j`` for every agent ``i``, exchanged with the neighbours (no messages when ``W = I``)."""
+        if self.links.num_edges == 0:
+            return {i: v.clone() for i, v in values.items()}
+        return self.communicator.mix(values, self.weights, self.links)
+
+    def consensus(self) -> None:
+        """One pure consensus round, ``theta_i <- sum_j W_ij theta_j`` (Eq. 9 with a zero gradient)."""
+        for i, mixed in self.mix(self.parameter_vectors()).items():
+            self.set_parameter_vector(i, mixed)
+
+    def _local_step(self, i: int) -> None:
+        """Agent ``i``'s policy-gradient step on its own task, in its own random streams."""
+        torch_state, numpy_state, python_state = self._rng_states[i]
+        torch.set_rng_state(torch_state)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+        self.agents[i].learn(self.n_steps * self.n_envs, callback=self._logs[i], reset_num_timesteps=False)
+        self._rng_states[i] = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+
+    def step(self) -> dict[str, Any]:
+        """One DCPG round (Eq. 9); returns its log record."""
+        started = time.perf_counter()
+        before = self.parameter_vectors()                                       # theta_i^k
+        for i in range(self.num_agents):
+            self._local_step(i)                                                 # theta_i^k + alpha g_i^k
+        if self.links.num_edges > 0:
+            mixed = self.mix(before)                                            # sum_j W_ij theta_j^k
+            for i in range(self.num_agents):
+                self.set_parameter_vector(i, mixed[i] + (self.parameter_vector(i) - before[i]))   # Eq. (9)
+        self.rounds_done += 1
+        record = self._record(time.perf_counter() - started)
+        self.history.append(record)
+        return record
+
+    def _record(self, seconds: float) -> dict[str, Any]:
+        episodes = [log.drain() for log in self._logs]
+
+        def mean(values: list[float | None]) -> float | None:
+            present = [v for v in values if v is not None]
+            return float(np.mean(present)) if present else None
+
+        return {
+            "round": self.rounds_done,
+            "timesteps": int(self.agents[0].num_timesteps),
+            "consensus_error": self.consensus_error(),
+            "episodes": [len(e) for e in episodes],
+            "mean_return": [mean([r for r, _, _ in e]) for e in episodes],
+            "safe_flight": [mean([d for _, _, d in e]) for e in episodes],
+            "comm_rounds": self.communicator.stats.rounds,
+            "comm_bytes": self.communicator.stats.bytes,
+            "seconds": seconds,
+        }
+
+    def learn(self, rounds: int, callback: Callable[[DeepDCPG, dict[str, Any]], Any] | None = None,
+              progress_bar: bool = False) -> DeepDCPG:
+        """Run ``rounds`` DCPG rounds; ``callback(self, record)`` after each (return ``False`` to stop)."""
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
+            raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
+        iterator: Any = range(rounds)
+        if progress_bar:
+            from tqdm import tqdm
+
+            iterator = tqdm(iterator, desc=f"DCPG-{self.algo}")
+        for _ in iterator:
+            record = self.step()
+            if callback is not None and callback(self, record) is False:
+                break
+        return self
+
+    def close(self) -> None:
+        """Close every agent's environments."""
+        for agent in self.agents:
+            agent.get_env().close()
