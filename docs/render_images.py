@@ -3,15 +3,18 @@
     python docs/render_images.py            # every family
     python docs/render_images.py CartPole   # some families
 
-Each family's environment is rendered (``render_mode="rgb_array"``) on its default task and on tasks of its
-``train`` and ``ood`` sets, after a short seeded rollout of random actions, and the frames are tiled into
-``docs/assets/families/<Family>.png``. Families whose environment has no ``rgb_array`` mode are reported and skipped.
+Each family's environment is rendered (``render_mode="rgb_array"``) on four visibly different tasks (the default
+task, then new layouts or floor plans, then tasks of its ``train`` and ``ood`` sets) after a short seeded rollout of
+random actions, and the frames are tiled into ``docs/assets/families/<Family>.png``. Families whose environment has
+no ``rgb_array`` mode are reported and skipped.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -25,16 +28,29 @@ STEPS = 10
 HEIGHT = 240
 
 
-def frames(name: str, count: int = 3) -> list[np.ndarray]:
-    """Frames of the default task and of tasks from the ``train`` and ``ood`` sets of family ``name``."""
+def pick_tasks(name: str, count: int = 4) -> list[Any]:
+    """The default task, then tasks of the family's sets that show a categorical value not yet shown (a new layout,
+    floor plan, ...), then the first tasks of the ``train``, ``ood`` and ``test`` sets."""
     family = mtenvs.family(name)
-    tasks = [family.default_task()]
+    categorical = [p for p, spec in family.parameters.items() if spec.describe()["kind"] == "categorical"]
+    candidates = [t for set_name in family.task_set_names() for t in list(family.task_set(set_name))[:10]]
+    chosen, seen = [family.default_task()], {(p, family.default_task()[p]) for p in categorical}
+    for task in candidates:
+        new = {(p, task[p]) for p in categorical} - seen
+        if new and len(chosen) < count:
+            chosen.append(task)
+            seen |= new
     for split in ("train", "ood", "test"):
-        if split in family.task_set_names():
-            tasks.extend(list(family.task_set(split))[:1])
+        if split in family.task_set_names() and len(chosen) < count:
+            chosen.extend(t for t in list(family.task_set(split))[:1] if t not in chosen)
+    return chosen[:count]
+
+
+def frames(name: str, count: int = 4) -> list[np.ndarray]:
+    """Frames of ``count`` visibly different tasks of family ``name`` (see :func:`pick_tasks`)."""
     env = gym.make(env_ids(name)[0], render_mode="rgb_array")
     images = []
-    for i, task in enumerate(tasks[:count]):
+    for i, task in enumerate(pick_tasks(name, count)):
         env.reset(seed=i, options={"task": task})
         env.action_space.seed(i)
         for _ in range(STEPS):
@@ -64,12 +80,12 @@ def main(names: list[str]) -> int:
     """Render ``names`` (default: every family); returns a process exit code."""
     OUT.mkdir(parents=True, exist_ok=True)
     for name in names or mtenvs.families():
-        modes = gym.spec(env_ids(name)[0]).entry_point
-        try:
-            images = frames(name)
-        except (ValueError, gym.error.Error) as error:
-            print(f"{name}: skipped ({error}; entry point {modes})")
+        env_class = gym.spec(env_ids(name)[0]).entry_point
+        module, _, attribute = env_class.partition(":")
+        if "rgb_array" not in getattr(importlib.import_module(module), attribute).metadata.get("render_modes", []):
+            print(f"{name}: skipped (its environment has no rgb_array rendering)")
             continue
+        images = frames(name)
         path = OUT / f"{name}.png"
         tile(images).save(path, optimize=True)
         print(f"{name}: {len(images)} tasks -> {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
