@@ -47,3 +47,24 @@ ALLOCATION = register_suite(Suite(
         SuiteEntry("mtenvs/FedAggregation-v0", budget=20_000, reference="fedavg", eval_tasks=5, episodes=1, n_envs=4),
     ),
 ))
+
+GRIDWORLD = register_suite(Suite(
+    "gridworld", 0,
+    "10×10 GridWorlds with random goal and obstacle layouts (paper 003): train on 50 random layouts with corner "
+    "starts, evaluate on unseen layouts and on out-of-distribution ones (the paper's named layouts, more obstacles, "
+    "uniform starts), scored against each layout's exact optimum by value iteration.",
+    (SuiteEntry("mtenvs/GridWorld-v0", budget=100_000),),
+))
+
+CROSS_FAMILY = register_suite(Suite(
+    "cross-family", 0,
+    "One entry per kind of task family, for a quick all-round score: cart-pole (LQR reference), simple mass and "
+    "GridWorld (exact optima), linear MDPs with hidden identity (exact DP) and entity allocation (closed form).",
+    (
+        SuiteEntry("mtenvs/CartPole-v0", budget=50_000, reference="lqr"),
+        SuiteEntry("mtenvs/SimpleMass-v0", budget=50_000),
+        SuiteEntry("mtenvs/GridWorld-v0", budget=50_000),
+        SuiteEntry("mtenvs/LinearMDP-v0", budget=30_000),
+        SuiteEntry("mtenvs/EntityAllocation-v0", budget=30_000),
+    ),
+))
