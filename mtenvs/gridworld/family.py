@@ -24,7 +24,11 @@ class ModelFamily(TaskFamily):
     Its reference policy ``"optimal"`` (:meth:`optimal_policy`) acts optimally on every task.
 
     Args:
-        name, parameters, description, set_sizes, task_sets: as for :class:`TaskFamily`.
+        name: as for :class:`TaskFamily`.
+        parameters: as for :class:`TaskFamily`.
+        description: as for :class:`TaskFamily`.
+        set_sizes: as for :class:`TaskFamily`.
+        task_sets: as for :class:`TaskFamily`.
         model_builder: ``(task, gamma) -> TabularMDP`` for a validated task.
         horizon: the registered episode length (``max_episode_steps``) of the family's environment.
         gamma: the discount factor the family's papers use, the default of :meth:`model`.

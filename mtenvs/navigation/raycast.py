@@ -80,7 +80,8 @@ def shade(ranges: np.ndarray, kinds: np.ndarray, albedo: np.ndarray, light_range
     """A grey-level camera image in [0, 1]: ``albedo[surface] * exp(-range / light_range)`` per pixel.
 
     Args:
-        ranges, kinds: the outputs of :func:`surfaces`, ``(N, H, W)``.
+        ranges: the first output of :func:`surfaces`, ``(N, H, W)``.
+        kinds: the second output of :func:`surfaces`, ``(N, H, W)``.
         albedo: ``(N, 3)`` brightness of wall, floor and ceiling in each drone's environment.
         light_range: ``(N,)`` distance [m] over which the lighting falls to ``1/e``.
     """
