@@ -2,7 +2,10 @@
 
 from agents.common.communication import SERVER, CommStats, Communicator, LocalCommunicator, make_communicator, message_nbytes
 from agents.common.graphs import (
+    GRAPHS,
+    WEIGHTS,
     Graph,
+    build_graph,
     chain,
     chain_plus_random_edges,
     complete,
@@ -10,6 +13,7 @@ from agents.common.graphs import (
     consensus_error,
     from_edges,
     metropolis_weights,
+    mixing_matrix,
     ring,
     second_largest_eigenvalue_modulus,
     star,
@@ -18,11 +22,14 @@ from agents.common.graphs import (
 )
 
 __all__ = [
+    "GRAPHS",
     "SERVER",
+    "WEIGHTS",
     "CommStats",
     "Communicator",
     "Graph",
     "LocalCommunicator",
+    "build_graph",
     "chain",
     "chain_plus_random_edges",
     "complete",
@@ -32,6 +39,7 @@ __all__ = [
     "make_communicator",
     "message_nbytes",
     "metropolis_weights",
+    "mixing_matrix",
     "ring",
     "second_largest_eigenvalue_modulus",
     "star",

@@ -12,7 +12,7 @@ between nodes that are not neighbours. Averages are preserved and the disagreeme
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,10 @@ import scipy.sparse
 from scipy.sparse import csgraph
 
 __all__ = [
+    "GRAPHS",
+    "WEIGHTS",
     "Graph",
+    "build_graph",
     "chain",
     "chain_plus_random_edges",
     "complete",
@@ -29,6 +32,7 @@ __all__ = [
     "consensus_error",
     "from_edges",
     "metropolis_weights",
+    "mixing_matrix",
     "ring",
     "second_largest_eigenvalue_modulus",
     "star",
@@ -322,3 +326,43 @@ def consensus_error(values: Mapping[Any, Any]) -> float:
         raise ValueError("consensus_error needs at least one value")
     stacked = np.stack([np.asarray(v, dtype=float).ravel() for v in values.values()])
     return float(np.linalg.norm(stacked - stacked.mean(axis=0), axis=1).max())
+
+
+# ------------------------------------------------------------------------------------------------ by name
+GRAPHS: dict[str, Callable[[int], Graph]] = {
+    "ring": ring, "complete": complete, "chain": chain, "star": star,
+    "bipartite": lambda n: complete_bipartite(max(n // 2, 1), max(n - n // 2, 1)) if n > 1 else Graph(1),
+}
+WEIGHTS = ("lazy-metropolis", "metropolis", "uniform", "identity")
+
+
+def build_graph(graph: str | Graph | Sequence[tuple[int, int]], num_agents: int) -> Graph:
+    """A communication graph: a name (``ring``, ``complete``, ``chain``, ``star``, ``bipartite``), a :class:`Graph`,
+    or an edge list; it must be connected and have one node per agent."""
+    if isinstance(graph, str):
+        if graph not in GRAPHS:
+            raise ValueError(f"graph must be one of {sorted(GRAPHS)}, a Graph or an edge list; got {graph!r}")
+        built = GRAPHS[graph](num_agents)
+    elif isinstance(graph, Graph):
+        built = graph
+    else:
+        built = from_edges(num_agents, graph)
+    if built.num_nodes != num_agents:
+        raise ValueError(f"graph has {built.num_nodes} nodes but there are {num_agents} agents")
+    if not built.is_connected():
+        raise ValueError(f"graph must be connected for consensus; got {built!r}")
+    return built
+
+
+def mixing_matrix(graph: Graph, weights: str | Any) -> np.ndarray:
+    """``W`` for ``graph``: ``"lazy-metropolis"`` (Olshevsky 2014, the paper's), ``"metropolis"``, ``"uniform"``
+    (``11^T / N``, complete graphs), ``"identity"`` (no mixing) or an explicit matrix (validated against the graph)."""
+    if isinstance(weights, str):
+        if weights not in WEIGHTS:
+            raise ValueError(f"weights must be one of {list(WEIGHTS)} or a matrix; got {weights!r}")
+        if weights == "identity":
+            return np.eye(graph.num_nodes)
+        if weights == "uniform":
+            return uniform_weights(graph)
+        return metropolis_weights(graph, lazy=weights == "lazy-metropolis")
+    return validate_mixing_matrix(weights, graph)

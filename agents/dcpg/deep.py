@@ -36,10 +36,9 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import mtenvs
 from agents.common.communication import Communicator, LocalCommunicator
-from agents.common.graphs import Graph, consensus_error, second_largest_eigenvalue_modulus
+from agents.common.graphs import Graph, build_graph, consensus_error, mixing_matrix, second_largest_eigenvalue_modulus
 from agents.dcpg.policies import DepthCNN, RegularizedActorCriticPolicy
 from agents.dcpg.reinforce import Reinforce
-from agents.dcpg.tabular import build_graph, mixing_matrix
 from mtenvs.core.seeding import child_seeds
 from mtenvs.core.task import Task
 from mtenvs.sb3 import make_vec_env

@@ -28,16 +28,10 @@ import mtenvs
 from agents.common.communication import Communicator, LocalCommunicator
 from agents.common.graphs import (
     Graph,
-    chain,
-    complete,
-    complete_bipartite,
+    build_graph,
     consensus_error,
-    from_edges,
-    metropolis_weights,
-    ring,
+    mixing_matrix,
     second_largest_eigenvalue_modulus,
-    star,
-    uniform_weights,
     validate_mixing_matrix,
 )
 from mtenvs.core.task import Task
@@ -45,44 +39,6 @@ from mtenvs.gridworld.family import ModelFamily
 from mtenvs.gridworld.tabular import TabularMDP, softmax_policy
 
 GradientMode = Literal["exact", "mc"]
-GRAPHS: dict[str, Callable[[int], Graph]] = {
-    "ring": ring, "complete": complete, "chain": chain, "star": star,
-    "bipartite": lambda n: complete_bipartite(max(n // 2, 1), max(n - n // 2, 1)) if n > 1 else Graph(1),
-}
-WEIGHTS = ("lazy-metropolis", "metropolis", "uniform", "identity")
-
-
-# ------------------------------------------------------------------------------------------------ graphs
-def build_graph(graph: str | Graph | Sequence[tuple[int, int]], num_agents: int) -> Graph:
-    """A communication graph: a name (``ring``, ``complete``, ``chain``, ``star``, ``bipartite``), a :class:`Graph`,
-    or an edge list; it must be connected and have one node per agent."""
-    if isinstance(graph, str):
-        if graph not in GRAPHS:
-            raise ValueError(f"graph must be one of {sorted(GRAPHS)}, a Graph or an edge list; got {graph!r}")
-        built = GRAPHS[graph](num_agents)
-    elif isinstance(graph, Graph):
-        built = graph
-    else:
-        built = from_edges(num_agents, graph)
-    if built.num_nodes != num_agents:
-        raise ValueError(f"graph has {built.num_nodes} nodes but there are {num_agents} agents")
-    if not built.is_connected():
-        raise ValueError(f"graph must be connected for consensus; got {built!r}")
-    return built
-
-
-def mixing_matrix(graph: Graph, weights: str | Any) -> np.ndarray:
-    """``W`` for ``graph``: ``"lazy-metropolis"`` (Olshevsky 2014, the paper's), ``"metropolis"``, ``"uniform"``
-    (``11^T / N``, complete graphs), ``"identity"`` (no mixing) or an explicit matrix (validated against the graph)."""
-    if isinstance(weights, str):
-        if weights not in WEIGHTS:
-            raise ValueError(f"weights must be one of {list(WEIGHTS)} or a matrix; got {weights!r}")
-        if weights == "identity":
-            return np.eye(graph.num_nodes)
-        if weights == "uniform":
-            return uniform_weights(graph)
-        return metropolis_weights(graph, lazy=weights == "lazy-metropolis")
-    return validate_mixing_matrix(weights, graph)
 
 
 def theorem1_step_size(gammas: Sequence[float], lam: float, num_states: int, w: Any) -> float:
