@@ -1,13 +1,12 @@
 """The Ray communication backend: the same deliveries and counts as the in-process backend, and the same results.
 
-Ray tests share one module-scoped Ray session (started by the fixture, as a cluster the communicators did not start,
+Ray tests share one Ray session (the `ray_cluster` fixture of conftest, a cluster the communicators did not start,
 so their ``close()`` must leave it running). The equivalence tests run every Communicator operation and every
 multi-agent method on both backends with the same seed and require bit-identical values and statistics.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from identical import assert_identical
 
 import mtenvs
 from agents.common.communication import Communicator, LocalCommunicator, make_communicator
@@ -26,38 +26,6 @@ ENV_ID = "mtenvs/SimpleMass-v0"
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def assert_identical(a: Any, b: Any, path: str = "value") -> None:
-    """Recursive bitwise equality: same types, same array dtypes/shapes/bits, same keys in the same order."""
-    assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
-    if isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape, f"{path}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
-        assert a.tobytes() == b.tobytes(), f"{path}: arrays differ"
-    elif isinstance(a, dict):
-        assert list(a) == list(b), f"{path}: keys {list(a)} != {list(b)}"
-        for key in a:
-            assert_identical(a[key], b[key], f"{path}[{key!r}]")
-    elif isinstance(a, list | tuple):
-        assert len(a) == len(b), f"{path}: lengths {len(a)} != {len(b)}"
-        for index, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_identical(x, y, f"{path}[{index}]")
-    elif dataclasses.is_dataclass(a):
-        assert_identical(dataclasses.asdict(a), dataclasses.asdict(b), path)
-    elif isinstance(a, float | np.floating):
-        assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), f"{path}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Any:
-    """One local Ray session for the whole module, started outside the backend (the communicators do not own it)."""
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
 
 
 def both(ray_cluster: Any, run: Callable[[Communicator], Any]) -> tuple[Any, Any, Communicator, Communicator]:
