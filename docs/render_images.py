@@ -4,9 +4,10 @@
     python docs/render_images.py CartPole   # some families
 
 Each family's environment is rendered (``render_mode="rgb_array"``) on four visibly different tasks (the default
-task, then new layouts or floor plans, then tasks of its ``train`` and ``ood`` sets) after a short seeded rollout of
-random actions, and the frames are tiled into ``docs/assets/families/<Family>.png``. Families whose environment has
-no ``rgb_array`` mode are reported and skipped.
+task, then new layouts or floor plans, then tasks of its ``train`` and ``ood`` sets) in the last state of a short
+rollout (before its episode ends) of the family's first reference policy, or of seeded random actions when it has
+none; the frames are tiled into ``docs/assets/families/<Family>.png``. Families whose environment has no
+``rgb_array`` mode are reported and skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # render this checkout, not an installed copy
 import mtenvs
 from mtenvs.core.registry import env_ids
 
@@ -47,17 +49,23 @@ def pick_tasks(name: str, count: int = 4) -> list[Any]:
 
 
 def frames(name: str, count: int = 4) -> list[np.ndarray]:
-    """Frames of ``count`` visibly different tasks of family ``name`` (see :func:`pick_tasks`)."""
+    """Frames of ``count`` visibly different tasks of family ``name`` (see :func:`pick_tasks`), each after a short
+    rollout of the family's first reference policy (seeded random actions when it has none)."""
     env = gym.make(env_ids(name)[0], render_mode="rgb_array")
+    references = mtenvs.family(name).reference_policies
     images = []
     for i, task in enumerate(pick_tasks(name, count)):
-        env.reset(seed=i, options={"task": task})
+        obs, _ = env.reset(seed=i, options={"task": task})
         env.action_space.seed(i)
-        for _ in range(STEPS):
-            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        policy = next(iter(references.values()))([env.unwrapped.task]) if references else None
+        frame = env.render()
+        for _ in range(STEPS):  # the last frame before the episode ends
+            action = env.action_space.sample() if policy is None else np.asarray(policy(np.asarray(obs)[None]))[0]
+            obs, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 break
-        images.append(env.render())
+            frame = env.render()
+        images.append(frame)
     env.close()
     return images
 
@@ -65,7 +73,9 @@ def frames(name: str, count: int = 4) -> list[np.ndarray]:
 def tile(images: list[np.ndarray], gap: int = 6) -> Image.Image:
     """Scale every frame to a common height and place them left to right separated by grey gaps."""
     scaled = [Image.fromarray(img).convert("RGB") for img in images]
-    scaled = [img.resize((max(1, round(img.width * HEIGHT / img.height)), HEIGHT), Image.Resampling.NEAREST)
+    # Pixel art (small grids) is enlarged with sharp edges; larger frames are reduced with antialiasing.
+    scaled = [img.resize((max(1, round(img.width * HEIGHT / img.height)), HEIGHT),
+                         Image.Resampling.NEAREST if img.height <= HEIGHT else Image.Resampling.LANCZOS)
               for img in scaled]
     width = sum(img.width for img in scaled) + gap * (len(scaled) - 1)
     canvas = Image.new("RGB", (width, HEIGHT), (200, 200, 200))  # grey gaps separate the frames
@@ -87,7 +97,8 @@ def main(names: list[str]) -> int:
             continue
         images = frames(name)
         path = OUT / f"{name}.png"
-        tile(images).save(path, optimize=True)
+        # A 256-colour palette keeps the antialiased pictures small (no dithering: flat colours stay flat).
+        tile(images).quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
         print(f"{name}: {len(images)} tasks -> {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
 

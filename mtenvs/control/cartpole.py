@@ -529,25 +529,12 @@ def draw_cartpole(state: tuple[float, float, float, float], pole_length: float,
 
     The pole is drawn at its true length (``2 * pole_length``), so tasks differ visibly.
     """
-    from PIL import Image, ImageDraw
+    from mtenvs.rendering import Canvas, draw_cart, draw_link
 
     scale = width / (4 * X_THRESHOLD)  # pixels per metre; the track spans ±4.8 m
-    image = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(image)
+    canvas = Canvas(width, height)
     ground = height - 100
-    draw.line([(0, ground), (width, ground)], fill=(0, 0, 0), width=1)
-    cart_x = state[0] * scale + width / 2
-    cart_w, cart_h = 50.0, 30.0
-    draw.rectangle([cart_x - cart_w / 2, ground - cart_h / 2, cart_x + cart_w / 2, ground + cart_h / 2], fill=(0, 0, 0))
-    pivot = (cart_x, ground - cart_h / 4)
-    length = 2 * pole_length * scale
-    theta = state[2]
-    half = 5.0
-    direction = (math.sin(theta), -math.cos(theta))
-    normal = (-direction[1] * half, direction[0] * half)
-    tip = (pivot[0] + direction[0] * length, pivot[1] + direction[1] * length)
-    pole = [(pivot[0] + normal[0], pivot[1] + normal[1]), (tip[0] + normal[0], tip[1] + normal[1]),
-            (tip[0] - normal[0], tip[1] - normal[1]), (pivot[0] - normal[0], pivot[1] - normal[1])]
-    draw.polygon(pole, fill=(202, 152, 101))
-    draw.ellipse([pivot[0] - half, pivot[1] - half, pivot[0] + half, pivot[1] + half], fill=(129, 132, 203))
-    return np.asarray(image, dtype=np.uint8).copy()
+    canvas.draw.line([(0, ground), (width, ground)], fill=(0, 0, 0), width=1)
+    pivot = draw_cart(canvas, (state[0] * scale + width / 2, ground))
+    draw_link(canvas, pivot, state[2], 2 * pole_length * scale)
+    return canvas.frame()

@@ -1,7 +1,7 @@
 """Double-mass task family: two masses chained by springs and dampers, driven by a force on the first.
 
 Reads top to bottom: parameters, dynamics, the environments (reward and stepping are those of every linear
-family, in :mod:`mtenvs.control.linear_env`). No rendering.
+family, in :mod:`mtenvs.control.linear_env`), rendering.
 """
 
 from __future__ import annotations
@@ -84,18 +84,58 @@ class DoubleMassEnv(LinearSystemEnv):
     ## Episode End
     No termination; truncation after 150 steps (7.5 s) for ``mtenvs/DoubleMass-v0``.
 
+    ## Rendering
+    ``render_mode="rgb_array"``: both masses (sizes from ``m1``, ``m2``) with their springs (coils and colours from
+    ``k1``, ``k2``) and dampers (line widths from ``d1``, ``d2``), the last force on m1 as a red arrow and the
+    velocities as blue ones.
+
     ## Arguments
     ``task``/``tasks``, ``dt`` (0.05 s), ``reward``, ``state_cost``, ``input_cost``, ``action_scale``,
-    ``clip_actions``, ``initial_state_bounds`` (see :class:`mtenvs.control.control_config.ControlConfig`).
+    ``clip_actions``, ``initial_state_bounds`` (see :class:`mtenvs.control.control_config.ControlConfig`),
+    ``render_mode`` (``"rgb_array"`` or ``None``).
 
     ## Version History
     * v0: initial release.
+    * v0: ``render_mode="rgb_array"`` rendering (step and reset unchanged).
     """
 
     family = FAMILY
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def draw(self, state: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """The frame of ``state`` after the force ``inputs[0]`` (newtons); see :func:`draw_double_mass`."""
+        return draw_double_mass(self.task, state, float(inputs[0]), self.config.action_scale[0])
 
 
 class DoubleMassVectorEnv(LinearSystemVectorEnv):
     """``num_envs`` double masses, each on its own task, stepped together (see :class:`DoubleMassEnv`)."""
 
     family = FAMILY
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def draw_double_mass(task: Task, state: np.ndarray, force: float, action_scale: float) -> np.ndarray:
+    """Wall, m1 and m2 with their springs and dampers (600×200 RGB): block sizes from the masses, spring coils and
+    colours from the spring constants, damper widths from the dampings; the force on m1 as a red arrow, the
+    velocities as blue ones, the rest positions dashed."""
+    from mtenvs.rendering import BLUE, GREY, RED, Canvas, draw_mass_chain, squash
+
+    canvas = Canvas(600, 200)
+    floor, rests, scale = 150.0, (220.0, 430.0), 60.0  # pixels: floor line, rest positions; pixels per metre
+    positions, velocities = (float(state[0]), float(state[2])), (float(state[1]), float(state[3]))
+    centres = [rest + 95.0 * squash(x * scale, 95.0) for rest, x in zip(rests, positions, strict=True)]
+    for rest in rests:
+        for y in range(34, int(floor), 12):
+            canvas.draw.line([(rest, y), (rest, y + 6)], fill=GREY)
+    boxes = draw_mass_chain(canvas, centres, [task["mass_1"], task["mass_2"]], [task["spring_1"], task["spring_2"]],
+                            [task["damping_1"], task["damping_2"]], PARAMETERS["spring_2"].bounds, floor)
+    for (_, top, _, _), centre, v in zip(boxes, centres, velocities, strict=True):
+        canvas.arrow((centre, top - 8), (centre + 50.0 * squash(v, 1.0), top - 8), fill=BLUE, width=2)
+    left, top, right, bottom = boxes[0]
+    start = ((left + right) / 2, (top + bottom) / 2)  # the force acts on m1
+    canvas.arrow(start, (start[0] + 80.0 * squash(force, action_scale), start[1]), fill=RED)
+    canvas.text((10, 8), f"m1 = {task['mass_1']:.2f} kg  k1 = {task['spring_1']:.2f} N/m  d1 = {task['damping_1']:.3f} N s/m")
+    canvas.text((10, 24), f"m2 = {task['mass_2']:.2f} kg  k2 = {task['spring_2']:.2f} N/m  d2 = {task['damping_2']:.3f} N s/m")
+    canvas.text((10, 172), f"x1 = {positions[0]:+.2f} m   x2 = {positions[1]:+.2f} m   force on m1 = {force:+.2f} N",
+                fill=(60, 60, 60))
+    return canvas.frame()

@@ -2,7 +2,7 @@
 
 Reads top to bottom: parameters, settings, dynamics (Lagrangian equations of motion, RK4), reward (shared
 with the other paper-002 families), the single environment, the batched vector environment, references
-(linearization). No rendering.
+(linearization), rendering.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mtenvs.core.parameters import Continuous, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
 from mtenvs.core.task import Task
 from mtenvs.core.vector import TaskVectorEnv, batch_box_actions, check_num_envs
+from mtenvs.rendering import require_reset
 
 # ------------------------------------------------------------------------------------------------ parameters
 # Training regions: Table 1 of "Scalable Lifelong Reinforcement Learning"; defaults at their centres. The poles
@@ -175,17 +176,22 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
     No termination (angles are not wrapped); truncation after 150 steps (7.5 s) for
     ``mtenvs/DoubleInvertedPendulum-v0``.
 
+    ## Rendering
+    ``render_mode="rgb_array"``: the cart and both poles to scale (lengths ``l1``, ``l2``; discs growing with
+    ``m1``, ``m2``), the last force as a red arrow.
+
     ## Arguments
     ``task``/``tasks``, ``dt`` (0.05 s), ``substeps`` (5), ``reward``, ``state_cost``, ``input_cost``,
     ``action_scale``, ``clip_actions``, ``initial_state_bounds`` (see
-    :class:`mtenvs.control.control_config.ControlConfig`).
+    :class:`mtenvs.control.control_config.ControlConfig`), ``render_mode`` (``"rgb_array"`` or ``None``).
 
     ## Version History
     * v0: initial release.
+    * v0: ``render_mode="rgb_array"`` rendering (step and reset unchanged).
     """
 
     family = FAMILY
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, task: TaskSpec = None, *, tasks: TaskSpec = None, render_mode: str | None = None,
                  **settings: Any) -> None:
@@ -193,6 +199,7 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
         self.observation_space = self.config.observation_space()
         self.action_space = self.config.action_space()
         self._state: np.ndarray | None = None
+        self._force = 0.0  # the force of the last step, in newtons (drawn by render)
         super().__init__(task, tasks=tasks, render_mode=render_mode)
 
     def _apply_task(self, task: Task) -> None:
@@ -203,6 +210,7 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
             self._state = check_state(options["state"], (6,), self.family.name)[None].copy()
         else:
             self._state = self.config.sample_states(self.np_random, 1)
+        self._force = 0.0
         return self._observation()
 
     def _observation(self) -> np.ndarray:
@@ -215,12 +223,24 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
         inputs = self.config.inputs(box_action(action, (1,), self.family.name)[None])
         reward = float(self.config.rewards(self._state, inputs)[0])
         self._state = rk4_step(self._state, inputs[:, 0], self._physics, self.config.dt, self.substeps)
+        self._force = float(inputs[0, 0])
         return self._observation(), reward, False, False, self._info()
 
     @property
     def state(self) -> np.ndarray | None:
         """The true state (float64), or ``None`` before reset."""
         return None if self._state is None else self._state[0].copy()
+
+    def render(self) -> np.ndarray | None:
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_double_pendulum`); ``None`` otherwise.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        if self.render_mode != "rgb_array":
+            return None
+        require_reset(self._state is not None, self.family.name)
+        return draw_double_pendulum(self.task, self._state[0], self._force, self.config.action_scale[0])
 
 
 # ------------------------------------------------------------------------------------------------ vector env
@@ -318,3 +338,38 @@ def lqr_policy(tasks: Any, **settings: Any) -> Any:
 
 
 FAMILY.reference_policies["lqr"] = lqr_policy
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def draw_double_pendulum(task: Task, state: np.ndarray, force: float, action_scale: float) -> np.ndarray:
+    """The cart with its two poles (600×400 RGB), drawn to scale: pole lengths from ``l1`` and ``l2``, the point
+    masses' discs growing with ``m1`` and ``m2``, the cart's width with ``m0``; the last force as a red arrow.
+
+    The view follows the cart once it leaves ±2 m; the ticks on the ground mark every half metre. The scale is
+    110 pixels per metre, reduced only for poles longer than 2.8 m together (out-of-distribution tasks).
+    """
+    from mtenvs.rendering import GREY, RED, Canvas, disc, draw_cart, draw_link, squash
+
+    canvas = Canvas(600, 400)
+    ground, scale = 330.0, min(110.0, 310.0 / (task["length_1"] + task["length_2"]))  # ground line; pixels per metre
+    x = float(state[0]) if np.isfinite(state[0]) else 0.0
+    view = x - float(np.clip(x, -2.0, 2.0))  # metres the view has moved to keep the cart inside it
+
+    def pixel_x(metres: float) -> float:
+        return 300.0 + (metres - view) * scale
+
+    canvas.draw.line([(0, ground + 15), (600, ground + 15)], fill=(0, 0, 0))
+    for tick in np.arange(np.ceil((view - 3.0) * 2) / 2, view + 3.0, 0.5):
+        canvas.draw.line([(pixel_x(tick), ground + 15), (pixel_x(tick), ground + 22)], fill=GREY)
+    cart = (pixel_x(x), ground)
+    pivot = draw_cart(canvas, cart, width=40.0 + 12.0 * task["cart_mass"] ** 0.5, height=30.0)
+    tip_1 = draw_link(canvas, pivot, float(state[2]), task["length_1"] * scale, half_width=4.0)
+    tip_2 = draw_link(canvas, tip_1, float(state[4]), task["length_2"] * scale, half_width=4.0)
+    disc(canvas, tip_1, 4.0 + 14.0 * task["mass_1"] ** (1 / 3), (60, 60, 160))
+    disc(canvas, tip_2, 4.0 + 14.0 * task["mass_2"] ** (1 / 3), (60, 60, 160))
+    canvas.arrow((cart[0], ground + 40), (cart[0] + 120.0 * squash(force, action_scale), ground + 40), fill=RED)
+    canvas.text((10, 10), f"l1 = {task['length_1']:.2f} m   l2 = {task['length_2']:.2f} m   "
+                          f"m0 = {task['cart_mass']:.2f} kg   m1 = {task['mass_1']:.3f} kg   m2 = {task['mass_2']:.3f} kg")
+    canvas.text((10, 375), f"x = {x:+.2f} m   theta1 = {state[2]:+.2f} rad   theta2 = {state[4]:+.2f} rad   "
+                           f"force = {force:+.1f} N", fill=(60, 60, 60))
+    return canvas.frame()

@@ -29,6 +29,7 @@ from mtenvs.core.parameters import ParameterSpace
 from mtenvs.core.samplers import TaskSpec
 from mtenvs.core.task import Task
 from mtenvs.core.vector import TaskVectorEnv, batch_box_actions, check_num_envs
+from mtenvs.rendering import require_reset
 
 ContinuousModel = Callable[[Task], tuple[np.ndarray, np.ndarray]]
 
@@ -202,7 +203,8 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
     """Base of the linear family environments: ``x_{t+1} = A_d x_t + B_d u_t``, reward from ``(x_t, u_t)``.
 
     Subclasses set ``family`` (a :class:`LinearFamily`) and document themselves. Keyword arguments are the
-    :class:`~mtenvs.control.control_config.ControlConfig` settings.
+    :class:`~mtenvs.control.control_config.ControlConfig` settings. A subclass that renders lists ``"rgb_array"``
+    in its ``metadata`` and implements :meth:`draw`.
     """
 
     family: ClassVar[LinearFamily]
@@ -214,6 +216,7 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
         self.observation_space = self.config.observation_space()
         self.action_space = self.config.action_space()
         self._state: np.ndarray | None = None
+        self._input = np.zeros(self.config.input_dim)  # the physical input of the last step (drawn by render)
         super().__init__(task, tasks=tasks, render_mode=render_mode)
 
     def _apply_task(self, task: Task) -> None:
@@ -225,6 +228,7 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
             self._state = check_state(options["state"], (self.config.state_dim,), self.family.name)[None].copy()
         else:
             self._state = self.config.sample_states(self.np_random, 1)
+        self._input = np.zeros(self.config.input_dim)
         return self._observation()
 
     def _observation(self) -> np.ndarray:
@@ -237,12 +241,28 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
         inputs = self.config.inputs(box_action(action, (self.config.input_dim,), self.family.name)[None])
         reward = float(self.config.rewards(self._state, inputs)[0])
         self._state = step_linear(self._a_d, self._b_d, self._state, inputs)
+        self._input = inputs[0].copy()
         return self._observation(), reward, False, False, self._info()
 
     @property
     def state(self) -> np.ndarray | None:
         """The true state (float64), or ``None`` before reset."""
         return None if self._state is None else self._state[0].copy()
+
+    def render(self) -> np.ndarray | None:
+        """An RGB frame of the current state and task in ``"rgb_array"`` mode (see :meth:`draw`); ``None`` otherwise.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        if self.render_mode != "rgb_array":
+            return None
+        require_reset(self._state is not None, self.family.name)
+        return self.draw(self._state[0], self._input)
+
+    def draw(self, state: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """The frame of ``state`` after the physical ``inputs`` of the last step (zeros after a reset)."""
+        raise NotImplementedError(f"{self.family.name} has no rgb_array rendering")
 
 
 # ------------------------------------------------------------------------------------------------ vector env

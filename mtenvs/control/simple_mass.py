@@ -1,7 +1,7 @@
 """Simple-mass task family: drive a mass on a spring and damper to rest at the origin.
 
 Reads top to bottom: parameters, dynamics, the environments (reward and stepping are those of every linear
-family, in :mod:`mtenvs.control.linear_env`). No rendering.
+family, in :mod:`mtenvs.control.linear_env`), rendering.
 """
 
 from __future__ import annotations
@@ -70,18 +70,53 @@ class SimpleMassEnv(LinearSystemEnv):
     ## Episode End
     No termination; truncation after 150 steps (7.5 s) for ``mtenvs/SimpleMass-v0``.
 
+    ## Rendering
+    ``render_mode="rgb_array"``: the mass (its size from ``m``) on its spring (coils and colour from ``k``) and
+    damper (line width from ``d``), the last force as a red arrow and the velocity as a blue one.
+
     ## Arguments
     ``task``/``tasks``, ``dt`` (0.05 s), ``reward``, ``state_cost``, ``input_cost``, ``action_scale``,
-    ``clip_actions``, ``initial_state_bounds`` (see :class:`mtenvs.control.control_config.ControlConfig`).
+    ``clip_actions``, ``initial_state_bounds`` (see :class:`mtenvs.control.control_config.ControlConfig`),
+    ``render_mode`` (``"rgb_array"`` or ``None``).
 
     ## Version History
     * v0: initial release.
+    * v0: ``render_mode="rgb_array"`` rendering (step and reset unchanged).
     """
 
     family = FAMILY
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def draw(self, state: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """The frame of ``state`` after the force ``inputs[0]`` (newtons); see :func:`draw_simple_mass`."""
+        return draw_simple_mass(self.task, state, float(inputs[0]), self.config.action_scale[0])
 
 
 class SimpleMassVectorEnv(LinearSystemVectorEnv):
     """``num_envs`` simple masses, each on its own task, stepped together (see :class:`SimpleMassEnv`)."""
 
     family = FAMILY
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def draw_simple_mass(task: Task, state: np.ndarray, force: float, action_scale: float) -> np.ndarray:
+    """The mass on its spring and damper (600×200 RGB): block size from ``m``, spring coils and colour from ``k``,
+    damper width from ``d``; the force as a red arrow, the velocity as a blue one, the rest position dashed."""
+    from mtenvs.rendering import BLUE, GREY, RED, Canvas, draw_mass_chain, squash
+
+    canvas = Canvas(600, 200)
+    floor, rest, scale = 150.0, 330.0, 90.0  # pixels: floor line, rest position of the mass; pixels per metre
+    x, v = float(state[0]), float(state[1])
+    centre = rest + 220.0 * squash(x * scale, 220.0)  # linear near rest, kept inside the frame
+    for y in range(34, int(floor), 12):
+        canvas.draw.line([(rest, y), (rest, y + 6)], fill=GREY)
+    [(left, top, right, _)] = draw_mass_chain(canvas, [centre], [task["mass"]], [task["spring"]], [task["damping"]],
+                                            PARAMETERS["spring"].bounds, floor)
+    middle = floor - (right - left) / 2
+    side = 1 if force >= 0 else -1
+    start = right if side > 0 else left
+    canvas.arrow((start, middle), (start + 90.0 * squash(force, action_scale), middle), fill=RED)
+    canvas.arrow((centre, top - 8), (centre + 60.0 * squash(v, 1.0), top - 8), fill=BLUE, width=2)
+    canvas.text((10, 10), f"m = {task['mass']:.2f} kg   k = {task['spring']:.2f} N/m   d = {task['damping']:.3f} N s/m")
+    canvas.text((10, 172), f"x = {x:+.2f} m   v = {v:+.2f} m/s   force = {force:+.2f} N", fill=(60, 60, 60))
+    return canvas.frame()

@@ -1,7 +1,7 @@
 """Entropy-regularized allocation over entities: the synthetic task of paper 004 (Sec. 6.1).
 
 Reads top to bottom: parameters, the reward and its exact optimum, the family (with ``optimal_value``), the
-single environment, the batched vector environment, reference policies.
+single environment, the batched vector environment, reference policies, rendering.
 
 Each step the agent sees one scalar state ``x_i ~ U[0, 1]`` per entity and splits a unit budget among the
 entities; the reward is ``sum_i x_i a_i - beta_i a_i log a_i`` plus Gaussian noise. The per-entity entropy
@@ -25,6 +25,7 @@ from mtenvs.core.parameters import Continuous, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
 from mtenvs.core.task import Task
 from mtenvs.core.vector import vector_env_for
+from mtenvs.rendering import require_reset
 
 # ------------------------------------------------------------------------------------------------ parameters
 # The paper sweeps epsilon over [0, 0.8] (Fig. 1); beta0 = 0.1 is the notes' default (the paper gives none).
@@ -172,13 +173,15 @@ class EntityAllocationEnv(TaskEnv[np.ndarray, np.ndarray]):
     * ``n_entities``: number of entities ``m`` (default 10).
     * ``horizon``: steps per episode (default 1).
     * ``noise_std``: standard deviation of the reward noise (default 0.1).
+    * ``render_mode``: ``"rgb_array"`` (bars of the states, the entropy weights and the allocations) or ``None``.
 
     ## Version History
     * v0: initial release.
+    * v0: ``render_mode="rgb_array"`` rendering (step and reset unchanged).
     """
 
     family = FAMILY
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, task: TaskSpec = None, *, tasks: TaskSpec = None, n_entities: int = DEFAULT_ENTITIES,
                  horizon: int = 1, noise_std: float = DEFAULT_NOISE, render_mode: str | None = None) -> None:
@@ -187,6 +190,7 @@ class EntityAllocationEnv(TaskEnv[np.ndarray, np.ndarray]):
         self.action_space = spaces.Box(0.0, 1.0, (self.n_entities,), dtype=np.float32)
         self._x: np.ndarray | None = None
         self._t = 0
+        self._last: tuple[np.ndarray, float] | None = None  # weights and noise-free reward of the last step (render)
         super().__init__(task, tasks=tasks, render_mode=render_mode)
 
     def _apply_task(self, task: Task) -> None:
@@ -198,6 +202,7 @@ class EntityAllocationEnv(TaskEnv[np.ndarray, np.ndarray]):
         else:
             self._x = self.np_random.uniform(size=self.n_entities)
         self._t = 0
+        self._last = None
         return self._observation()
 
     def _observation(self) -> np.ndarray:
@@ -213,12 +218,24 @@ class EntityAllocationEnv(TaskEnv[np.ndarray, np.ndarray]):
         self._t += 1
         self._x = self.np_random.uniform(size=self.n_entities)
         info = {**self._info(), "weights": weights, "expected_reward": expected}
+        self._last = (weights, expected)
         return self._observation(), reward, self._t >= self.horizon, False, info
 
     @property
     def state(self) -> np.ndarray | None:
         """The current entity states ``x`` (float64), or ``None`` before reset."""
         return None if self._x is None else self._x.copy()
+
+    def render(self) -> np.ndarray | None:
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_allocation`); ``None`` otherwise.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        if self.render_mode != "rgb_array":
+            return None
+        require_reset(self._x is not None, self.family.name)
+        return draw_allocation(self.task, self._x, self.betas, self._last, self._t, self.horizon)
 
 
 # ------------------------------------------------------------------------------------------------ vector env
@@ -251,3 +268,32 @@ def uniform_policy(tasks: Any, **env_kwargs: Any) -> Any:
 
 FAMILY.reference_policies["optimal"] = optimal_policy
 FAMILY.reference_policies["uniform"] = uniform_policy
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def draw_allocation(task: Task, x: np.ndarray, betas: np.ndarray, last: tuple[np.ndarray, float] | None, step: int,
+                    horizon: int) -> np.ndarray:
+    """Bars per entity (600×400 RGB): the current states ``x_i``, the task's entropy weights ``beta_i`` (hidden from
+    the agent; a black cap marks one above 1), and the allocation: the optimal one of the current state beside the
+    weights executed at the last step (on the state before it)."""
+    from mtenvs.rendering import GREY, Canvas, bars
+
+    canvas = Canvas(600, 400)
+    m = len(x)
+    labels = [str(i) for i in range(m)] if m <= 20 else None
+    canvas.text((10, 8), f"mismatch = {task['mismatch']:.2f}   beta0 = {task['beta0']:.2f}   step {step} / {horizon}"
+                + ("" if last is None else f"   last reward (noise-free) = {last[1]:.3f}"))
+    bars(canvas, (40.0, 50.0, 290.0, 170.0), list(x), (0.0, 1.0), [(70, 110, 170)], labels, "state x_i")
+    bars(canvas, (330.0, 50.0, 580.0, 170.0), list(betas), (0.0, 1.0), [(200, 120, 50)], labels,
+         "entropy weight beta_i (the task)")
+    optimal = optimal_allocation(x, betas)
+    executed = last[0] if last is not None else np.zeros(m)
+    top = max(0.5, float(optimal.max()), float(executed.max()))
+    paired = np.ravel(np.column_stack([optimal, executed]))
+    bars(canvas, (40.0, 230.0, 580.0, 360.0), list(paired), (0.0, top), [(60, 150, 80), (150, 150, 150)],
+         None, "allocation: optimal for the current state (green), executed at the last step (grey)")
+    if labels is not None:
+        for i, label in enumerate(labels):
+            canvas.text((40.0 + 540.0 * (i + 0.5) / m, 363.0), label, size=11, anchor="ma")
+    canvas.text((10, 385), "entities 0..m-1; the optimum is a_i = exp((x_i - lambda) / beta_i - 1)", size=11, fill=GREY)
+    return canvas.frame()

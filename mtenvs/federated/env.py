@@ -1,7 +1,7 @@
 """Federated aggregation: choose the weights with which client models are averaged (paper 004, App. A.2).
 
 Reads top to bottom: parameters, the client split of a task, the environment, the vector environment,
-reference policies (FedAvg).
+reference policies (FedAvg), rendering.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mtenvs.core.vector import vector_env_for
 from mtenvs.entities.allocation import normalize_allocation
 from mtenvs.federated.data import N_CLASSES, digits_split, dirichlet_partition, label_skew_partition
 from mtenvs.federated.model import accuracy, local_training, pad_clients
+from mtenvs.rendering import require_reset
 
 # ------------------------------------------------------------------------------------------------ parameters
 MAX_SEED = 999_999
@@ -95,13 +96,16 @@ class FedAggregationEnv(TaskEnv[np.ndarray, np.ndarray]):
     * ``n_clients`` (10), ``rounds`` (50), ``local_steps`` (5), ``learning_rate`` (0.3), ``history`` (5).
     * ``partition``: ``"dirichlet"`` (default) or ``"label_skew"`` (the paper's split: the last 20% of the clients
       hold digits 6-9, the others digits 0-5; ``alpha`` is unused).
+    * ``render_mode``: ``"rgb_array"`` (the clients' label histograms, the aggregation weights and the
+      accuracies) or ``None``.
 
     ## Version History
     * v0: initial release.
+    * v0: ``render_mode="rgb_array"`` rendering (step and reset unchanged).
     """
 
     family = FAMILY
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
     def __init__(
         self,
@@ -137,6 +141,7 @@ class FedAggregationEnv(TaskEnv[np.ndarray, np.ndarray]):
         counts = self._mask.sum(axis=1)
         self.client_sizes = counts.astype(np.int64)
         self._shares = counts / counts.sum()
+        self._label_counts = self._ys.sum(axis=1)  # (n_clients, classes): the split, drawn by render
 
     def _reset_state(self, options: dict[str, Any]) -> np.ndarray:
         if options.get("state") is not None:
@@ -144,6 +149,7 @@ class FedAggregationEnv(TaskEnv[np.ndarray, np.ndarray]):
         n_features = self.data.pool_x.shape[1]
         self.global_model = np.zeros((n_features, N_CLASSES))
         self._round = 0
+        self._accuracy: float | None = None  # of the last aggregate (drawn by render)
         self._weights = np.full(self.n_clients, 1.0 / self.n_clients)
         self._train_clients()
         self._accuracy_history = np.repeat(self._client_accuracies[:, None], self.history, axis=1)
@@ -169,6 +175,7 @@ class FedAggregationEnv(TaskEnv[np.ndarray, np.ndarray]):
                 "client_accuracies": self._client_accuracies.copy(), "round": self._round + 1}
         self._round += 1
         self._weights = weights
+        self._accuracy = reward
         terminated = self._round >= self.rounds
         if not terminated:
             self._train_clients()
@@ -179,6 +186,18 @@ class FedAggregationEnv(TaskEnv[np.ndarray, np.ndarray]):
     def state(self) -> int | None:
         """The number of finished rounds, or ``None`` before reset."""
         return self._round
+
+    def render(self) -> np.ndarray | None:
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_federation`); ``None`` otherwise.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        if self.render_mode != "rgb_array":
+            return None
+        require_reset(self._round is not None, self.family.name)
+        return draw_federation(self._task, self.partition, self._label_counts, self._weights, self._client_accuracies,
+                               self._accuracy, self._round, self.rounds)
 
 
 FedAggregationVectorEnv = vector_env_for(FedAggregationEnv, "FedAggregationVectorEnv")
@@ -205,3 +224,41 @@ def sample_weighted_policy(tasks: Any, **env_kwargs: Any) -> Any:
 
 FAMILY.reference_policies["fedavg"] = fedavg_policy
 FAMILY.reference_policies["fedavg_by_size"] = sample_weighted_policy
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def draw_federation(task: Task, partition: str, label_counts: np.ndarray, weights: np.ndarray,
+                    client_accuracies: np.ndarray, accuracy_: float | None, round_: int, rounds: int) -> np.ndarray:
+    """The federation after ``round_`` rounds (600×400 RGB): each client's label histogram as a stacked bar (one
+    colour per digit; the task's split), the current aggregation weights, and the accuracy of each client's local
+    model beside that of the last aggregate."""
+    from mtenvs.rendering import Canvas, bars, palette
+
+    canvas = Canvas(600, 400)
+    n, classes = label_counts.shape
+    digit_fills = palette(classes)
+    left, top, right, bottom = 40.0, 50.0, 480.0, 190.0
+    canvas.text((10, 8), f"{partition} split, alpha = {task['alpha']:.3g}, seed {task['split_seed']}   round {round_} / "
+                         f"{rounds}   aggregate accuracy = " + ("—" if accuracy_ is None else f"{accuracy_:.3f}"))
+    canvas.text((left, top - 3), "samples per client, by digit", size=12, anchor="ld")
+    canvas.draw.rectangle([left, top, right, bottom], outline=(225, 225, 225))
+    tallest = float(label_counts.sum(axis=1).max())
+    slot = (right - left) / n
+    for i in range(n):
+        y = bottom
+        for digit in range(classes):
+            height = (bottom - top) * label_counts[i, digit] / tallest
+            if height > 0:
+                canvas.draw.rectangle([left + slot * (i + 0.15), y - height, left + slot * (i + 0.85), y],
+                                      fill=digit_fills[digit])
+            y -= height
+        canvas.text((left + slot * (i + 0.5), bottom + 3), str(i), size=11, anchor="ma")
+    for digit, fill in enumerate(digit_fills):
+        canvas.text((500 + 45 * (digit // 5), top + 15 * (digit % 5)), f"digit {digit}", size=11, fill=fill)
+    labels = [str(i) for i in range(n)] if n <= 20 else None
+    bars(canvas, (40.0, 240.0, 290.0, 360.0), list(weights), (0.0, max(0.25, float(weights.max()))), [(70, 110, 170)],
+         labels, "aggregation weights")
+    bars(canvas, (330.0, 240.0, 580.0, 360.0), [*client_accuracies, accuracy_ or 0.0], (0.0, 1.0),
+         [(150, 150, 150)] * n + [(60, 150, 80)], [*(labels or [""] * n), "agg"],
+         "accuracy: local models, aggregate (green)")
+    return canvas.frame()

@@ -1,7 +1,7 @@
 """Portfolio allocation over assets drawn from a universe (paper 004, Sec. 6.2; reward of Jiang et al. 2017).
 
 Reads top to bottom: parameters and task sets, the price sources and the universe split, the environment,
-the vector environment, reference policies.
+the vector environment, reference policies, rendering.
 
 A task is a portfolio: ``n_assets`` assets drawn (by the integer ``selection``) from the training universe or from
 the held-out assets (``pool``), traded over the training period or the held-out final period (``period``), at a
@@ -28,6 +28,7 @@ from mtenvs.entities.allocation import normalize_allocation
 from mtenvs.portfolio.data import PriceData, csv_prices, from_dataframe, sp500_prices
 from mtenvs.portfolio.market import synthetic_market
 from mtenvs.portfolio.trading import drift, period_log_return
+from mtenvs.rendering import require_reset
 
 # ------------------------------------------------------------------------------------------------ parameters
 MAX_SELECTION = 999_999
@@ -214,13 +215,15 @@ class PortfolioEnv(TaskEnv[np.ndarray, np.ndarray]):
     * ``split_date``: first day of the held-out period (default: synthetic 2019-01-01, sp500 2018-01-01,
       otherwise 80% through the calendar).
     * ``cost_model``: ``"linear"`` (default) or ``"exact"``.
+    * ``render_mode``: ``"rgb_array"`` (the price window per asset, the weights and the wealth) or ``None``.
 
     ## Version History
     * v0: initial release.
+    * v0: ``render_mode="rgb_array"`` rendering (step and reset unchanged).
     """
 
     family = FAMILY
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(
         self,
@@ -361,6 +364,19 @@ class PortfolioEnv(TaskEnv[np.ndarray, np.ndarray]):
         """The current end-of-period weights ``w_{n-1}`` (cash first)."""
         return self._weights.copy()
 
+    def render(self) -> np.ndarray | None:
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_portfolio`); ``None`` otherwise.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        if self.render_mode != "rgb_array":
+            return None
+        require_reset(self._day is not None, self.family.name)
+        closes = self.price_features(np.array([self._day]))[0, 1:, :self.window]
+        return draw_portfolio(self._task, self.assets, closes, self._weights, self._value,
+                              str(self.prices.dates[self._day - 1]))
+
 
 PortfolioVectorEnv = vector_env_for(PortfolioEnv, "PortfolioVectorEnv")
 
@@ -379,3 +395,29 @@ def equal_crp_policy(tasks: Any, **env_kwargs: Any) -> Any:
 
 
 FAMILY.reference_policies["equal_crp"] = equal_crp_policy
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def draw_portfolio(task: Task, assets: tuple[str, ...], closes: np.ndarray, weights: np.ndarray, value: float,
+                   date: str) -> np.ndarray:
+    """The task's portfolio on its latest day (600×400 RGB): the closes of the observation window divided by the
+    latest close, one line per asset (the price features the agent sees), the current weights as bars (cash first),
+    and the wealth, date, commission, pool and period."""
+    from mtenvs.rendering import Canvas, bars, lines, palette
+
+    canvas = Canvas(600, 400)
+    fills = palette(len(assets))
+    finite = closes[np.isfinite(closes)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 2.0)
+    pad = 0.05 * max(high - low, 1e-3)
+    canvas.text((10, 8), f"{date}   wealth = {value:.4f}   commission = {task['commission']:.2%}   "
+                         f"pool = {task['pool']}   period = {task['period']}")
+    lines(canvas, (40.0, 50.0, 480.0, 220.0), list(closes), (low - pad, high + pad), fills[1:],
+          title=f"close / latest close over the last {closes.shape[1]} days")
+    canvas.text((36, 50), f"{high:.2f}", size=11, anchor="ra")
+    canvas.text((36, 220), f"{low:.2f}", size=11, anchor="rs")
+    for i, (name, fill) in enumerate(zip(assets[1:], fills[1:], strict=True)):
+        canvas.text((490, 50 + 15 * i), name, size=11, fill=fill)
+    bars(canvas, (40.0, 270.0, 580.0, 370.0), list(weights), (0.0, max(0.2, float(weights.max()))), fills, list(assets),
+         "weights (after the last day's price moves)", label_size=10)
+    return canvas.frame()
