@@ -144,20 +144,22 @@ class RayWorkerPool(WorkerPool):
 
     def snapshot(self) -> dict[Node, bytes]:
         self._check_open()
-        return {node: self._get_snapshot(node) for node in self.nodes}
+        pending = {node: self._actors[node].snapshot.remote() for node in self.nodes}  # all serialize in parallel
+        return {node: self._get_snapshot(node, pending[node]) for node in self.nodes}
 
     def snapshot_of(self, node: Node) -> bytes:
         self._check_open()
         if node not in self._actors:
             raise ValueError(f"node {node!r} is not in this pool; its nodes are {list(self.nodes)!r}")
-        return self._get_snapshot(node)
+        return self._get_snapshot(node, self._actors[node].snapshot.remote())
 
-    def _get_snapshot(self, node: Node) -> bytes:
+    def _get_snapshot(self, node: Node, ref: Any) -> bytes:
         while True:
             try:
-                return ray.get(self._actors[node].snapshot.remote())
+                return ray.get(ref)
             except _FAULTS as error:
                 self._restart(node, error)
+                ref = self._actors[node].snapshot.remote()
 
     def restore(self, snapshots: Mapping[Node, bytes]) -> None:
         self._check_open()
