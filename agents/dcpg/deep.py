@@ -14,15 +14,19 @@ the critic, while the critic's own layers stay local, as in Algorithm 1, where t
 each estimates its gradient with its own task's values (the tasks' value functions differ);
 ``mix="all"`` also averages the critic heads. The single-agent baselines SA-i are the same run with no edges, ``W = I``.
 
-Each agent keeps its own random streams (torch, NumPy, ``random``), swapped in around its local step as if every
-agent ran in its own process, so an agent with ``W = I`` trains exactly as it would alone.
+Each agent is a :class:`~agents.dcpg.workers.DeepAgentWorker` in a worker pool: its environments, learner and random
+streams (torch, NumPy, ``random``) live there, and its local step runs there, in this process (``backend="local"``)
+or in its own Ray actor (``backend="ray"``, agents in parallel), with the same results either way. An agent with
+``W = I`` trains exactly as it would alone. ``learn(..., checkpoint_path=...)`` saves the run after every round and
+resumes from that file.
 """
 
 from __future__ import annotations
 
-import random
+import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
+from os import PathLike
 from typing import Any, Literal
 
 import numpy as np
@@ -31,17 +35,16 @@ from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.preprocessing import is_image_space
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
+from torch.nn.utils import vector_to_parameters
 
 import mtenvs
-from agents.common.communication import Communicator, LocalCommunicator
+from agents.common.communication import Communicator
 from agents.common.graphs import Graph, build_graph, consensus_error, mixing_matrix, second_largest_eigenvalue_modulus
-from agents.dcpg.policies import DepthCNN, RegularizedActorCriticPolicy
+from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
 from agents.dcpg.reinforce import Reinforce
+from agents.dcpg.workers import DeepAgentWorker, open_runtime
 from mtenvs.core.seeding import child_seeds
 from mtenvs.core.task import Task
-from mtenvs.sb3 import make_vec_env
 
 Algo = Literal["reinforce", "a2c", "ppo"]
 MixScope = Literal["policy", "all"]
@@ -79,6 +82,18 @@ def default_algo_kwargs(algo: str, n_steps: int, n_envs: int) -> dict[str, Any]:
     return {}
 
 
+def mixed_parameters(policy: BasePolicy, scope: str = "policy") -> list[torch.nn.Parameter]:
+    """The parameters of ``policy`` that are averaged (``theta``), in a fixed order: all of them for ``scope="all"``,
+    else the actor and the features extractor it shares with the critic (not the critic's own layers)."""
+    if scope == "all":
+        return list(policy.parameters())
+    critic = [policy.value_net, policy.mlp_extractor.value_net]
+    if not policy.share_features_extractor:
+        critic.append(policy.vf_features_extractor)
+    local = {id(p) for module in critic for p in module.parameters()}
+    return [p for p in policy.parameters() if id(p) not in local]
+
+
 class DeepDCPG:
     """Decentralized policy gradient with deep policies: one SB3 agent per task, parameters mixed every round.
 
@@ -99,13 +114,19 @@ class DeepDCPG:
         regularizer: ``"relative_entropy"`` (the paper's, Eq. 6) or ``"entropy"`` (SB3's Shannon entropy bonus).
         mix: which parameters are averaged: ``"policy"`` (actor and shared features extractor; default) or ``"all"``
             (also the critic's layers).
-        policy_kwargs: extra SB3 policy arguments (default: :class:`DepthCNN` on image observations, one hidden layer
-            of 64 units per head).
+        policy_kwargs: extra SB3 policy arguments (default: :class:`~agents.dcpg.policies.DepthCNN` on image
+            observations, one hidden layer of 64 units per head).
         algo_kwargs: extra arguments of the SB3 algorithm, on top of :func:`default_algo_kwargs`.
         env_kwargs: arguments of the environment (and of ``gym.make_vec``, e.g. ``max_episode_steps``).
-        communicator: the message layer (default: in-process :class:`LocalCommunicator`).
+        communicator: the message layer (default: one for ``backend``, closed by :meth:`close`).
         seed: the run seed; agent ``i`` gets its own seed derived from it.
         device: torch device.
+        backend: where the agents run and how they exchange parameters: ``"local"`` (this process, one agent after
+            another) or ``"ray"`` (each agent in its own Ray actor, in parallel; messages through Ray's object
+            store). Same results on both.
+        backend_options: for ``"ray"``: ``address`` (join a cluster; default: start a local one unless Ray is
+            running), ``checkpoint_every``, ``max_restarts``, ``actor_options`` of the worker pool, and further
+            ``ray.init`` options.
     """
 
     def __init__(
@@ -129,6 +150,8 @@ class DeepDCPG:
         communicator: Communicator | None = None,
         seed: int = 0,
         device: str = "cpu",
+        backend: str = "local",
+        backend_options: Mapping[str, Any] | None = None,
     ) -> None:
         family = mtenvs.family_of(env_id)
         self.env_id = env_id
@@ -152,50 +175,43 @@ class DeepDCPG:
         # Messages travel only where W has a non-zero weight (none at all for W = I).
         self.links = Graph(n, [(int(i), int(j)) for i, j in np.argwhere(np.triu(self.weights, k=1) != 0)])
         self.algo, self.n_envs, self.n_steps, self.mix_scope = algo, n_envs, n_steps, mix
-        self.communicator = communicator if communicator is not None else LocalCommunicator()
-        self.seed = seed
+        self.seed, self.backend = seed, backend
         self.history: list[dict[str, Any]] = []
         self.rounds_done = 0
-        self._logs = [EpisodeLog() for _ in range(n)]
-        self.agents: list[OnPolicyAlgorithm] = []
-        self._rng_states: list[tuple[Any, Any, Any]] = []
-        for i, agent_seed in enumerate(child_seeds(seed, n)):
-            agent_seed = int(agent_seed) % 2**31
-            env = make_vec_env(env_id, n_envs, task=self.tasks[i], seed=agent_seed, env_kwargs=env_kwargs)
-            kwargs = {**default_algo_kwargs(algo, n_steps, n_envs), **dict(algo_kwargs or {})}
-            self.agents.append(ALGORITHMS[algo](
-                RegularizedActorCriticPolicy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma,
-                ent_coef=regularization, policy_kwargs=self._policy_kwargs(env.observation_space, regularizer, policy_kwargs),
-                seed=agent_seed, device=device, **kwargs))
-            self._rng_states.append((torch.get_rng_state(), np.random.get_state(), random.getstate()))
-        # Identical initial parameters for every agent, as the analysis assumes (Lemma B.2).
-        initial = parameters_to_vector(self.agents[0].policy.parameters()).detach()
-        for agent in self.agents[1:]:
-            vector_to_parameters(initial.clone(), agent.policy.parameters())
-
-    # ------------------------------------------------------------------------------------------- set-up
-    @staticmethod
-    def _policy_kwargs(space: Any, regularizer: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"regularizer": regularizer, "net_arch": {"pi": [64], "vf": [64]}}
-        if is_image_space(space, check_channels=False):
-            kwargs["features_extractor_class"] = DepthCNN
-        return {**kwargs, **dict(extra or {})}
+        kwargs = {"learning_rate": learning_rate, "n_steps": n_steps, "gamma": gamma, "ent_coef": regularization,
+                  "policy_kwargs": {"regularizer": regularizer, **dict(policy_kwargs or {})},
+                  **default_algo_kwargs(algo, n_steps, n_envs), **dict(algo_kwargs or {})}
+        workers = {i: DeepAgentWorker(env_id, self.tasks[i], algo=algo, algo_kwargs=kwargs, n_envs=n_envs,
+                                      env_kwargs=env_kwargs, mix=mix, seed=int(agent_seed) % 2**31, device=device)
+                   for i, agent_seed in enumerate(child_seeds(seed, n))}
+        self._runtime = open_runtime(backend, backend_options, workers, seed, communicator)
+        self.communicator: Communicator = self._runtime.communicator
+        self.pool: WorkerPool = self._runtime.pool  # type: ignore[assignment]
+        try:
+            self.pool.call("setup")
+            # Identical initial parameters for every agent, as the analysis assumes (Lemma B.2).
+            initial = self.pool.call("policy_state", nodes=[0])[0]
+            if n > 1:
+                self.pool.call("load_policy_state", {i: (initial,) for i in range(1, n)})
+        except BaseException:
+            self._runtime.close()
+            raise
 
     # ------------------------------------------------------------------------------------------ parameters
     def mixed_parameters(self, policy: BasePolicy) -> list[torch.nn.Parameter]:
         """The parameters of ``policy`` that are averaged (``theta``), in a fixed order."""
-        if self.mix_scope == "all":
-            return list(policy.parameters())
-        critic = [policy.value_net, policy.mlp_extractor.value_net]
-        if not policy.share_features_extractor:
-            critic.append(policy.vf_features_extractor)
-        local = {id(p) for module in critic for p in module.parameters()}
-        return [p for p in policy.parameters() if id(p) not in local]
+        return mixed_parameters(policy, self.mix_scope)
 
     @property
     def num_agents(self) -> int:
         """Number of agents (= tasks)."""
-        return len(self.agents)
+        return len(self.tasks)
+
+    @property
+    def agents(self) -> list[OnPolicyAlgorithm]:
+        """Every agent's SB3 learner: the live objects with ``backend="local"``, copies fetched from the actors with
+        ``backend="ray"``."""
+        return [self.pool.fetch(i).model for i in range(self.num_agents)]
 
     @property
     def second_eigenvalue(self) -> float:
@@ -204,15 +220,15 @@ class DeepDCPG:
 
     def parameter_vector(self, i: int) -> torch.Tensor:
         """Agent ``i``'s mixed parameters ``theta_i`` as one flat tensor (a copy)."""
-        return parameters_to_vector(self.mixed_parameters(self.agents[i].policy)).detach().clone()
+        return self.pool.call("parameter_vector", nodes=[i])[i]
 
     def parameter_vectors(self) -> dict[int, torch.Tensor]:
         """Every agent's parameter vector, keyed by agent (graph node)."""
-        return {i: self.parameter_vector(i) for i in range(self.num_agents)}
+        return self.pool.call("parameter_vector")
 
     def set_parameter_vector(self, i: int, vector: torch.Tensor) -> None:
         """Load a flat vector of mixed parameters into agent ``i``'s policy."""
-        vector_to_parameters(vector.detach().clone(), self.mixed_parameters(self.agents[i].policy))
+        self.pool.call("set_parameter_vector", {i: (vector,)})
 
     def consensus_error(self) -> float:
         """``max_i ||theta_i - theta_bar||`` over the agents' parameter vectors."""
@@ -227,7 +243,7 @@ class DeepDCPG:
 
         (With ``mix="policy"`` its critic is agent ``i``'s, or agent 0's; acting does not use it.)
         """
-        template = self.agents[0 if i is None else i].policy
+        template = self.pool.fetch(0 if i is None else i).model.policy
         policy = type(template)(**template._get_constructor_parameters()).to(template.device)
         policy.load_state_dict(template.state_dict())
         vector_to_parameters(self.average_vector() if i is None else self.parameter_vector(i), self.mixed_parameters(policy))
@@ -243,35 +259,21 @@ class DeepDCPG:
 
     def consensus(self) -> None:
         """One pure consensus round, ``theta_i <- sum_j W_ij theta_j`` (Eq. 9 with a zero gradient)."""
-        for i, mixed in self.mix(self.parameter_vectors()).items():
-            self.set_parameter_vector(i, mixed)
-
-    def _local_step(self, i: int) -> None:
-        """Agent ``i``'s policy-gradient step on its own task, in its own random streams."""
-        torch_state, numpy_state, python_state = self._rng_states[i]
-        torch.set_rng_state(torch_state)
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
-        self.agents[i].learn(self.n_steps * self.n_envs, callback=self._logs[i], reset_num_timesteps=False)
-        self._rng_states[i] = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+        self.pool.call("set_parameter_vector", {i: (v,) for i, v in self.mix(self.parameter_vectors()).items()})
 
     def step(self) -> dict[str, Any]:
         """One DCPG round (Eq. 9); returns its log record."""
         started = time.perf_counter()
-        before = self.parameter_vectors()                                       # theta_i^k
-        for i in range(self.num_agents):
-            self._local_step(i)                                                 # theta_i^k + alpha g_i^k
-        if self.links.num_edges > 0:
-            mixed = self.mix(before)                                            # sum_j W_ij theta_j^k
-            for i in range(self.num_agents):
-                self.set_parameter_vector(i, mixed[i] + (self.parameter_vector(i) - before[i]))   # Eq. (9)
+        before = self.pool.call("local_step")          # every agent's local step from theta_i^k; returns theta_i^k
+        mixed: Mapping[int, Any] = self.mix(before) if self.links.num_edges > 0 else {}     # sum_j W_ij theta_j^k
+        reports = self.pool.call("apply", {i: (mixed.get(i),) for i in range(self.num_agents)})  # Eq. (9) in each agent
         self.rounds_done += 1
-        record = self._record(time.perf_counter() - started)
+        record = self._record(reports, time.perf_counter() - started)
         self.history.append(record)
         return record
 
-    def _record(self, seconds: float) -> dict[str, Any]:
-        episodes = [log.drain() for log in self._logs]
+    def _record(self, reports: Mapping[int, dict[str, Any]], seconds: float) -> dict[str, Any]:
+        episodes = [reports[i]["episodes"] for i in range(self.num_agents)]
 
         def mean(values: list[float | None]) -> float | None:
             present = [v for v in values if v is not None]
@@ -279,8 +281,8 @@ class DeepDCPG:
 
         return {
             "round": self.rounds_done,
-            "timesteps": int(self.agents[0].num_timesteps),
-            "consensus_error": self.consensus_error(),
+            "timesteps": reports[0]["timesteps"],
+            "consensus_error": consensus_error({i: r["theta"].numpy() for i, r in reports.items()}),
             "episodes": [len(e) for e in episodes],
             "mean_return": [mean([r for r, _, _ in e]) for e in episodes],
             "safe_flight": [mean([d for _, _, d in e]) for e in episodes],
@@ -289,23 +291,57 @@ class DeepDCPG:
             "seconds": seconds,
         }
 
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def _checkpoint(self, start: int) -> dict[str, Any]:
+        return {"num_agents": self.num_agents, "seed": self.seed, "start": start, "rounds_done": self.rounds_done,
+                "history": copy.deepcopy(self.history), "comm": copy.deepcopy(self.communicator.stats),
+                "workers": self.pool.snapshot()}
+
+    def _resume(self, payload: dict[str, Any], path: str | PathLike[str]) -> int:
+        if (payload.get("num_agents"), payload.get("seed")) != (self.num_agents, self.seed):
+            raise ValueError(f"checkpoint_path {str(path)!r} holds a run with {payload.get('num_agents')} agents and "
+                             f"seed {payload.get('seed')}; this one has {self.num_agents} agents and seed {self.seed}")
+        self.pool.restore(payload["workers"])
+        self.rounds_done, self.history = payload["rounds_done"], copy.deepcopy(payload["history"])
+        self.communicator.stats = copy.deepcopy(payload["comm"])
+        return int(payload["start"])
+
     def learn(self, rounds: int, callback: Callable[[DeepDCPG, dict[str, Any]], Any] | None = None,
-              progress_bar: bool = False) -> DeepDCPG:
-        """Run ``rounds`` DCPG rounds; ``callback(self, record)`` after each (return ``False`` to stop)."""
+              progress_bar: bool = False, checkpoint_path: str | PathLike[str] | None = None) -> DeepDCPG:
+        """Run ``rounds`` DCPG rounds; ``callback(self, record)`` after each (return ``False`` to stop).
+
+        With ``checkpoint_path``, the run (agents with their random streams, history, message counts) is saved there
+        after every round, before the callback; if the file exists, the run resumes from it and ends where the
+        interrupted call would have ended (``rounds`` after that call's start), with the same result.
+        """
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
             raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
-        iterator: Any = range(rounds)
+        payload = load_checkpoint(checkpoint_path) if checkpoint_path is not None else None
+        start = self._resume(payload, checkpoint_path) if payload is not None else self.rounds_done  # type: ignore[arg-type]
+        iterator: Any = range(start + rounds - self.rounds_done)
         if progress_bar:
             from tqdm import tqdm
 
             iterator = tqdm(iterator, desc=f"DCPG-{self.algo}")
         for _ in iterator:
             record = self.step()
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, self._checkpoint(start))
             if callback is not None and callback(self, record) is False:
                 break
         return self
 
     def close(self) -> None:
-        """Close every agent's environments."""
-        for agent in self.agents:
-            agent.get_env().close()
+        """Close every agent's environments and release the workers (Ray actors) and the communicator."""
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            try:
+                self.pool.call("close")
+            finally:
+                self._runtime.close()
+
+    def __enter__(self) -> DeepDCPG:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -7,25 +7,29 @@ state set. Every iteration ``k`` (notes-003 §8.1)::
     theta_i^{k+1} = sum_{j in N_i ∪ {i}} W_ij theta_j^k + alpha_k g_i  # Eq. 9: consensus + local ascent step
 
 The consensus step goes through :meth:`agents.common.Communicator.mix` (one round, two messages per edge, counted in
-bytes). ``W`` comes from :mod:`agents.common.graphs`: lazy Metropolis weights on a ring (the paper's setting) or on any
-connected graph; ``weights="identity"`` gives the single-agent baselines SA-i (no communication at all). The common
+bytes). ``W`` comes from :mod:`agents.common.graphs`: lazy Metropolis weights on a ring (the paper's setting) or on
+any connected graph; ``weights="identity"`` gives the single-agent baselines SA-i (no communication at all). The common
 policy is the network average ``theta_bar`` (notes G11); the logs hold the consensus error
 ``max_i ||theta_i - theta_bar||``, the joint objective ``sum_i V_i^{pi(theta_bar)}(rho_i)`` (Eq. 5) and the number of
 tasks whose goal the greedy common policy reaches.
+
+With Monte-Carlo gradients every agent is a :class:`~agents.dcpg.workers.TabularAgentWorker` that samples its episodes
+and applies Eq. 9, in this process or in its own Ray actor (``backend="ray"``), with the same results.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from typing import Any, Literal
 
 import numpy as np
 import scipy.linalg
 
 import mtenvs
-from agents.common.communication import Communicator, LocalCommunicator
+from agents.common.communication import Communicator
 from agents.common.graphs import (
     Graph,
     build_graph,
@@ -34,9 +38,13 @@ from agents.common.graphs import (
     second_largest_eigenvalue_modulus,
     validate_mixing_matrix,
 )
+from agents.common.workers import load_checkpoint, save_checkpoint
+from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, monte_carlo_gradient, open_runtime
 from mtenvs.core.task import Task
 from mtenvs.gridworld.family import ModelFamily
 from mtenvs.gridworld.tabular import TabularMDP, softmax_policy
+
+__all__ = ["Evaluation", "GradientMode", "TabularDCPG", "monte_carlo_gradient", "theorem1_step_size"]
 
 GradientMode = Literal["exact", "mc"]
 
@@ -46,73 +54,6 @@ def theorem1_step_size(gammas: Sequence[float], lam: float, num_states: int, w: 
     (Eq. 10, with ``1 + sigma_N`` read as ``1 + lambda_min(W)``, notes-003 §4.1); usually impractically small."""
     lowest = float(scipy.linalg.eigvalsh(validate_mixing_matrix(w))[0])
     return (1.0 + lowest) / (sum(16.0 / (1.0 - g) ** 3 for g in gammas) + 4.0 * len(gammas) * lam / num_states)
-
-
-# ------------------------------------------------------------------------------------------------ episodes
-class ModelEpisodes:
-    """Episodes sampled from a known model (for agents given a :class:`TabularMDP`)."""
-
-    def __init__(self, model: TabularMDP, start: np.ndarray, max_steps: int) -> None:
-        self.model, self.start, self.max_steps = model, start, max_steps
-
-    def sample(self, policy: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """States, actions and (expected) rewards of one episode from ``mu``."""
-        first = int(rng.choice(len(self.start), p=self.start))
-        return self.model.sample_episode(policy, rng, self.max_steps, start_state=first)
-
-
-class EnvEpisodes:
-    """Episodes played in the task's Gymnasium environment (for agents given a :class:`Task`)."""
-
-    def __init__(self, task: Task, start: np.ndarray, max_steps: int, seed: int) -> None:
-        import gymnasium as gym
-
-        env_id = mtenvs.env_ids(task.family)[0]
-        self.env = gym.make(env_id, task=task, disable_env_checker=True).unwrapped
-        self.env.reset(seed=seed)
-        self.start, self.max_steps = start, max_steps
-
-    def sample(self, policy: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """States, actions and rewards of one episode from ``mu``, until termination or ``max_steps`` steps."""
-        first = int(rng.choice(len(self.start), p=self.start))
-        state, _ = self.env.reset(options={"state": first})
-        # Inverse-CDF action sampling with bisect on Python lists: a per-step rng.choice would dominate the cost.
-        cdf = np.cumsum(policy, axis=1).tolist()
-        last = policy.shape[1] - 1
-        uniforms = rng.random(self.max_steps).tolist()
-        states, actions, rewards = [], [], []
-        for u in uniforms:
-            action = min(bisect.bisect_right(cdf[state], u), last)
-            next_state, reward, terminated, truncated, _ = self.env.step(action)
-            states.append(state)
-            actions.append(action)
-            rewards.append(reward)
-            state = next_state
-            if terminated or truncated:
-                break
-        return np.array(states, dtype=np.int64), np.array(actions, dtype=np.int64), np.array(rewards)
-
-
-def monte_carlo_gradient(theta: np.ndarray, episode: tuple[np.ndarray, np.ndarray, np.ndarray], gamma: float,
-                         lam: float, discount_weighting: bool = True) -> np.ndarray:
-    """REINFORCE estimate of Eq. 8 from one episode (notes-003 §3.3b): every-visit returns
-    ``G_t = sum_{k>=t} gamma^{k-t} r_k``, ``g[s_t] += gamma^t G_t (e_{a_t} - pi(.|s_t))``, plus the exact regularizer
-    gradient ``(lambda/|S|)(1/|A| - pi)``. ``discount_weighting=False`` drops the ``gamma^t`` factor."""
-    states, actions, rewards = episode
-    pi = softmax_policy(theta)
-    num_states, num_actions = theta.shape
-    gradient = (lam / num_states) * (1.0 / num_actions - pi)
-    if len(states) == 0:
-        return gradient
-    returns = np.zeros(len(rewards))
-    running = 0.0
-    for t in range(len(rewards) - 1, -1, -1):
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    weights = returns * (gamma ** np.arange(len(rewards)) if discount_weighting else 1.0)
-    score = np.eye(num_actions)[actions] - pi[states]          # grad log pi(a_t|s_t) in row s_t
-    np.add.at(gradient, states, weights[:, None] * score)
-    return gradient
 
 
 # ------------------------------------------------------------------------------------------------ the method
@@ -157,15 +98,23 @@ class TabularDCPG:
         max_steps: episode cap of Monte-Carlo rollouts.
         discount_weighting: keep the ``gamma^t`` factor of the Monte-Carlo estimator.
         eval_horizon: steps within which a goal must be reached to count as solved (the paper's test length).
-        communicator: the transport of the consensus step (default: in-process).
-        seed: seeds the Monte-Carlo episodes and action sampling.
+        communicator: the transport of the consensus step (default: one for ``backend``, closed by :meth:`close`).
+        seed: seeds the Monte-Carlo episodes and action sampling (agent ``i`` draws from the ``i``-th child of
+            ``SeedSequence(seed)``).
+        backend: ``"local"`` (this process) or ``"ray"``: the consensus messages travel through Ray's object store and,
+            with ``gradient="mc"``, every agent samples its episodes in its own Ray actor. Exact gradients are
+            computed here in either case (they need no sampling: a linear solve per agent, cheaper than a message
+            to an actor). Same results on both.
+        backend_options: for ``"ray"``: ``address`` and further ``ray.init`` options, and for the Monte-Carlo workers
+            ``checkpoint_every``, ``max_restarts``, ``actor_options``.
     """
 
     def __init__(self, tasks_or_models: Sequence[Task | TabularMDP], graph: str | Graph | Sequence[tuple[int, int]] = "ring",
                  weights: str | Any = "lazy-metropolis", *, alpha: float | Callable[[int], float] = 1.0, lam: float = 1e-3,
                  gradient: GradientMode = "exact", gamma: float | None = None, train_start: Sequence[Any] | None = None,
                  theta0: Any = None, max_steps: int = 200, discount_weighting: bool = True, eval_horizon: int = 100,
-                 communicator: Communicator | None = None, seed: int | None = None) -> None:
+                 communicator: Communicator | None = None, seed: int | None = None, backend: str = "local",
+                 backend_options: Mapping[str, Any] | None = None) -> None:
         entries = list(tasks_or_models)
         if not entries:
             raise ValueError("tasks_or_models is empty: give one task or model per agent")
@@ -184,15 +133,22 @@ class TabularDCPG:
         self.discount_weighting, self.eval_horizon = discount_weighting, eval_horizon
         self.train_start = self._train_starts(train_start)
         self.theta = self._initial_theta(theta0)
-        self.communicator = communicator if communicator is not None else LocalCommunicator()
-        self.rng = np.random.default_rng(seed)
         self.iteration = 0
         self.history: list[dict[str, Any]] = []
-        self._episodes: list[Any] = []
+        self.seed, self.backend = seed, backend
+        workers = None
+        sequence = np.random.SeedSequence(seed)
         if gradient == "mc":
-            seeds = np.random.SeedSequence(seed).generate_state(n)
-            self._episodes = [EnvEpisodes(e, mu, max_steps, int(s)) if isinstance(e, Task) else ModelEpisodes(m, mu, max_steps)
-                              for e, m, mu, s in zip(entries, self.models, self.train_start, seeds, strict=True)]
+            env_seeds = sequence.generate_state(n)
+            agent_seeds = sequence.spawn(n)
+            workers = {i: TabularAgentWorker(
+                EnvEpisodes(e, mu, max_steps, int(s)) if isinstance(e, Task) else ModelEpisodes(m, mu, max_steps),
+                m.gamma, self.lam, discount_weighting, agent_seed)
+                for i, (e, m, mu, s, agent_seed) in enumerate(zip(entries, self.models, self.train_start, env_seeds,
+                                                                  agent_seeds, strict=True))}
+        self._runtime = open_runtime(backend, backend_options, workers, int(sequence.entropy), communicator)
+        self.communicator: Communicator = self._runtime.communicator
+        self.pool = self._runtime.pool
 
     # --------------------------------------------------------------------------------------- construction
     @staticmethod
@@ -255,20 +211,23 @@ class TabularDCPG:
 
     # ------------------------------------------------------------------------------------------- gradients
     def local_gradient(self, i: int, theta: np.ndarray) -> np.ndarray:
-        """Agent ``i``'s estimate of ``grad L_i^lambda(theta; mu_i)`` from its own task only."""
-        model = self.models[i]
-        if self.gradient_mode == "exact":
-            return model.policy_gradient(theta, self.lam, self.train_start[i])                  # Eq. 8
-        episode = self._episodes[i].sample(softmax_policy(theta), self.rng)
-        return monte_carlo_gradient(theta, episode, model.gamma, self.lam, self.discount_weighting)
+        """Agent ``i``'s estimate of ``grad L_i^lambda(theta; mu_i)`` from its own task only (Monte-Carlo: one new
+        episode, sampled by the agent's worker)."""
+        if self.pool is None:
+            return self.models[i].policy_gradient(theta, self.lam, self.train_start[i])          # Eq. 8
+        return self.pool.call("gradient", {i: (np.asarray(theta),)})[i]
 
     def step(self) -> None:
         """One iteration of Algorithm 1 for all agents at once (synchronous)."""
         k = self.iteration
         alpha = self.alpha(k) if callable(self.alpha) else self.alpha
-        gradients = [self.local_gradient(i, self.theta[i]) for i in range(self.num_agents)]  # at the pre-mix theta_i^k
         mixed = self.communicator.mix(dict(enumerate(self.theta)), self.weights, self.graph)  # sum_j W_ij theta_j^k
-        self.theta = np.stack([mixed[i] + alpha * gradients[i] for i in range(self.num_agents)])  # Eq. 9
+        if self.pool is None:
+            gradients = [self.local_gradient(i, self.theta[i]) for i in range(self.num_agents)]  # at theta_i^k
+            self.theta = np.stack([mixed[i] + alpha * gradients[i] for i in range(self.num_agents)])  # Eq. 9
+        else:  # each agent samples at theta_i^k and applies Eq. 9 in its worker
+            updated = self.pool.call("update", {i: (self.theta[i], mixed[i], alpha) for i in range(self.num_agents)})
+            self.theta = np.stack([updated[i] for i in range(self.num_agents)])
         self.iteration += 1
 
     # ----------------------------------------------------------------------------------------- evaluation
@@ -296,27 +255,69 @@ class TabularDCPG:
         self.history.append(record)
         return record
 
+    def _checkpoint(self, start: int) -> dict[str, Any]:
+        return {"num_agents": self.num_agents, "seed": self.seed, "start": start, "iteration": self.iteration,
+                "theta": self.theta.copy(), "history": copy.deepcopy(self.history),
+                "comm": copy.deepcopy(self.communicator.stats),
+                "workers": self.pool.snapshot() if self.pool is not None else None}
+
+    def _resume(self, payload: dict[str, Any], path: str | PathLike[str]) -> int:
+        if (payload.get("num_agents"), payload.get("seed")) != (self.num_agents, self.seed):
+            raise ValueError(f"checkpoint_path {str(path)!r} holds a run with {payload.get('num_agents')} agents and "
+                             f"seed {payload.get('seed')}; this one has {self.num_agents} agents and seed {self.seed}")
+        if self.pool is not None:
+            self.pool.restore(payload["workers"])
+        self.iteration, self.theta = payload["iteration"], payload["theta"].copy()
+        self.history = copy.deepcopy(payload["history"])
+        self.communicator.stats = copy.deepcopy(payload["comm"])
+        return int(payload["start"])
+
     def learn(self, iterations: int, callback: Callable[[TabularDCPG], bool | None] | None = None,
-              log_interval: int = 10, progress_bar: bool = False) -> TabularDCPG:
+              log_interval: int = 10, progress_bar: bool = False,
+              checkpoint_path: str | PathLike[str] | None = None) -> TabularDCPG:
         """Run ``iterations`` iterations, logging every ``log_interval`` (and the last); ``callback(self)`` is called
-        after every iteration and stops training by returning ``False``."""
+        after every iteration and stops training by returning ``False``.
+
+        With ``checkpoint_path``, the run (parameters, history, message counts and the Monte-Carlo agents' samplers
+        and generators) is saved there at every logged iteration; if the file exists, the run resumes from it and
+        ends where the interrupted call would have ended (``iterations`` after that call's start), with the same
+        result. Iterations after the last save are run again, so saving at log points costs no exactness.
+        """
         for name, value, minimum in (("iterations", iterations, 0), ("log_interval", log_interval, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        payload = load_checkpoint(checkpoint_path) if checkpoint_path is not None else None
+        start = self._resume(payload, checkpoint_path) if payload is not None else self.iteration  # type: ignore[arg-type]
+        end = start + int(iterations)
         if not self.history:
             self._log()
-        steps: Any = range(iterations)
+        steps: Any = range(self.iteration, end)
         if progress_bar:
             from tqdm import tqdm
 
             steps = tqdm(steps, desc="DCPG")
-        for k in steps:
+        for _ in steps:
             self.step()
-            last = k == iterations - 1
-            if self.iteration % log_interval == 0 or last:
+            last = self.iteration == end
+            logged = self.iteration % log_interval == 0 or last
+            if logged:
                 self._log()
+                if checkpoint_path is not None:
+                    save_checkpoint(checkpoint_path, self._checkpoint(start))
             if callback is not None and callback(self) is False:
-                if not last and self.iteration % log_interval != 0:
+                if not logged:
                     self._log()
                 break
         return self
+
+    def close(self) -> None:
+        """Release the Monte-Carlo workers (Ray actors) and the communicator this object opened."""
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            self._runtime.close()
+
+    def __enter__(self) -> TabularDCPG:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

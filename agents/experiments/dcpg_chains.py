@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.common.communication import Backend
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, register
 
 EXAMPLES = ("challenge1", "challenge2")
@@ -39,6 +40,7 @@ class Config:
     iterations2: int = 30_000
     nudge: float = 0.1
     log_interval: int = 100
+    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -51,18 +53,18 @@ def _s3_policy(q: float) -> np.ndarray:
 
 
 def _train(tasks: list[Any], alpha: float, lam: float, gamma: float, iterations: int, log_interval: int,
-           weights: str = "lazy-metropolis", theta0: Any = None) -> tuple[Any, list[list[float]]]:
+           weights: str = "lazy-metropolis", theta0: Any = None, backend: str = "local") -> tuple[Any, list[list[float]]]:
     """Exact DCPG on the two tasks; returns the agent and ``[iteration, pi(L|S3) of theta_bar]`` every log interval."""
     from agents.dcpg import TabularDCPG
 
-    agent = TabularDCPG(tasks, "ring", weights, alpha=alpha, lam=lam, gamma=gamma, theta0=theta0)
-    trace = [[0, float(agent.policy()[2, 0])]]
+    with TabularDCPG(tasks, "ring", weights, alpha=alpha, lam=lam, gamma=gamma, theta0=theta0, backend=backend) as agent:
+        trace = [[0, float(agent.policy()[2, 0])]]
 
-    def record(a: TabularDCPG) -> None:
-        if a.iteration % log_interval == 0:
-            trace.append([a.iteration, float(a.policy()[2, 0])])
+        def record(a: TabularDCPG) -> None:
+            if a.iteration % log_interval == 0:
+                trace.append([a.iteration, float(a.policy()[2, 0])])
 
-    agent.learn(iterations, callback=record, log_interval=max(iterations, 1))
+        agent.learn(iterations, callback=record, log_interval=max(iterations, 1))
     return agent, trace
 
 
@@ -77,8 +79,10 @@ def challenge1(cfg: Config) -> dict[str, Any]:
     curve = [sum(m.value(_s3_policy(q)) for m in models) for q in grid]
     deterministic = max(sum(m.value(np.eye(2)[list(a)]) for m in models) for a in np.ndindex(2, 2, 2, 2, 2))
     theta0 = [[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]]  # off the symmetric point, as in notes-003 §10.3
-    dcpg, trace = _train(tasks, cfg.alpha1, cfg.lam1, cfg.gamma1, cfg.iterations1, cfg.log_interval, theta0=theta0)
-    single, _ = _train(tasks, cfg.alpha1, cfg.lam1, cfg.gamma1, cfg.iterations1, cfg.iterations1, "identity", theta0)
+    dcpg, trace = _train(tasks, cfg.alpha1, cfg.lam1, cfg.gamma1, cfg.iterations1, cfg.log_interval, theta0=theta0,
+                         backend=cfg.backend)
+    single, _ = _train(tasks, cfg.alpha1, cfg.lam1, cfg.gamma1, cfg.iterations1, cfg.iterations1, "identity", theta0,
+                       cfg.backend)
     sa_joint = [single.evaluate(single.theta[i]).joint_objective for i in range(2)]
     return {
         "optimum_formula": 2 * cfg.gamma1 / (2 - cfg.gamma1**2), "optimum_grid": float(max(curve)),
@@ -100,9 +104,11 @@ def challenge2(cfg: Config) -> dict[str, Any]:
     curve = [sum(m.value(_s3_policy(q)) for m in models) for q in grid]
     gradient = sum(m.policy_gradient(np.zeros((5, 2))) for m in models)
     # From theta = 0 with alpha = 1 (notes-003 §2.2); a tenth of the budget shows it does not move.
-    stuck, stuck_trace = _train(tasks, 1.0, 0.0, cfg.gamma2, cfg.iterations2 // 10, cfg.log_interval)
+    stuck, stuck_trace = _train(tasks, 1.0, 0.0, cfg.gamma2, cfg.iterations2 // 10, cfg.log_interval,
+                                 backend=cfg.backend)
     nudge = [[0, 0], [0, 0], [cfg.nudge, 0], [0, 0], [0, 0]]
-    escaped, escaped_trace = _train(tasks, cfg.alpha2, 0.0, cfg.gamma2, cfg.iterations2, cfg.log_interval, theta0=nudge)
+    escaped, escaped_trace = _train(tasks, cfg.alpha2, 0.0, cfg.gamma2, cfg.iterations2, cfg.log_interval, theta0=nudge,
+                                     backend=cfg.backend)
     return {
         "value_always_right": sum(m.value(_s3_policy(0.0)) for m in models),
         "value_always_left": sum(m.value(_s3_policy(1.0)) for m in models),

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agents.common.communication import Backend
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 from mtenvs.core.seeding import stable_seed
 
@@ -61,6 +62,7 @@ class Config:
     gamma: float = 0.99
     max_episode_steps: int = 1000
     eval_episodes: int = 10
+    backend: Backend = "local"  # where agents run and how they exchange messages (`mtenvs run ... --backend ray`)
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -87,10 +89,11 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
                     weights="lazy-metropolis" if unit.params["method"] == "dcpg" else "identity",
                     algo=str(unit.params["algo"]), n_envs=cfg.n_envs, n_steps=cfg.n_steps,
                     learning_rate=cfg.learning_rate, gamma=cfg.gamma, regularization=cfg.regularization, mix=cfg.mix,
-                    env_kwargs=env_kwargs, seed=seed)
-    dcpg.learn(cfg.rounds)
-    policies = {"DCPG": dcpg.policy()} if unit.params["method"] == "dcpg" else {
-        f"SA-{i}": dcpg.policy(i) for i in range(dcpg.num_agents)}
+                    env_kwargs=env_kwargs, seed=seed, backend=cfg.backend)
+    with dcpg:
+        dcpg.learn(cfg.rounds)
+        policies = {"DCPG": dcpg.policy()} if unit.params["method"] == "dcpg" else {
+            f"SA-{i}": dcpg.policy(i) for i in range(dcpg.num_agents)}
     table: dict[str, Any] = {}
     for name, policy in policies.items():
         distances = safe_flight_distances(policy, "paper", cfg.eval_episodes, seed=seed,
@@ -98,7 +101,6 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
         table[name] = {"mean": distances.mean(axis=1).tolist(), "std": distances.std(axis=1).tolist(),
                        "sum": float(distances.mean(axis=1).sum())}
     history = dcpg.history
-    dcpg.close()
     return {
         "table": table,
         "train_safe_flight": [r["safe_flight"] for r in history],

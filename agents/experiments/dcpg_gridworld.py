@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agents.common.communication import Backend
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 METHODS = ("dcpg", "sa")
@@ -39,6 +40,7 @@ class Config:
     seeds: int = 1
     log_interval: int = 50
     eval_horizon: int = 100
+    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -55,9 +57,9 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     family = mtenvs.family("GridWorld")
     tasks = list(family.task_set(unit.params["panel"]))
     weights = "lazy-metropolis" if unit.params["method"] == "dcpg" else "identity"
-    agent = TabularDCPG(tasks, cfg.graph, weights, alpha=cfg.alpha, lam=cfg.lam, gradient=cfg.gradient, gamma=cfg.gamma,
-                        eval_horizon=cfg.eval_horizon, seed=ctx.seed % 2**32)
-    agent.learn(cfg.iterations, log_interval=cfg.log_interval if weights != "identity" else cfg.iterations)
+    with TabularDCPG(tasks, cfg.graph, weights, alpha=cfg.alpha, lam=cfg.lam, gradient=cfg.gradient, gamma=cfg.gamma,
+                     eval_horizon=cfg.eval_horizon, seed=ctx.seed % 2**32, backend=cfg.backend) as agent:
+        agent.learn(cfg.iterations, log_interval=cfg.log_interval if weights != "identity" else cfg.iterations)
     optima = [family.optimal_value(t, gamma=cfg.gamma) for t in tasks]
     if unit.params["method"] == "dcpg":
         evaluation = agent.evaluate()
