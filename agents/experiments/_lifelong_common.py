@@ -52,9 +52,11 @@ def per_step_optimum(domain: str, tasks: Sequence[Any], horizon: int) -> float |
         return None
 
 
-def make_learner(method: str, domain: str, tasks: Sequence[Any], cfg: Any, seed: int, comm: Any = None) -> Any:
-    """A learner of ``method`` on ``tasks`` with the shared hyperparameters of ``cfg``; ePG-ELLA's nodes talk
-    through ``comm`` (a fresh in-process communicator if ``None``).
+def make_learner(method: str, domain: str, tasks: Sequence[Any], cfg: Any, seed: int, comm: Any = None,
+                 backend: str = "local") -> Any:
+    """A learner of ``method`` on ``tasks`` with the shared hyperparameters of ``cfg``; ePG-ELLA's nodes run on
+    ``backend`` (``"local"`` or ``"ray"``: one actor per node) and talk through ``comm`` (default: a communicator of
+    ``backend``). Close the learner after use.
 
     The exploration noise and the input units follow each domain's action scale: ``sigma = cfg.sigma_input /
     scale`` in action units, i.e. the same noise in physical input (newtons) everywhere.
@@ -75,7 +77,7 @@ def make_learner(method: str, domain: str, tasks: Sequence[Any], cfg: Any, seed:
     if method == "ePG-ELLA":
         return EPGELLA(s.env_id, tasks, **latent, num_nodes=cfg.nodes, extra_edges=cfg.extra_edges,
                        admm_iterations=cfg.admm_iterations, admm_tol=cfg.admm_tol,
-                       operating_point=cfg.operating_point, comm=comm, **common)
+                       operating_point=cfg.operating_point, comm=comm, backend=backend, **common)
     raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
 
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agents.common.communication import Backend, make_communicator
+from agents.common.communication import Backend
 from agents.experiments._lifelong_common import (
     ABBREVIATIONS,
     METHODS,
@@ -53,7 +53,7 @@ class Config:
     admm_tol: float = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
     final_window: int = 10
-    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
+    backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -65,12 +65,14 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     """Learn every task of the domain with one method; return its curves and costs."""
     domain, method = str(unit.params["domain"]), str(unit.params["method"])
     tasks = domain_tasks(domain, cfg.tasks)
-    with single_blas_thread(), make_communicator(cfg.backend) as comm:
+    with single_blas_thread():
         tic = time.perf_counter()
-        learner = make_learner(method, domain, tasks, cfg, ctx.seed, comm=comm)
-        learner.learn(cfg.iterations)
+        learner = make_learner(method, domain, tasks, cfg, ctx.seed, backend=cfg.backend)
+        try:
+            learner.learn(cfg.iterations)
+        finally:
+            learner.close()
         seconds = time.perf_counter() - tic
-        learner.close()
     history = learner.history
     metrics: dict[str, Any] = {
         "eval_reward": [r["eval_reward"] for r in history],

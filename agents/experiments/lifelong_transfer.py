@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agents.common.communication import Backend, make_communicator
+from agents.common.communication import Backend
 from agents.experiments._lifelong_common import ABBREVIATIONS, METHODS, domain_tasks, make_learner, single_blas_thread
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
@@ -49,7 +49,7 @@ class Config:
     admm_tol: float = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
     final_window: int = 10
-    backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
+    backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
@@ -87,11 +87,13 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
         start = np.zeros_like(new.thetas)
         if method != "PG":
             tic = time.perf_counter()
-            with make_communicator(cfg.backend) as comm:
-                learner = make_learner(method, domain, domain_tasks(domain, cfg.train_tasks), cfg, ctx.seed, comm=comm)
+            learner = make_learner(method, domain, domain_tasks(domain, cfg.train_tasks), cfg, ctx.seed,
+                                   backend=cfg.backend)
+            try:
                 learner.learn(cfg.train_iterations)
+            finally:
+                learner.close()
             train_seconds = time.perf_counter() - tic
-            learner.close()
             start = starting_policies(learner, method, new, rng)
         # Both starting policies are scored from the same start states, so PG's jump-start is exactly 0.
         zero = new.sampler.sample(new.policy, np.zeros_like(new.thetas), np.random.default_rng([ctx.seed, 2]),

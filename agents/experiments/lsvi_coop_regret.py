@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agents.common.communication import Backend, make_communicator
+from agents.common.communication import Backend
 from agents.experiments._lsvi_common import geometric_checkpoints
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
@@ -73,9 +73,9 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     from agents.lsvi.coop import CoopLSVI
 
     threshold = {"independent": math.inf, "coop": cfg.threshold, "always": 0.0}[str(unit.params["method"])]
-    with make_communicator(cfg.backend) as comm:
-        algo = CoopLSVI(agent_tasks(cfg, int(unit.params["seed"])), threshold=threshold, beta=cfg.beta,
-                        agent_features=cfg.setting == "large", comm=comm, seed=ctx.seed).learn(cfg.episodes)
+    with CoopLSVI(agent_tasks(cfg, int(unit.params["seed"])), threshold=threshold, beta=cfg.beta,
+                  agent_features=cfg.setting == "large", seed=ctx.seed, backend=cfg.backend) as algo:
+        algo.learn(cfg.episodes)
     at = checkpoints(cfg)
     regret, syncs = algo.history.group_regret, algo.history.sync_episodes
     return {"T": at, "group_regret": [float(regret[t - 1]) for t in at], "sync_episodes": [int(syncs[t - 1]) for t in at],

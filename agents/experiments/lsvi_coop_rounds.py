@@ -65,18 +65,20 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
 
     threshold, seed = float(unit.params["threshold"]), int(unit.params["seed"])
     at = checkpoints(cfg)
-    comm = make_communicator(cfg.backend)
     if unit.params["algorithm"] == 1:
         family = mtenvs.family("LinearMDP")
         task = family.model(family.task(n_states=cfg.n_states, n_actions=cfg.n_actions, dim=cfg.dim,
                                         horizon=cfg.horizon, instance=seed))
-        algo: Any = CoopLSVI([task] * cfg.n_agents, threshold=threshold, beta=cfg.beta, comm=comm, seed=ctx.seed)
+        algo: Any = CoopLSVI([task] * cfg.n_agents, threshold=threshold, beta=cfg.beta, seed=ctx.seed,
+                             backend=cfg.backend)
         bound = [coop_rounds_bound(task.dim, task.horizon, cfg.n_agents, t, threshold) for t in at]
+        closing: Any = algo
     else:
         model = MMDP.model(MMDP.task(instance=seed))
-        algo = MultiAgentCoopLSVI(model, threshold=threshold, beta=cfg.beta_mmdp, comm=comm, seed=ctx.seed)
+        closing = make_communicator(cfg.backend)
+        algo = MultiAgentCoopLSVI(model, threshold=threshold, beta=cfg.beta_mmdp, comm=closing, seed=ctx.seed)
         bound = [mmdp_rounds_bound(model.dim, model.horizon, model.n_agents, t, threshold) for t in at]
-    with comm:
+    with closing:
         algo.learn(cfg.episodes)
     syncs = algo.history.sync_episodes
     return {"T": at, "rounds": [int(syncs[t - 1]) for t in at], "bound": bound,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agents.common.communication import Backend, make_communicator
+from agents.common.communication import Backend
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
@@ -61,10 +61,9 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
                        dim=cfg.dim, horizon=cfg.horizon, instance=cfg.instance)
     tasks = [family.model(t) for t in family.tasks_of(base)]
     n = int(unit.params["agents"])
-    with make_communicator(cfg.backend) as comm:
-        algo = DistMTLSVI(tasks, n, cfg.c_sep, episodes_phase1=cfg.episodes_phase1, episodes_phase2=cfg.episodes_phase2,
-                          beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon, delta=cfg.delta,
-                          assignment=cfg.assignment, comm=comm, seed=ctx.seed)
+    with DistMTLSVI(tasks, n, cfg.c_sep, episodes_phase1=cfg.episodes_phase1, episodes_phase2=cfg.episodes_phase2,
+                    beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon, delta=cfg.delta, assignment=cfg.assignment,
+                    seed=ctx.seed, backend=cfg.backend) as algo:
         algo.learn(cfg.max_rounds, until_covered=True)
     gaps = np.concatenate([r.returned_gap for r in algo.history])
     return {

@@ -1,12 +1,15 @@
 """Lifelong policy search (paper 002): linear Gaussian policies, eNAC / REINFORCE, PG, PG-ELLA, GO-MTL and the
-distributed ePG-ELLA (Algorithm 1: operating points, Algorithm 2: shared basis, by ADMM over a processor graph)."""
+distributed ePG-ELLA (Algorithm 1: operating points, Algorithm 2: shared basis, by ADMM over a processor graph, one
+worker per processor node)."""
 
 from agents.lifelong.admm import (
     ADMMResult,
+    ConsensusNode,
     consensus_admm,
     consensus_error,
     distributed_basis_update,
     distributed_operating_point,
+    drive_consensus,
     gauss_seidel_waves,
     node_basis_objective,
 )
@@ -26,6 +29,7 @@ from agents.lifelong.lasso import reinitialize_zero_columns, weighted_lasso
 from agents.lifelong.pg import PG
 from agents.lifelong.pg_ella import PGELLA
 from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories
+from agents.lifelong.workers import ProcessorNode
 
 __all__ = [
     "EPGELLA",
@@ -34,8 +38,10 @@ __all__ = [
     "PGELLA",
     "ADMMResult",
     "BatchSampler",
+    "ConsensusNode",
     "LinearGaussianPolicy",
     "PolicySearchLearner",
+    "ProcessorNode",
     "Trajectories",
     "advantages",
     "basis_normal_equations",
@@ -43,6 +49,7 @@ __all__ = [
     "consensus_error",
     "distributed_basis_update",
     "distributed_operating_point",
+    "drive_consensus",
     "enac_gradient",
     "gamma",
     "gauss_seidel_waves",

@@ -21,13 +21,18 @@ sends its new ``x_i`` to its neighbours. Both ends of an edge apply the same dua
 ``lam_li``, so duals never travel. Before iterating, the nodes agree on a preconditioner with one all-reduce:
 ``C`` with ``C^T C = mean_i Q_i`` (Cholesky), and run on ``phi = C x``; this leaves the fixed point unchanged and
 makes ``rho = 1`` match the curvature (notes-002 Q8: a scalar ``rho`` on ill-conditioned ``Q_i`` stalls).
+
+What a node computes is :class:`ConsensusNode` (its data, ``phi_i``, its copies of neighbours' values and duals);
+:func:`drive_consensus` is the loop that calls the nodes and carries their messages through the communicator, so the
+nodes can live in this process (:func:`consensus_admm`) or in workers of their own (ePG-ELLA's processor nodes).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -86,6 +91,178 @@ def _check_inputs(quadratics: Mapping[int, np.ndarray], linears: Mapping[int, np
     return dim
 
 
+class ConsensusNode:
+    """Node ``i``'s side of one consensus problem: its ``(Q_i, b_i)``, its ``phi_i``, its copies of the neighbours'
+    latest values and of the duals ``lam`` of its incident edges. Everything a node computes happens here; the
+    messages between nodes are carried by :func:`drive_consensus`.
+
+    Args:
+        node: this node's id in ``graph``.
+        graph: the processor graph (node order is the Gauss-Seidel order).
+        quadratic: ``Q_i``; ``linear``: ``b_i``.
+        rho: the ADMM penalty.
+        initial: warm start ``x_i^{(0)}`` (default 0).
+    """
+
+    def __init__(self, node: int, graph: Graph, quadratic: np.ndarray, linear: np.ndarray, rho: float = 1.0,
+                 initial: np.ndarray | None = None) -> None:
+        if not (np.isfinite(rho) and rho > 0):
+            raise ValueError(f"consensus_admm: rho must be a positive number, got {rho!r}")
+        self.node, self.rho = node, float(rho)
+        self.quadratic = np.asarray(quadratic, dtype=float)
+        self.linear = np.asarray(linear, dtype=float)
+        self.initial = None if initial is None else np.asarray(initial, dtype=float)
+        self.dim = self.linear.shape[0]
+        self.successors = list(graph.successors(node))
+        self.predecessors = list(graph.predecessors(node))
+        self.degree = graph.degree(node)
+        self.edges = [edge for edge in graph.edges if node in edge]
+
+    def get_quadratic(self) -> np.ndarray:
+        """``Q_i``, this node's share of the preconditioner's all-reduce."""
+        return self.quadratic
+
+    def open(self, precondition: bool, mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Set up the local solver and return ``(phi_i^{(0)}, x_i^{(0)})``.
+
+        ``C`` with ``C^T C = mean`` (``mean=None``: this node's own ``Q_i``, for a one-node graph) when
+        ``precondition``, else ``C = I``. The data in phi-coordinates, ``Q~ = C^{-T} Q C^{-1}`` and ``b~ = C^{-T} b``,
+        are fixed over the iterations, so the node keeps ``C^{-1}`` and ``(Q~ + rho deg/2 I)^{-1}`` as explicit
+        matrices (a triangular solve and a Cholesky solve): one matmul per step instead of a LAPACK call.
+        """
+        eye = np.eye(self.dim)
+        if precondition:
+            self.factor = scipy.linalg.cholesky(self.quadratic if mean is None else mean, lower=False)
+        else:
+            self.factor = eye
+        self.c_inv = scipy.linalg.solve_triangular(self.factor, eye, lower=False)
+        q_tilde = self.c_inv.T @ self.quadratic @ self.c_inv
+        factor = scipy.linalg.cho_factor(q_tilde + 0.5 * self.rho * self.degree * eye)
+        self.solver = scipy.linalg.cho_solve(factor, eye)
+        self.rhs = self.c_inv.T @ self.linear
+        self.phi = self.factor @ (np.zeros(self.dim) if self.initial is None else self.initial)
+        self.previous = self.phi
+        self.copies: dict[int, np.ndarray] = {}
+        self.duals = {edge: np.zeros(self.dim) for edge in self.edges}
+        self.stepped = False
+        return self.phi, self.value()
+
+    def receive(self, messages: Mapping[int, np.ndarray]) -> None:
+        """Store the neighbours' values that arrived."""
+        self.copies.update(messages)
+
+    def value(self) -> np.ndarray:
+        """``x_i = C^{-1} phi_i`` in the original coordinates."""
+        return self.c_inv @ self.phi
+
+    def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Node ``i``'s turn in iteration ``k``: the primal step of the corrected closed form, then Eq. 5 on the
+        duals of its predecessor edges (both ends' values are final for this iteration). The duals of its successor
+        edges need the successors' new values, which arrive later: they are updated at the start of the next turn,
+        before anything reads them. Returns the new ``phi_i`` (to send), ``x_i``, the stopping report (squared
+        primal residual on the predecessor edges, squared change of ``x_i``, ``||x_i||^2``) and the primal step's
+        compute seconds."""
+        rho, copies, duals, node = self.rho, self.copies, self.duals, self.node
+        if self.stepped:  # Eq. 5 for the edges (i, l) of iteration k - 1
+            for l in self.successors:
+                duals[(node, l)] = duals[(node, l)] - rho * (self.phi - copies[l])
+        tic = time.perf_counter()
+        pull = sum((copies[l] + duals[(node, l)] / rho for l in self.successors), np.zeros(self.dim))
+        pull = pull + sum((copies[l] - duals[(l, node)] / rho for l in self.predecessors), np.zeros(self.dim))
+        self.phi = self.solver @ (self.rhs + 0.5 * rho * pull)
+        seconds = time.perf_counter() - tic
+        for l in self.predecessors:  # Eq. 5 for the edges (l, i) of iteration k
+            duals[(l, node)] = duals[(l, node)] - rho * (copies[l] - self.phi)
+        value, previous = self.value(), self.c_inv @ self.previous
+        report = np.array([sum(float(np.sum((self.c_inv @ copies[l] - value) ** 2)) for l in self.predecessors),
+                           float(np.sum((value - previous) ** 2)), float(np.sum(value ** 2))])
+        self.previous, self.stepped = self.phi, True
+        return self.phi, value, report, seconds
+
+
+#: ``call(method, requests, inbox)``: deliver ``inbox[node][problem]`` (``{source: message}``) to the nodes called,
+#: then run ``ConsensusNode.<method>(*args)`` for every ``requests[node][problem] = args``; results as
+#: ``{node: {problem: result}}``. In process it is :func:`run_node_requests` per node; a worker pool runs it inside
+#: each node's worker.
+NodeCall = Callable[[str, Mapping[int, Mapping[Hashable, tuple]], Mapping[int, Mapping[Hashable, Mapping[int, Any]]]],
+                    dict[int, dict[Hashable, Any]]]
+
+
+def run_node_requests(problems: Mapping[Hashable, ConsensusNode], method: str, requests: Mapping[Hashable, tuple],
+                      inbox: Mapping[Hashable, Mapping[int, Any]]) -> dict[Hashable, Any]:
+    """One node's part of a :data:`NodeCall`: take in its mail, then run ``method`` on the problems requested."""
+    if method not in ("get_quadratic", "open", "step"):
+        raise ValueError(f"unknown consensus node method {method!r}")
+    for problem, received in inbox.items():
+        problems[problem].receive(received)
+    return {problem: getattr(problems[problem], method)(*args) for problem, args in requests.items()}
+
+
+def drive_consensus(call: NodeCall, problems: Sequence[Hashable], graph: Graph, comm: Communicator, *,
+                    iterations: int = 50, tol: float | None = None, precondition: bool = True) -> dict[Hashable, ADMMResult]:
+    """The ADMM loop of :func:`consensus_admm` for independent ``problems`` side by side, nodes reached via ``call``.
+
+    Every message between nodes goes through ``comm`` exactly as if the problems ran one after another (per problem:
+    one all-reduce, one exchange, one round per Gauss-Seidel wave and iteration, two rounds per stopping test); a
+    problem stops on its own test. A node's mail is handed to it with its next call. ``seconds`` of every result is
+    the wall time of the whole run.
+    """
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"consensus_admm: iterations must be an integer >= 0, got {iterations!r}")
+    nodes = list(graph.nodes)
+    start = time.perf_counter()
+    pending: dict[int, dict[Hashable, dict[int, Any]]] = {i: {} for i in nodes}
+
+    def post(problem: Hashable, inboxes: Mapping[int, Mapping[int, Any]]) -> None:
+        for target, received in inboxes.items():
+            pending[target].setdefault(problem, {}).update(received)
+
+    def send(method: str, targets: Sequence[int], active: Sequence[Hashable], args: Callable[[int, Hashable], tuple]
+             ) -> dict[int, dict[Hashable, Any]]:
+        mail = {i: pending[i] for i in targets}
+        for i in targets:
+            pending[i] = {}
+        return call(method, {i: {p: args(i, p) for p in active} for i in targets}, mail)
+
+    # Shared preconditioner (one all-reduce round per problem): every node ends with the same mean, hence the same C.
+    if precondition and len(nodes) > 1:
+        quadratics = send("get_quadratic", nodes, problems, lambda i, p: ())
+        means = {p: comm.all_reduce_mean({i: quadratics[i][p] for i in nodes}) for p in problems}
+        opened = send("open", nodes, problems, lambda i, p: (True, means[p][i]))
+    else:
+        opened = send("open", nodes, problems, lambda i, p: (precondition, None))
+    results = {p: ADMMResult({i: opened[i][p][1] for i in nodes}) for p in problems}
+    if graph.num_edges:  # each node's copies of its neighbours' starting values
+        for p in problems:
+            post(p, comm.exchange({i: opened[i][p][0] for i in nodes}, graph))
+    waves = gauss_seidel_waves(graph)
+    active = list(problems)
+    for k in range(iterations):
+        if not active:
+            break
+        values: dict[Hashable, dict[int, np.ndarray]] = {p: {} for p in active}
+        reports: dict[Hashable, dict[int, np.ndarray]] = {p: {} for p in active}
+        for wave in waves:  # the nodes of a wave are independent: each could run on its own processor
+            stepped = send("step", wave, active, lambda i, p: ())
+            for p in active:
+                results[p].critical_path_seconds += max(stepped[i][p][3] for i in wave)
+                post(p, comm.route((i, l, stepped[i][p][0]) for i in wave for l in graph.neighbors(i)))
+                for i in wave:
+                    values[p][i], reports[p][i] = stepped[i][p][1], stepped[i][p][2]
+        still = []
+        for p in active:
+            result = results[p]
+            result.values = {i: values[p][i] for i in nodes}
+            result.consensus_errors.append(consensus_error(graph, result.values))
+            result.iterations = k + 1
+            if tol is None or not _converged(comm, {i: reports[p][i] for i in nodes}, tol):
+                still.append(p)
+        active = still
+    for result in results.values():
+        result.seconds = time.perf_counter() - start
+    return results
+
+
 def consensus_admm(
     quadratics: Mapping[int, np.ndarray],
     linears: Mapping[int, np.ndarray],
@@ -98,7 +275,7 @@ def consensus_admm(
     precondition: bool = True,
     initial: Mapping[int, np.ndarray] | None = None,
 ) -> ADMMResult:
-    """Run Wei-Ozdaglar's distributed ADMM for ``min sum_i x^T Q_i x - 2 b_i^T x`` on ``graph``.
+    """Run Wei-Ozdaglar's distributed ADMM for ``min sum_i x^T Q_i x - 2 b_i^T x`` on ``graph``, in process.
 
     Args:
         quadratics: ``Q_i`` per node (symmetric PSD, with ``sum_i Q_i`` positive definite).
@@ -112,88 +289,25 @@ def consensus_admm(
         precondition: run on ``phi = C x`` with ``C^T C = mean_i Q_i`` (agreed by one all-reduce).
         initial: warm start ``x_i^{(0)}`` (default 0).
     """
-    dim = _check_inputs(quadratics, linears, graph)
-    if not (np.isfinite(rho) and rho > 0):
-        raise ValueError(f"consensus_admm: rho must be a positive number, got {rho!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"consensus_admm: iterations must be an integer >= 0, got {iterations!r}")
-    nodes = list(graph.nodes)
-    start = time.perf_counter()
+    _check_inputs(quadratics, linears, graph)
+    nodes = {i: {None: ConsensusNode(i, graph, quadratics[i], linears[i], rho, None if initial is None else initial[i])}
+             for i in graph.nodes}
 
-    # Shared preconditioner (one all-reduce round): every node ends with the same mean, hence the same C.
-    if precondition:
-        means = comm.all_reduce_mean({i: np.asarray(quadratics[i], dtype=float) for i in nodes}) if len(nodes) > 1 \
-            else {0: np.asarray(quadratics[0], dtype=float)}
-        factors = {i: scipy.linalg.cholesky(means[i], lower=False) for i in nodes}
-    else:
-        factors = {i: np.eye(dim) for i in nodes}
+    def call(method: str, requests: Mapping[int, Mapping[Hashable, tuple]],
+             inbox: Mapping[int, Mapping[Hashable, Mapping[int, Any]]]) -> dict[int, dict[Hashable, Any]]:
+        return {i: run_node_requests(nodes[i], method, requests[i], inbox.get(i, {})) for i in requests}
 
-    # Node-local data in phi-coordinates: Q~ = C^{-T} Q C^{-1}, b~ = C^{-T} b. The matrices are small (d or dp
-    # rows) and fixed over the iterations, so each node keeps C^{-1} and (Q~ + rho deg/2 I)^{-1} as explicit
-    # matrices (from a triangular solve and a Cholesky solve): one matmul per step instead of a LAPACK call.
-    c_inv = {i: scipy.linalg.solve_triangular(factors[i], np.eye(dim), lower=False) for i in nodes}
-    solvers, rhs = {}, {}
-    for i in nodes:
-        q_tilde = c_inv[i].T @ quadratics[i] @ c_inv[i]
-        factor = scipy.linalg.cho_factor(q_tilde + 0.5 * rho * graph.degree(i) * np.eye(dim))
-        solvers[i] = scipy.linalg.cho_solve(factor, np.eye(dim))
-        rhs[i] = c_inv[i].T @ np.asarray(linears[i], dtype=float)
-
-    def to_phi(i: int, x: np.ndarray) -> np.ndarray:
-        return factors[i] @ x
-
-    def to_x(i: int, phi: np.ndarray) -> np.ndarray:
-        return c_inv[i] @ phi
-
-    phi = {i: to_phi(i, np.zeros(dim) if initial is None else np.asarray(initial[i], dtype=float)) for i in nodes}
-    # Each node's copies of its neighbours' latest values, and of the duals lam_li of its incident edges.
-    copies = comm.exchange(phi, graph) if graph.num_edges else {i: {} for i in nodes}
-    duals = {i: {edge: np.zeros(dim) for edge in graph.edges if i in edge} for i in nodes}
-    waves = gauss_seidel_waves(graph)
-    result = ADMMResult({i: to_x(i, phi[i]) for i in nodes})
-
-    for k in range(iterations):
-        previous = dict(phi)
-        for wave in waves:
-            slowest = 0.0
-            for i in wave:  # the nodes of a wave are independent: each could run on its own processor
-                tic = time.perf_counter()
-                pull = sum((copies[i][l] + duals[i][(i, l)] / rho for l in graph.successors(i)), np.zeros(dim))
-                pull = pull + sum((copies[i][l] - duals[i][(l, i)] / rho for l in graph.predecessors(i)), np.zeros(dim))
-                phi[i] = solvers[i] @ (rhs[i] + 0.5 * rho * pull)
-                slowest = max(slowest, time.perf_counter() - tic)
-            result.critical_path_seconds += slowest
-            inboxes = comm.route((i, l, phi[i]) for i in wave for l in graph.neighbors(i))
-            for target, received in inboxes.items():
-                copies[target].update(received)
-        for i in nodes:  # Eq. 5, applied by both ends of every edge to their own copy
-            for l, j in duals[i]:
-                x_l = phi[i] if l == i else copies[i][l]
-                x_j = phi[i] if j == i else copies[i][j]
-                duals[i][(l, j)] = duals[i][(l, j)] - rho * (x_l - x_j)
-        result.values = {i: to_x(i, phi[i]) for i in nodes}
-        result.consensus_errors.append(consensus_error(graph, result.values))
-        result.iterations = k + 1
-        if tol is not None and _converged(graph, comm, result.values, {i: to_x(i, previous[i]) for i in nodes}, tol):
-            break
-    result.seconds = time.perf_counter() - start
-    return result
+    return drive_consensus(call, [None], graph, comm, iterations=iterations, tol=tol, precondition=precondition)[None]
 
 
-def _converged(graph: Graph, comm: Communicator, values: Mapping[int, np.ndarray],
-               previous: Mapping[int, np.ndarray], tol: float) -> bool:
+def _converged(comm: Communicator, reports: Mapping[int, np.ndarray], tol: float) -> bool:
     """Stopping test: each node reports (primal residual on its predecessor edges, change, norm) to the server,
     which broadcasts the verdict (two rounds)."""
-    reports = comm.gather({
-        i: np.array([sum(float(np.sum((values[l] - values[i]) ** 2)) for l in graph.predecessors(i)),
-                     float(np.sum((values[i] - previous[i]) ** 2)), float(np.sum(values[i] ** 2))])
-        for i in graph.nodes
-    })
-    primal, change, norm = np.sqrt(np.sum(list(reports.values()), axis=0))
+    gathered = comm.gather(reports)
+    primal, change, norm = np.sqrt(np.sum(list(gathered.values()), axis=0))
     done = bool(max(primal, change) <= tol * max(norm, 1e-12))
-    comm.broadcast(done, to=list(graph.nodes))
+    comm.broadcast(done, to=list(reports))
     return done
-
 
 # ------------------------------------------------------------------------------------------------ Algorithm 1
 

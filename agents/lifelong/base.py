@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from agents.lifelong.estimators import Weighting, advantages, enac_gradient, trajectory_weights, weighted_statistics
-from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories
+from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories, policy_shape
 
 #: ``callback(learner, record)``; returning ``False`` stops :meth:`PolicySearchLearner.learn`.
 Callback = Callable[["PolicySearchLearner", dict[str, Any]], bool | None]
@@ -51,6 +51,8 @@ class PolicySearchLearner(ABC):
     """
 
     name = "base"
+    #: Whether :meth:`learn` samples every task here in one batch (else the learner's nodes do).
+    samples_in_driver = True
 
     def __init__(self, env_id: str, tasks: Sequence[Any], *, n_trajectories: int = 50, horizon: int = 150,
                  sigma: float = 0.5, step_size: float = 0.05, weighting: Weighting = "exp",
@@ -62,9 +64,20 @@ class PolicySearchLearner(ABC):
         _check_positive(owner, sigma=sigma, step_size=step_size, weight_beta=weight_beta)
         if weighting not in ("exp", "shift"):
             raise ValueError(f"{owner}: weighting must be 'exp' or 'shift', got {weighting!r}")
-        self.sampler = BatchSampler(env_id, tasks, n_trajectories, horizon, env_kwargs)
-        self.policy = LinearGaussianPolicy(*self.sampler.policy_shape, sigma=float(sigma))
-        self.num_tasks = len(self.sampler.tasks)
+        if n_trajectories < 1 or horizon < 1:
+            raise ValueError(f"{owner}: n_trajectories and horizon must be >= 1, got {n_trajectories}, {horizon}")
+        self.env_id, self.tasks = env_id, list(tasks)
+        self.n_trajectories, self.horizon = int(n_trajectories), int(horizon)
+        self.env_kwargs = dict(env_kwargs or {})
+        #: Rollouts of every task in one batch (``None`` for learners whose nodes sample their own tasks).
+        self.sampler: BatchSampler | None = None
+        if self.samples_in_driver:
+            self.sampler = BatchSampler(env_id, tasks, n_trajectories, horizon, env_kwargs)
+            shape = self.sampler.policy_shape
+        else:
+            shape = policy_shape(env_id, self.tasks[0], {"max_episode_steps": self.horizon, **self.env_kwargs})
+        self.policy = LinearGaussianPolicy(*shape, sigma=float(sigma))
+        self.num_tasks = len(self.tasks)
         self.step_size = float(step_size)
         self.weighting: Weighting = weighting
         self.hessian_ridge = float(hessian_ridge)
@@ -134,4 +147,5 @@ class PolicySearchLearner(ABC):
 
     def close(self) -> None:
         """Release the vector environment."""
-        self.sampler.close()
+        if self.sampler is not None:
+            self.sampler.close()

@@ -15,29 +15,40 @@ Tasks are owned by the nodes of a processor graph (task ``j`` on node ``j mod n`
 ``operating_point="owner"`` is notes-002's alternative reading: the owner computes ``theta*_j = G^{-1} g`` from all
 of the task's trajectories, and only Algorithm 2 runs over the graph. Every message goes through ``comm``
 (its ``stats`` count rounds and bytes); trajectories are assumed to be sampled where they are used.
+
+Each node is a :class:`~agents.lifelong.workers.ProcessorNode` in a worker pool: its tasks' rollouts and every
+node-local step of both algorithms run in its worker (its own Ray actor with ``backend="ray"``), while this class
+drives the iterations and the ADMM loops and routes the messages between nodes through ``comm``. The consensus
+problems of Algorithm 1 (one per task) run side by side, each with its own rounds, messages and stopping test.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import os
 import time
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import scipy.linalg
 
-from agents.common.communication import Communicator, LocalCommunicator
+from agents.common.communication import Communicator, make_communicator
 from agents.common.graphs import Graph, chain_plus_random_edges
-from agents.lifelong.admm import distributed_basis_update, distributed_operating_point
-from agents.lifelong.base import PolicySearchLearner
-from agents.lifelong.estimators import weighted_statistics
-from agents.lifelong.lasso import reinitialize_zero_columns, weighted_lasso
+from agents.common.workers import WorkerPool, load_checkpoint, make_worker_pool, save_checkpoint
+from agents.lifelong.admm import drive_consensus
+from agents.lifelong.base import Callback, PolicySearchLearner
 from agents.lifelong.policy import Trajectories
+from agents.lifelong.workers import BASIS, ProcessorNode, operating_point_problem
 
 OperatingPoint = Literal["consensus", "owner"]
 
+#: ``backend_options`` a Ray run takes (see :class:`~agents.common.ray_workers.RayWorkerPool`).
+RAY_OPTIONS = ("address", "checkpoint_every", "max_restarts", "actor_options")
+
 
 class EPGELLA(PolicySearchLearner):
-    """Distributed lifelong policy search (Algorithms 1 and 2 over ``graph``).
+    """Distributed lifelong policy search (Algorithms 1 and 2 over ``graph``), one worker per processor node.
 
     Args:
         latent_dim: as :class:`agents.lifelong.PGELLA`.
@@ -49,16 +60,25 @@ class EPGELLA(PolicySearchLearner):
         rho: ADMM penalty on the preconditioned problems (see :func:`agents.lifelong.admm.consensus_admm`).
         admm_iterations: cap ``K`` of both ADMM loops; ``admm_tol``: their early-stopping tolerance.
         operating_point: ``"consensus"`` (Algorithm 1) or ``"owner"``.
-        comm: the communicator (default: in-process).
+        comm: the communicator (default: one of ``backend``, owned and closed by this learner).
+        backend: where the nodes run: ``"local"`` (in this process) or ``"ray"`` (one Ray actor per node; the
+            optional extra). Same results on both.
+        backend_options: for ``"ray"``: ``address`` (join a cluster), ``checkpoint_every`` (worker checkpoints
+            every so many calls; default 0: at the end of every iteration), ``max_restarts``, ``actor_options``.
         **kwargs: other arguments as :class:`agents.lifelong.base.PolicySearchLearner`.
+
+    The policies, codes and basis copies live in the nodes' workers; :attr:`thetas`, :attr:`coefficients` and
+    :attr:`bases` are the driver's copies, refreshed at the end of every iteration. Call :meth:`close` when done.
     """
 
     name = "ePG-ELLA"
+    samples_in_driver = False
 
     def __init__(self, env_id: str, tasks: Any, *, latent_dim: int = 2, mu1: float = np.exp(-5),
                  mu2: float = np.exp(-5), graph: Graph | None = None, num_nodes: int = 10, extra_edges: int = 20,
                  rho: float = 1.0, admm_iterations: int = 50, admm_tol: float | None = 1e-8,
                  operating_point: OperatingPoint = "consensus", comm: Communicator | None = None,
+                 backend: str = "local", backend_options: Mapping[str, Any] | None = None,
                  seed: int = 0, **kwargs: Any) -> None:
         super().__init__(env_id, tasks, seed=seed, **kwargs)
         d = self.policy.dim
@@ -68,84 +88,206 @@ class EPGELLA(PolicySearchLearner):
             raise ValueError(f"EPGELLA: mu1 and mu2 must be >= 0, got mu1={mu1}, mu2={mu2}")
         if operating_point not in ("consensus", "owner"):
             raise ValueError(f"EPGELLA: operating_point must be 'consensus' or 'owner', got {operating_point!r}")
+        if not (np.isfinite(rho) and rho > 0):
+            raise ValueError(f"EPGELLA: rho must be a positive number, got {rho!r}")
+        if isinstance(admm_iterations, bool) or not isinstance(admm_iterations, int) or admm_iterations < 0:
+            raise ValueError(f"EPGELLA: admm_iterations must be an integer >= 0, got {admm_iterations!r}")
+        pool_options = _pool_options(backend, backend_options)
         if graph is None:
             extra = min(extra_edges, max(num_nodes * (num_nodes - 1) // 2 - (num_nodes - 1), 0))
             graph = chain_plus_random_edges(num_nodes, extra, seed)
+        if not graph.is_connected():
+            raise ValueError("EPGELLA: the processor graph must be connected for consensus")
         self.graph = graph
-        self.comm = comm if comm is not None else LocalCommunicator()
         self.latent_dim, self.mu1, self.mu2 = latent_dim, float(mu1), float(mu2)
-        self.admm_options = {"rho": float(rho), "iterations": int(admm_iterations), "tol": admm_tol}
+        self.admm_options = {"iterations": int(admm_iterations), "tol": admm_tol}
         self.operating_point: OperatingPoint = operating_point
+        self.backend = backend
         n = graph.num_nodes
         self.owner = np.arange(self.num_tasks) % n
-        self.bases = {i: np.zeros((d, latent_dim)) for i in graph.nodes}  # node copies L_i
-        # One generator per node, all seeded alike: zero columns are re-drawn identically on every copy.
-        shared = int(self.rng.integers(2**31))
-        self._node_rngs = {i: np.random.default_rng(shared) for i in graph.nodes}
+        # Driver-side mirrors of the nodes' state, refreshed every iteration: copies L_i, coefficients, policies.
+        self.bases = {i: np.zeros((d, latent_dim)) for i in graph.nodes}
         self.coefficients = np.zeros((self.num_tasks, latent_dim))
         self.seen = np.zeros(self.num_tasks, dtype=bool)
+        shared = int(self.rng.integers(2**31))  # every node re-draws zero columns from this seed
+        workers = {i: ProcessorNode(
+            i, {int(j): self.tasks[j] for j in np.flatnonzero(self.owner == i)}, graph, env_id=env_id,
+            env_kwargs=self.env_kwargs, n_trajectories=self.n_trajectories, horizon=self.horizon, policy=self.policy,
+            weighting=self.weighting, weight_beta=self.weight_beta, hessian_ridge=self.hessian_ridge,
+            latent_dim=latent_dim, mu1=self.mu1, mu2=self.mu2, rho=float(rho), seed=seed, shared_seed=shared)
+            for i in graph.nodes}
+        self._resources = contextlib.ExitStack()
+        try:
+            if backend == "ray":  # one session for the communicator and the pool
+                self._resources.enter_context(_ray_session(pool_options.pop("address", None)))
+            self.comm = comm if comm is not None else self._resources.enter_context(make_communicator(backend))
+            self.pool: WorkerPool = self._resources.enter_context(
+                make_worker_pool(workers, backend=backend, seed=seed, **pool_options))
+        except BaseException:
+            self._resources.close()
+            raise
 
     @property
     def basis(self) -> np.ndarray:
         """Node 0's copy of ``L`` (all copies agree to the ADMM tolerance)."""
         return self.bases[0]
 
+    def _node_call(self, method: str, requests: Mapping[int, Mapping[Hashable, tuple]],
+                   inbox: Mapping[int, Mapping[Hashable, Mapping[int, Any]]]) -> dict[int, dict[Hashable, Any]]:
+        """The consensus steps run inside the nodes' workers (see :func:`agents.lifelong.admm.drive_consensus`)."""
+        return self.pool.call("admm", {i: (method, requests[i], inbox.get(i, {})) for i in requests})
+
+    def _by_owner(self, tasks: Sequence[int]) -> dict[int, tuple[list[int]]]:
+        return {i: ([int(j) for j in tasks if self.owner[j] == i],) for i in self.graph.nodes
+                if any(self.owner[j] == i for j in tasks)}
+
     # --- Sec. 5.1 -------------------------------------------------------------------------------------------------
 
-    def _operating_point(self, j: int, traj: Trajectories) -> tuple[np.ndarray, np.ndarray, list[float], float]:
-        """``theta*_j``, ``H_j``, Algorithm 1's consensus errors and its critical-path seconds."""
-        weights = self.weights(traj)  # normalised over all of the task's trajectories (Q15)
-        ridge = self.hessian_ridge * np.eye(self.policy.dim)
-        owner = int(self.owner[j])
+    def _operating_points(self, tasks: Sequence[int]
+                          ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, list[float]], float]:
+        """Algorithm 1 for ``tasks`` on the trajectories their owners hold: ``{j: (theta*_j, H_j)}`` (as the owners
+        have them), each task's consensus errors, and the critical-path seconds."""
         if self.operating_point == "owner":
-            g_matrix, g_vector = weighted_statistics(self.policy, traj, weights)
-            return scipy.linalg.solve(g_matrix + ridge, g_vector, assume_a="pos"), g_matrix + ridge, [], 0.0
-        shares = np.array_split(self.rng.permutation(len(weights)), self.graph.num_nodes)
-        stats = {i: weighted_statistics(self.policy, traj.select(idx), weights[idx])
-                 for i, idx in zip(self.graph.nodes, shares, strict=True)}
-        # The ridge is split evenly over the nodes so that sum_i G_i is the Hessian used for the basis.
-        stats = {i: (g + ridge / self.graph.num_nodes, v) for i, (g, v) in stats.items()}
-        start = {i: self.thetas[j] for i in self.graph.nodes}
-        result = distributed_operating_point(stats, self.graph, self.comm, initial=start, **self.admm_options)
-        gathered = self.comm.gather({i: g for i, (g, _) in stats.items()}, to=owner)  # H_j = sum_i G_i at the owner
-        hessian = sum(gathered[i] for i in self.graph.nodes if i != owner) + stats[owner][0]
-        return result.values[owner], hessian, result.consensus_errors, result.critical_path_seconds
+            points = self.pool.call("owner_points", self._by_owner(tasks))
+            return {j: point for found in points.values() for j, point in found.items()}, {j: [] for j in tasks}, 0.0
+        shares = {j: share for found in self.pool.call("share_statistics", self._by_owner(tasks)).values()
+                  for j, share in found.items()}
+        self.pool.call("open_problems", {k: ({operating_point_problem(j): (*shares[j][k], self.thetas[j])
+                                              for j in tasks},) for k in self.graph.nodes})
+        results = drive_consensus(self._node_call, [operating_point_problem(j) for j in tasks], self.graph, self.comm,
+                                  **self.admm_options)
+        # H_j = sum_k G_k at the owner
+        gathered = {j: self.comm.gather({k: shares[j][k][0] for k in self.graph.nodes}, to=int(self.owner[j]))
+                    for j in tasks}
+        points = self.pool.call("adopt_operating_points",
+                                {i: ({j: gathered[j] for j in mine},) for i, (mine,) in self._by_owner(tasks).items()})
+        critical = float(sum(r.critical_path_seconds for r in results.values()))
+        return ({j: point for found in points.values() for j, point in found.items()},
+                {j: results[operating_point_problem(j)].consensus_errors for j in tasks}, critical)
+
+    def _operating_point(self, j: int, traj: Trajectories) -> tuple[np.ndarray, np.ndarray, list[float], float]:
+        """Algorithm 1 for task ``j`` on ``traj``: ``theta*_j``, ``H_j``, its consensus errors, critical seconds."""
+        self.pool.call("hold_trajectories", {int(self.owner[j]): ({j: traj},)})
+        points, errors, critical = self._operating_points([j])
+        return points[j][0], points[j][1], errors[j], critical
 
     # --- the iteration --------------------------------------------------------------------------------------------
 
-    def _lasso_on_nodes(self, tasks: np.ndarray, points: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-        for i in self.graph.nodes:
-            mine = [j for j in tasks if self.owner[j] == i]
-            if not mine:
-                continue
-            self.bases[i] = reinitialize_zero_columns(self.bases[i], self._node_rngs[i])
-            for j in mine:
-                self.coefficients[j] = weighted_lasso(points[j][0], points[j][1], self.bases[i], self.mu1)
-
-    def _update(self, traj: Trajectories) -> dict[str, Any]:
-        d, p = self.policy.dim, self.latent_dim
+    def _update(self, traj: Trajectories | None = None) -> dict[str, Any]:
+        """One iteration's update on the trajectories the nodes sampled (``traj`` is unused: nodes sample)."""
         tic = time.perf_counter()
-        points: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        alg1_errors: list[float] = []
-        critical = 0.0
-        for j in range(self.num_tasks):
-            theta_star, hessian, errors, seconds = self._operating_point(j, traj.of_task(j))
-            points[j] = (theta_star, hessian)
-            alg1_errors.append(errors[-1] if errors else 0.0)
-            critical += seconds
+        _, errors, critical = self._operating_points(range(self.num_tasks))
         alg1_seconds = time.perf_counter() - tic
-        self._lasso_on_nodes(np.flatnonzero(~self.seen), points)  # first visits: s before L
+        first = [int(j) for j in np.flatnonzero(~self.seen)]
+        if first:  # first visits: s before L
+            self.pool.call("lasso", self._by_owner(first))
         self.seen[:] = True
-        node_tasks = {i: [(self.coefficients[j], points[j][1], points[j][0]) for j in range(self.num_tasks)
-                          if self.owner[j] == i] for i in self.graph.nodes}
         tic = time.perf_counter()
-        self.bases, alg2 = distributed_basis_update(node_tasks, self.mu2, d, p, self.graph, self.comm,
-                                                    initial=self.bases, **self.admm_options)
+        self.pool.call("open_basis_problem")
+        alg2 = drive_consensus(self._node_call, [BASIS], self.graph, self.comm, **self.admm_options)[BASIS]
+        adopted = self.pool.call("adopt_basis")
         alg2_seconds = time.perf_counter() - tic
-        self._lasso_on_nodes(np.arange(self.num_tasks), points)
-        for j in range(self.num_tasks):
-            self.thetas[j] = self.bases[int(self.owner[j])] @ self.coefficients[j]
-        return {"alg1_consensus_error": float(np.max(alg1_errors)), "alg2_consensus_errors": alg2.consensus_errors,
-                "alg2_iterations": alg2.iterations, "alg1_seconds": alg1_seconds, "alg2_seconds": alg2_seconds,
+        for i, (basis, coefficients, thetas) in adopted.items():
+            self.bases[i] = basis
+            for j in coefficients:
+                self.coefficients[j], self.thetas[j] = coefficients[j], thetas[j]
+        return {"alg1_consensus_error": float(np.max([e[-1] if e else 0.0 for e in errors.values()])),
+                "alg2_consensus_errors": alg2.consensus_errors, "alg2_iterations": alg2.iterations,
+                "alg1_seconds": alg1_seconds, "alg2_seconds": alg2_seconds,
                 "critical_path_seconds": critical + alg2.critical_path_seconds,
                 "comm_rounds": self.comm.stats.rounds, "comm_bytes": self.comm.stats.bytes}
+
+    def _by_task(self, results: Mapping[int, Mapping[int, float]]) -> list[float]:
+        merged = {j: value for found in results.values() for j, value in found.items()}
+        return [merged[j] for j in range(self.num_tasks)]
+
+    def learn(self, iterations: int, callback: Callback | None = None,
+              checkpoint_path: str | os.PathLike[str] | None = None) -> EPGELLA:
+        """Run ``iterations`` iterations (rollouts in the nodes' workers); each appends a record to :attr:`history`
+        and is passed to ``callback``.
+
+        With ``checkpoint_path``, the run's state (driver, every node's worker, communication counts) is saved there
+        after every iteration, and a call that finds a checkpoint there resumes from it: it runs the iterations
+        still missing to reach ``iterations`` and ends exactly as an uninterrupted run.
+        """
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"EPGELLA.learn: iterations must be an integer >= 0, got {iterations!r}")
+        done = 0
+        if checkpoint_path is not None:
+            saved = load_checkpoint(checkpoint_path)
+            if saved is not None:
+                done = self._restore(saved)
+        while done < iterations:
+            tic = time.perf_counter()
+            task_rewards = self._by_task(self.pool.call("sample"))
+            sampled = time.perf_counter()
+            extra = self._update()
+            record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
+                      "task_rewards": task_rewards, "sample_seconds": sampled - tic,
+                      "update_seconds": time.perf_counter() - sampled, **extra}
+            if self.evaluate:
+                record["eval_task_rewards"] = self._by_task(self.pool.call("evaluate"))
+                record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
+            self.history.append(record)
+            done += 1
+            checkpoint = getattr(self.pool, "checkpoint", None)
+            if checkpoint is not None and not getattr(self.pool, "checkpoint_every", 1):
+                checkpoint()  # a restarted node replays at most one iteration's calls
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, self._state(done))
+            if callback is not None and callback(self, record) is False:
+                break
+        return self
+
+    # --- run-level checkpoints ------------------------------------------------------------------------------------
+
+    def _state(self, done: int) -> dict[str, Any]:
+        return {"round": done, "pool": self.pool.snapshot(), "comm": copy.deepcopy(self.comm.stats),
+                "driver": {"history": self.history, "thetas": self.thetas, "coefficients": self.coefficients,
+                           "bases": self.bases, "seen": self.seen, "rng": self.rng.bit_generator.state}}
+
+    def _restore(self, saved: Mapping[str, Any]) -> int:
+        if set(saved.get("pool", {})) != set(self.graph.nodes):
+            raise ValueError(f"EPGELLA.learn: the checkpoint's nodes {sorted(saved.get('pool', {}))} are not this "
+                             f"learner's graph nodes {list(self.graph.nodes)}")
+        driver = copy.deepcopy(saved["driver"])
+        self.history, self.thetas, self.coefficients = driver["history"], driver["thetas"], driver["coefficients"]
+        self.bases, self.seen = driver["bases"], driver["seen"]
+        self.rng.bit_generator.state = driver["rng"]
+        self.comm.stats = copy.deepcopy(saved["comm"])
+        self.pool.restore(saved["pool"])
+        return int(saved["round"])
+
+    def close(self) -> None:
+        """Release the nodes' environments and workers, and the communicator this learner opened."""
+        if getattr(self, "_resources", None) is not None:
+            with contextlib.suppress(Exception):
+                self.pool.call("close")
+            self._resources.close()
+            self._resources = None
+
+
+def _ray_session(address: str | None) -> contextlib.AbstractContextManager[None]:
+    """A Ray session (started here, or joined), with a clear error when Ray, an optional extra, is missing."""
+    try:
+        from agents.common.ray_backend import ray_session
+    except ImportError as error:
+        if getattr(error, "name", None) != "ray":
+            raise
+        raise ImportError('backend="ray" needs Ray, an optional extra: pip install "mtenvs[ray]"') from error
+    return ray_session(address)
+
+
+def _pool_options(backend: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check ``backend`` and its options; the worker-pool options (``address`` included for Ray)."""
+    if backend not in ("local", "ray"):
+        raise ValueError(f"EPGELLA: backend must be 'local' or 'ray', got {backend!r}")
+    options = dict(options or {})
+    if backend == "local" and options:
+        raise ValueError(f"EPGELLA: backend_options apply to backend='ray' only; got {sorted(options)}")
+    unknown = sorted(set(options) - set(RAY_OPTIONS))
+    if unknown:
+        raise ValueError(f"EPGELLA: unknown backend_options {unknown}; allowed: {list(RAY_OPTIONS)}")
+    if backend == "ray":
+        options.setdefault("checkpoint_every", 0)
+    return options

@@ -79,6 +79,20 @@ class Trajectories:
         return self.select(np.flatnonzero(self.task_index == j))
 
 
+def _policy_shape(env: gym.vector.VectorEnv) -> tuple[int, int]:
+    """``(n_x, m)``: the flattened sizes of a vector env's single observation and action spaces."""
+    return int(np.prod(env.single_observation_space.shape)), int(np.prod(env.single_action_space.shape))
+
+
+def policy_shape(env_id: str, task: Any, env_kwargs: Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """``(n_x, m)`` of ``env_id``'s linear policies, read from a one-env vector env of ``task`` (closed at once)."""
+    env = gym.make_vec(env_id, num_envs=1, tasks=[task], **dict(env_kwargs or {}))
+    try:
+        return _policy_shape(env)
+    finally:
+        env.close()
+
+
 class BatchSampler:
     """Collects ``n`` trajectories of ``horizon`` steps for every task in one native vector env.
 
@@ -97,8 +111,8 @@ class BatchSampler:
         kwargs = dict(env_kwargs or {})
         kwargs.setdefault("max_episode_steps", self.horizon)
         self.env = gym.make_vec(env_id, num_envs=len(repeated), tasks=repeated, **kwargs)
-        obs_space, act_space = self.env.single_observation_space, self.env.single_action_space
-        self.policy_shape = (int(np.prod(obs_space.shape)), int(np.prod(act_space.shape)))
+        act_space = self.env.single_action_space
+        self.policy_shape = _policy_shape(self.env)
         self._low = np.broadcast_to(act_space.low, act_space.shape).reshape(-1)
         self._high = np.broadcast_to(act_space.high, act_space.shape).reshape(-1)
 

@@ -20,21 +20,25 @@ the episode every agent sends its pending tuples W^m_h to the server, which broa
 
 ``threshold=0`` synchronizes after every episode (always-communicating baseline) and ``threshold=inf`` never
 (independent LSVI-UCB agents). Messages carry (n, x, a, r, x') per step (notes-001 Q8) and go through a
-:class:`~agents.common.communication.Communicator`; a synchronization is one gather and one broadcast.
+:class:`~agents.common.communication.Communicator`; a synchronization is one gather and one broadcast. Agents and
+server are workers (:mod:`agents.lsvi.workers`), in this process or in a Ray actor each.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.common.communication import Communicator, LocalCommunicator
-from agents.lsvi.core import LinearQ, Optimism, TransitionBuffer, lsvi_backward, make_sampler
+from agents.common.communication import SERVER, Communicator
+from agents.lsvi.core import LinearQ, Optimism, TransitionBuffer, make_sampler
+from agents.lsvi.deployment import Deployment, PooledRun, node_seeds
 from agents.lsvi.ridge import RidgeStatistics
+from agents.lsvi.workers import CoopAgent, CoopServer
 
 __all__ = ["CoopHistory", "CoopLSVI", "HeterogeneousCoopLSVI", "always_communicating", "independent_agents"]
 
@@ -57,8 +61,13 @@ class CoopHistory:
         return np.cumsum(self.synchronized)
 
 
-class CoopLSVI:
+class CoopLSVI(PooledRun):
     """Coop-LSVI over parallel linear MDPs, one agent per MDP (paper 001, Algorithm 1, or Algorithm 3).
+
+    Every agent and the server is a worker (:mod:`agents.lsvi.workers`): agent m's environment, data, statistics and
+    episodes live in its worker, the synchronized statistics in the server's (node ``comm.server``). Each episode is
+    one call to all agents at once; a synchronization is three more calls (pending tuples, the server's union, the
+    agents absorbing it) around one gather and one broadcast through the communicator.
 
     Args:
         tasks: agent m's MDP: a :class:`~mtenvs.linear.model.LinearMDP` (episodes sampled from its tables) or a
@@ -68,12 +77,20 @@ class CoopLSVI:
         lam: the ridge parameter λ (1 in the paper).
         agent_features: ``True`` for Algorithm 3 (each task's own features [φ; κ(m)]), ``False`` for Algorithm 1
             (shared φ); ``None`` picks Algorithm 1 exactly when all tasks have identical features.
-        comm: the communicator (a fresh :class:`LocalCommunicator` by default).
-        seed: seeds every episode.
+        comm: a communicator to use (default: a new one for ``backend``).
+        seed: seeds every agent's episodes (each agent has a stream of its own).
+        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor,
+            messages through Ray's object store); same results on both.
+        backend_options: Ray options (``address``, ``checkpoint_every`` — here 25 pool calls unless given —,
+            ``max_restarts``, ``actor_options``, further ``ray.init`` options; see
+            :class:`~agents.lsvi.deployment.Deployment`).
     """
 
+    driver_state = ("history", "episode", "last_sync")
+
     def __init__(self, tasks: Sequence[Any], *, threshold: float = 1.0, beta: float = 0.5, lam: float = 1.0,
-                 agent_features: bool | None = None, comm: Communicator | None = None, seed: int | None = None) -> None:
+                 agent_features: bool | None = None, comm: Communicator | None = None, seed: int | None = None,
+                 backend: str = "local", backend_options: dict[str, Any] | None = None) -> None:
         if len(tasks) < 1:
             raise ValueError("tasks must hold one LinearMDP per agent (at least one)")
         if not (threshold >= 0):
@@ -101,16 +118,16 @@ class CoopLSVI:
         self.features = (np.concatenate([np.asarray(t.features) for t in tasks]) if self.agent_features
                          else np.asarray(first.features))
         self.optimism = Optimism(self.beta, clip="remaining")
-        self.comm = comm if comm is not None else LocalCommunicator()
-        self.rng = np.random.default_rng(seed)
-        self._samplers = list(samplers)
-        self._optimal = np.array([task.optimal_value() for task in tasks])
-        dim, horizon = self.features.shape[-1], self.horizon
-        n = self.n_agents
-        self.data = [[TransitionBuffer() for _ in range(horizon)] for _ in range(n)]         # U^m_h(t) = U ∪ W^m
-        self.pending = [[TransitionBuffer() for _ in range(horizon)] for _ in range(n)]      # W^m_h
-        self.stats = [[RidgeStatistics(dim, lam) for _ in range(horizon)] for _ in range(n)]  # λI + S_h + δS_{m,h}
-        self.synced_logdet = np.full((n, horizon), dim * math.log(lam))                      # log det(λI + S_h)
+        self.agents = list(range(len(self.tasks)))
+        self.server_node = comm.server if comm is not None else SERVER
+        pool_seed, agent_seeds = node_seeds(seed, len(self.agents))
+        workers: dict[Any, Any] = {
+            m: CoopAgent(m, samplers[m], self.features, self.n_states, self.agent_features, self.optimism,
+                         self.threshold, self.lam, tasks[m].optimal_value(), agent_seeds[m]) for m in self.agents}
+        workers[self.server_node] = CoopServer(self.features, self.horizon, self.lam)
+        self.deployment = Deployment(workers, backend=backend, backend_options=backend_options, seed=pool_seed, comm=comm,
+                                     default_checkpoint_every=25)
+        self.comm = self.deployment.comm
         self.last_sync = 0                                                                    # k_t
         self.episode = 0
         self.history = CoopHistory()
@@ -120,69 +137,55 @@ class CoopLSVI:
         """M."""
         return len(self.tasks)
 
-    def _row(self, agent: int, state: int | np.ndarray) -> int | np.ndarray:
-        return agent * self.n_states + state if self.agent_features else state
+    # -- the agents' state, read from their workers ---------------------------------------------------------------
+    @property
+    def data(self) -> list[list[TransitionBuffer]]:
+        """U^m_h(t) for every agent m and step h."""
+        return [self.worker(m).data for m in self.agents]
+
+    @property
+    def pending(self) -> list[list[TransitionBuffer]]:
+        """W^m_h, the tuples agent m has not sent yet."""
+        return [self.worker(m).pending for m in self.agents]
+
+    @property
+    def stats(self) -> list[list[RidgeStatistics]]:
+        """λI + S_h + δS_{m,h} for every agent m and step h."""
+        return [self.worker(m).stats for m in self.agents]
+
+    @property
+    def synced_logdet(self) -> np.ndarray:
+        """log det(λI + S_h) as each agent last synchronized it, shape ``(M, H)``."""
+        return np.stack([self.worker(m).synced_logdet for m in self.agents])
+
+    @property
+    def synced_stats(self) -> list[RidgeStatistics]:
+        """The server's synchronized statistics λI + S_h, one per step."""
+        return self.worker(self.server_node).synced
 
     def q_function(self, agent: int) -> LinearQ:
         """Agent ``agent``'s current optimistic Q (Eqs. 1–6) on its data U^m_h(t)."""
-        return lsvi_backward(self.features, self.data[agent], self.stats[agent], self.optimism)
+        return self.worker(agent).q_function()
 
     def policy(self, agent: int, q: LinearQ | None = None) -> np.ndarray:
         """Agent ``agent``'s greedy policy on its own MDP, argmax_a Q(m, x, a), shape ``(H, S)``."""
-        q = self.q_function(agent) if q is None else q
-        rows = self._row(agent, np.arange(self.n_states))
-        return np.argmax(q.q[:, rows], axis=-1)
+        return self.worker(agent).policy(q)
 
-    def _act(self, agent: int, policy: np.ndarray) -> bool:
-        """Play one episode, adding each step's tuple to U^m_h and W^m_h; returns whether Eq. 7 fired."""
-        sampler, fire = self._samplers[agent], False
-        state = sampler.begin(self.rng)
-        elapsed = self.episode + 1 - self.last_sync                        # t − k_t ≥ 1
-        for h in range(self.horizon):
-            action = int(policy[h, state])
-            reward, next_state = sampler.step(h, state, action, self.rng)
-            row, next_row = self._row(agent, state), self._row(agent, next_state)
-            self.data[agent][h].add(row, action, reward, next_row)
-            self.pending[agent][h].add(row, action, reward, next_row)
-            self.stats[agent][h].update(self.features[row, action])      # δS_{m,h} += φφᵀ (Sherman–Morrison)
-            ratio = self.stats[agent][h].logdet - self.synced_logdet[agent, h]
-            fire |= ratio > self.threshold / elapsed                       # Eq. 7
-            state = next_state
-        return fire
-
-    def _pending_message(self, agent: int) -> dict[str, np.ndarray]:
-        """W^m_h for every h as flat arrays: step h, generating agent n and the tuple (x, a, r, x')."""
-        buffers = self.pending[agent]
-        columns = [np.concatenate(column) for column in zip(*(b.view() for b in buffers), strict=True)]
-        return {"step": np.concatenate([np.full(len(b), h) for h, b in enumerate(buffers)]),
-                "agent": np.full(len(columns[0]), agent),
-                **dict(zip(("state", "action", "reward", "next_state"), columns, strict=True))}
-
+    # -- the algorithm ------------------------------------------------------------------------------------------------
     def _synchronize(self) -> None:
         """Every agent sends W^m_h to the server, which broadcasts the union W^h; all agents add the others' tuples."""
-        agents = list(range(self.n_agents))
-        messages = {m: self._pending_message(m) for m in agents}
-        union = self.comm.gather(messages)
-        union = {key: np.concatenate([union[m][key] for m in agents]) for key in messages[0]}
-        received = self.comm.broadcast(union, agents)
-        for m in agents:
-            others = received[m]["agent"] != m
-            for h in range(self.horizon):
-                take = others & (received[m]["step"] == h)
-                s, a = received[m]["state"][take], received[m]["action"][take]
-                self.data[m][h].add(s, a, received[m]["reward"][take], received[m]["next_state"][take])
-                self.stats[m][h].update(self.features[s, a])              # S_h += Σ_{W^h} φφᵀ (Woodbury)
-                self.synced_logdet[m, h] = self.stats[m][h].logdet
-                self.pending[m][h] = TransitionBuffer()                   # δS ← 0, W^m_h ← ∅
+        messages = self.pool.call("pending_message", nodes=self.agents)
+        gathered = self.comm.gather(messages)
+        union = self.pool.call("merge", {self.server_node: (gathered,)})[self.server_node]
+        received = self.comm.broadcast(union, self.agents)
+        self.pool.call("absorb", {m: (received[m],) for m in self.agents})
         self.last_sync = self.episode + 1                                 # k_{t+1} = t
 
     def step_episode(self) -> list[float]:
         """One episode for every agent (plan, act, test), then synchronize if any agent fired; returns the regrets."""
-        fire, regrets = False, []
-        for m in range(self.n_agents):
-            policy = self.policy(m)
-            regrets.append(float(self._optimal[m] - self.tasks[m].policy_value(policy)))
-            fire |= self._act(m, policy)
+        played = self.pool.call("play", nodes=self.agents, elapsed=self.episode + 1 - self.last_sync)   # t − k_t
+        regrets = [played[m][0] for m in self.agents]
+        fire = any(played[m][1] for m in self.agents)
         if fire and self.n_agents > 1:
             self._synchronize()
         self.history.regret.append(regrets)
@@ -190,12 +193,22 @@ class CoopLSVI:
         self.episode += 1
         return regrets
 
-    def learn(self, episodes: int) -> CoopLSVI:
-        """Run ``episodes`` more episodes for every agent."""
+    def learn(self, episodes: int, *, checkpoint_path: str | Path | None = None, checkpoint_every: int = 1,
+              callback: Callable[[CoopLSVI, list[float]], Any] | None = None) -> CoopLSVI:
+        """Run ``episodes`` more episodes for every agent.
+
+        Args:
+            episodes: how many episodes.
+            checkpoint_path: save the run (driver, every worker, communication counts) there every
+                ``checkpoint_every`` episodes and at the end; if the file exists, first resume from it (and run to the
+                episode count it was heading for), so a run whose driver died ends exactly as an uninterrupted one.
+            checkpoint_every: episodes between checkpoints.
+            callback: called as ``callback(self, regrets)`` after every episode (and its checkpoint).
+        """
         if not isinstance(episodes, (int, np.integer)) or isinstance(episodes, bool) or episodes < 0:
             raise ValueError(f"episodes must be an integer >= 0, got {episodes!r}")
-        for _ in range(int(episodes)):
-            self.step_episode()
+        self._run(int(episodes), lambda: self.episode, self.step_episode, checkpoint_path=checkpoint_path,
+                  checkpoint_every=checkpoint_every, callback=callback)
         return self
 
 

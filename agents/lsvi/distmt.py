@@ -11,7 +11,9 @@ Each round t, agent i is handed an unknown task m_{i,t} and
 4. the server groups the round's values into labels (:meth:`DistMTServer.group`, Alg. 4) and broadcasts the
    statistics of every new label to all agents (lines 15–17).
 
-Every message passes through a :class:`~agents.common.communication.Communicator`, which counts rounds and bytes.
+Every agent and the server is a worker (:mod:`agents.lsvi.workers`), in this process or in a Ray actor each; every
+message between them passes through a :class:`~agents.common.communication.Communicator`, which counts rounds and
+bytes.
 Deviations, all from notes-000 §6: Planning takes β explicitly (β_1 for phase-1 data, β_2 for phase-2 data); the
 datasets keep next states; in Group only agents that ran phase 2 may open a label, agents matched at line 6 add
 their value to the matched G_m (§6.7); several matching labels resolve to the closest (§6.8).
@@ -19,13 +21,14 @@ their value to the matched G_m (§6.7); several matching labels resolve to the c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from agents.common.communication import Communicator, LocalCommunicator
+from agents.common.communication import SERVER, Communicator
 from agents.lsvi.core import (
     EnvSampler,
     EpisodeSampler,
@@ -36,6 +39,7 @@ from agents.lsvi.core import (
     make_sampler,
     run_episode,
 )
+from agents.lsvi.deployment import Deployment, PooledRun, node_seeds
 from agents.lsvi.ridge import RidgeStatistics
 from agents.lsvi.theory import distmt_beta, distmt_episodes, distmt_rounds
 
@@ -77,10 +81,6 @@ def statistics_to_q(features: np.ndarray, message: dict[str, np.ndarray], beta: 
     inverses = np.stack([np.linalg.inv(message["gram"][h]) for h in range(horizon)])
     return LinearQ.from_parameters(features, message["theta"], inverses,
                                    Optimism(beta, bonus_cap=horizon, clip="horizon"))
-
-
-def _message(q: LinearQ, stats: Sequence[RidgeStatistics]) -> dict[str, np.ndarray]:
-    return {"theta": q.weights.copy(), "gram": np.stack([s.matrix for s in stats])}
 
 
 @dataclass
@@ -152,8 +152,12 @@ class RoundRecord:
     returned_gap: list[float]
 
 
-class DistMTLSVI:
+class DistMTLSVI(PooledRun):
     """DistMT-LSVI for N agents on M linear tasks sharing the feature map φ (paper 000, Algorithm 1).
+
+    Every agent and the server is a worker (:mod:`agents.lsvi.workers`): agent i's environments, episodes, planning
+    and label table live in its worker, the label sets in the server's (node ``comm.server``); this driver hands each
+    agent its task, calls the workers and routes every message between them through the communicator.
 
     Args:
         tasks: the M tasks, :class:`~mtenvs.linear.model.LinearMDP` models or Gymnasium envs of a linear family, with
@@ -170,14 +174,23 @@ class DistMTLSVI:
         lam: the ridge parameter λ (1 in the paper).
         assignment: ``"iid"`` (m_{i,t} ~ Unif([M]), the theory) or ``"permutation"`` (each agent sees a random
             permutation of the tasks, the paper's experiments).
-        comm: the communicator (a fresh :class:`LocalCommunicator` by default); the server is ``comm.server``.
-        seed: seeds task assignment and every episode.
+        comm: a communicator to use (default: a new one for ``backend``; the server is ``comm.server``).
+        seed: seeds task assignment and every agent's episodes (each agent has a stream of its own).
+        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor,
+            messages through Ray's object store); same results on both.
+        backend_options: Ray options (``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options``, further
+            ``ray.init`` options; see :class:`~agents.lsvi.deployment.Deployment`).
     """
+
+    driver_state = ("history", "episodes", "rng", "_label_policies", "_origin")
 
     def __init__(self, tasks: Sequence[Any], n_agents: int, c_sep: float, *, episodes_phase1: int = 300,
                  episodes_phase2: int = 1000, beta1: float = 0.5, beta2: float = 0.5, epsilon: float = 0.1,
                  delta: float = 0.1, lam: float = 1.0, assignment: Assignment = "iid",
-                 comm: Communicator | None = None, seed: int | None = None) -> None:
+                 comm: Communicator | None = None, seed: int | None = None, backend: str = "local",
+                 backend_options: dict[str, Any] | None = None) -> None:
+        from agents.lsvi.workers import DistMTAgent, DistMTServerNode  # the workers module builds on this one
+
         if len(tasks) < 1:
             raise ValueError("tasks must hold at least one LinearMDP")
         models, samplers = zip(*(make_sampler(task) for task in tasks), strict=True)
@@ -208,14 +221,19 @@ class DistMTLSVI:
         self.episodes_phase1, self.episodes_phase2 = int(episodes_phase1), int(episodes_phase2)
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.assignment = assignment
-        self.comm = comm if comm is not None else LocalCommunicator()
-        self.server = DistMTServer(c_sep)
-        self.rng = np.random.default_rng(seed)
-        self._samplers = list(samplers)
-        self.policies: list[dict[int, LinearQ]] = [{} for _ in range(self.n_agents)]   # agent i's table F
+        pool_seed, (driver_seed, *agent_seeds) = node_seeds(seed, self.n_agents + 1)
+        self.rng = np.random.default_rng(driver_seed)                                    # draws the tasks m_{i,t}
+        self.agents = list(range(self.n_agents))
+        self.server_node = comm.server if comm is not None else SERVER
+        workers: dict[Any, Any] = {i: DistMTAgent(samplers, self.features, lam, agent_seeds[i]) for i in self.agents}
+        workers[self.server_node] = DistMTServerNode(c_sep)
+        self.deployment = Deployment(workers, backend=backend, backend_options=backend_options, seed=pool_seed, comm=comm)
+        self.comm = self.deployment.comm
         self.episodes = np.zeros(self.n_agents, dtype=np.int64)
         self.history: list[RoundRecord] = []
-        self._permutations = [self.rng.permutation(len(self.tasks)) for _ in range(self.n_agents)]
+        self._label_policies: list[dict[int, np.ndarray]] = [{} for _ in self.agents]   # greedy policies of F
+        self._origin: list[int] = []                                                     # server.origin, mirrored
+        self._permutations = [self.rng.permutation(len(self.tasks)) for _ in self.agents]
 
     @classmethod
     def from_theory(cls, tasks: Sequence[Any], n_agents: int, c_sep: float, *, epsilon: float = 0.1,
@@ -238,6 +256,16 @@ class DistMTLSVI:
         """M."""
         return len(self.tasks)
 
+    @property
+    def server(self) -> DistMTServer:
+        """The server's state (G_m, F_m, origins) as its worker holds it now."""
+        return self.worker(self.server_node).server
+
+    @property
+    def policies(self) -> list[dict[int, LinearQ]]:
+        """Every agent's table F: label → its policy's optimistic Q (as the agents' workers hold them now)."""
+        return [self.worker(i).policies for i in self.agents]
+
     def default_rounds(self) -> int:
         """T = ⌈6 M ln(M/δ) / N⌉ (Theorem 1)."""
         return distmt_rounds(self.n_tasks, self.n_agents, self.delta)
@@ -247,74 +275,67 @@ class DistMTLSVI:
             return [int(m) for m in self.rng.integers(self.n_tasks, size=self.n_agents)]
         return [int(perm[t % self.n_tasks]) for perm in self._permutations]
 
-    def _phase(self, task: int, beta: float, episodes: int, agent: int) -> tuple[LinearQ, dict[str, np.ndarray]]:
-        buffers, stats = exploration_phase(self._samplers[task], self.features, beta, episodes, self.rng, self.lam)
-        self.episodes[agent] += episodes
-        q = planning(self.features, buffers, stats, beta)
-        return q, _message(q, stats)
-
     def run_round(self) -> RoundRecord:
         """One round t of Algorithm 1 for all agents, then Group and the broadcast of new labels."""
-        t = len(self.history)
-        agents = list(range(self.n_agents))
+        t, agents, server = len(self.history), self.agents, self.server_node
         tasks = self._draw_tasks(t)
-        labels_before = self.server.n_labels
         # lines 3–5: phase 1 on the unknown task, then (θ^1, Λ^1, V^1_1(s_0)) to the server
-        reports = {}
-        for i in agents:
-            q1, message = self._phase(tasks[i], self.beta1, self.episodes_phase1, i)
-            reports[i] = {**message, "value": q1.value(self.start_state)}
+        reports = self.pool.call("phase_one", {i: (tasks[i],) for i in agents},
+                                 beta=self.beta1, episodes=self.episodes_phase1)
+        self.episodes += self.episodes_phase1
         received = self.comm.gather(reports)
+        values = {i: received[i]["value"] for i in agents}
         # line 6: the server's test against the labels known at the start of the round; -1 means "new"
-        matched = {i: self.server.match(received[i]["value"], labels_before) for i in agents}
-        replies = self.comm.scatter({i: -1 if matched[i] is None else matched[i] for i in agents})
+        matched = self.pool.call("match", {server: (values,)})[server]
+        replies = self.comm.scatter(matched)
         # lines 7–14: a seen task plays F_m; a new one runs phase 2 and sends (θ^2, Λ^2)
-        phase2: dict[int, dict[str, np.ndarray]] = {}
-        returned: dict[int, LinearQ] = {}
-        for i in agents:
-            if replies[i] < 0:
-                returned[i], phase2[i] = self._phase(tasks[i], self.beta2, self.episodes_phase2, i)
-            else:
-                returned[i] = self.policies[i][replies[i]]
+        answers = self.pool.call("phase_two", {i: (replies[i], tasks[i]) for i in agents},
+                                 beta=self.beta2, episodes=self.episodes_phase2)
+        phase2 = {i: message for i, (message, _) in answers.items() if message is not None}
+        self.episodes += np.array([self.episodes_phase2 * (i in phase2) for i in agents], dtype=np.int64)
         stats2 = self.comm.gather(phase2) if phase2 else {}
         # line 15: Group (Alg. 4); lines 16–17: the statistics of the f new labels to every agent
-        new = self.server.group([received[i]["value"] for i in agents], [matched[i] for i in agents],
-                                [stats2.get(i) for i in agents], tasks)
-        if new:
-            delivered = self.comm.broadcast({m: self.server.statistics[m] for m in new}, agents)
-            for i in agents:
-                for m, message in delivered[i].items():
-                    self.policies[i][m] = statistics_to_q(self.features, message, self.beta2)
-        labels = [self.server.match(received[i]["value"]) if matched[i] is None else matched[i] for i in agents]
-        record = RoundRecord(t, tasks, [-1 if m is None else int(m) for m in labels], [i in phase2 for i in agents],
-                             [int(e) for e in self.episodes], self.server.n_labels, self.comm.stats.rounds,
-                             self.comm.stats.bytes, self.covered_tasks(),
-                             [self._gap(tasks[i], returned[i]) for i in agents])
+        grouped = self.pool.call("group", {server: (values, matched, stats2, dict(enumerate(tasks)))})[server]
+        self._origin = grouped["origin"]
+        if grouped["new"]:
+            delivered = self.comm.broadcast(grouped["new"], agents)
+            held = self.pool.call("add_labels", {i: (delivered[i],) for i in agents}, beta=self.beta2)
+            self._label_policies = [held[i] for i in agents]
+        record = RoundRecord(t, tasks, grouped["labels"], [i in phase2 for i in agents], [int(e) for e in self.episodes],
+                             grouped["n_labels"], self.comm.stats.rounds, self.comm.stats.bytes, self.covered_tasks(),
+                             [self._gap(tasks[i], answers[i][1]) for i in agents])
         self.history.append(record)
         return record
 
-    def _gap(self, task: int, q: LinearQ) -> float:
+    def _gap(self, task: int, policy: np.ndarray) -> float:
         model = self.tasks[task]
-        return float(model.optimal_value() - model.policy_value(q.policy()))
+        return float(model.optimal_value() - model.policy_value(policy))
 
-    def learn(self, rounds: int | None = None, *, until_covered: bool = False) -> DistMTLSVI:
+    def learn(self, rounds: int | None = None, *, until_covered: bool = False, checkpoint_path: str | Path | None = None,
+              checkpoint_every: int = 1, callback: Callable[[DistMTLSVI, RoundRecord], Any] | None = None) -> DistMTLSVI:
         """Run ``rounds`` rounds (default T = ⌈6 M ln(M/δ)/N⌉).
 
-        ``until_covered`` stops after the first round at which every agent holds an ε-optimal policy for every task
-        (checked with the exact oracle; a measurement convenience, the algorithm itself never sees the tasks).
+        Args:
+            rounds: how many rounds to run.
+            until_covered: stop after the first round at which every agent holds an ε-optimal policy for every task
+                (checked with the exact oracle; a measurement convenience, the algorithm itself never sees the tasks).
+            checkpoint_path: save the run (driver, every worker, communication counts) there every
+                ``checkpoint_every`` rounds and at the end; if the file exists, first resume from it (and run to the
+                round count it was heading for), so a run whose driver died ends exactly as an uninterrupted one.
+            checkpoint_every: rounds between checkpoints.
+            callback: called as ``callback(self, record)`` after every round (and its checkpoint).
         """
         rounds = self.default_rounds() if rounds is None else int(rounds)
         if rounds < 0:
             raise ValueError(f"rounds must be >= 0, got {rounds}")
-        for _ in range(rounds):
-            record = self.run_round()
-            if until_covered and len(record.covered) == self.n_tasks:
-                break
+        self._run(rounds, lambda: len(self.history), self.run_round, checkpoint_path=checkpoint_path,
+                  checkpoint_every=checkpoint_every, callback=callback,
+                  done=lambda: until_covered and bool(self.history) and len(self.history[-1].covered) == self.n_tasks)
         return self
 
     def label_policies(self, agent: int = 0) -> dict[int, np.ndarray]:
         """Agent ``agent``'s greedy policy (shape ``(H, S)``) for every label it holds."""
-        return {m: q.policy() for m, q in self.policies[agent].items()}
+        return dict(self._label_policies[agent])
 
     def policy_values(self, agent: int = 0) -> np.ndarray:
         """Exact V^{π_m}_{task}(s_0) of agent ``agent``'s label-m policy on every task, shape ``(labels, M)``."""
@@ -329,12 +350,12 @@ class DistMTLSVI:
         A policy of another label that happens to be ε-optimal for m does not count: the agent would not use it for m.
         """
         covered = set(range(self.n_tasks))
-        for agent in range(self.n_agents):
+        for agent in self.agents:
             held = set()
-            for label, q in self.policies[agent].items():
-                task = self.tasks[self.server.origin[label]]
-                if task.policy_value(q.policy()) >= task.optimal_value() - self.epsilon:
-                    held.add(self.server.origin[label])
+            for label, policy in self._label_policies[agent].items():
+                task = self.tasks[self._origin[label]]
+                if task.policy_value(policy) >= task.optimal_value() - self.epsilon:
+                    held.add(self._origin[label])
             covered &= held
         return sorted(covered)
 
@@ -344,7 +365,8 @@ class DistMTLSVI:
         for record in self.history:
             for task, label in zip(record.tasks, record.labels, strict=True):
                 origins.setdefault(label, set()).add(task)
-        tasks_per_label = [origins.get(m, set()) for m in range(self.server.n_labels)]
+        n_labels = self.history[-1].n_labels if self.history else 0
+        tasks_per_label = [origins.get(m, set()) for m in range(n_labels)]
         single = all(len(s) == 1 for s in tasks_per_label) and -1 not in origins
-        distinct = len({next(iter(s)) for s in tasks_per_label if s}) == self.server.n_labels
+        distinct = len({next(iter(s)) for s in tasks_per_label if s}) == n_labels
         return single and distinct
