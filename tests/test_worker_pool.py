@@ -70,6 +70,21 @@ def test_worker_streams_do_not_depend_on_the_other_workers_or_the_caller() -> No
     assert together[0][0] != together[0][1]  # different workers draw different streams
 
 
+def test_a_worker_that_owns_its_generators_skips_the_swap() -> None:
+    """``uses_global_random_streams = False``: the worker's global draws come from the caller's streams (so the swap
+    really is skipped, and really happens for the others)."""
+
+    class OwnStreams(Drawer):
+        uses_global_random_streams = False
+
+    np.random.seed(11)
+    expected = np.random.rand()
+    np.random.seed(11)
+    assert LocalWorkerPool({0: OwnStreams(0.0)}, seed=3).call("draw")[0][1] == expected
+    np.random.seed(11)
+    assert LocalWorkerPool({0: Drawer(0.0)}, seed=3).call("draw")[0][1] != expected
+
+
 def test_streams_follow_the_seed() -> None:
     a = LocalWorkerPool(drawers(2), seed=0).call("draw")
     b = LocalWorkerPool(drawers(2), seed=0).call("draw")

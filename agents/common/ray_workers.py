@@ -26,7 +26,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError,
 
 from agents.common.communication import Node
 from agents.common.ray_backend import _acquire, _release
-from agents.common.workers import GlobalRNGState, WorkerPool, _node_seeds, check_call_args
+from agents.common.workers import GlobalRNGState, WorkerPool, _node_seeds, check_call_args, worker_streams
 
 __all__ = ["DEFAULT_ACTOR_OPTIONS", "RayWorkerPool"]
 
@@ -50,7 +50,7 @@ class _WorkerHost:
             torch.set_num_threads(1)
 
     def call(self, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
-        with self.rng.active():
+        with worker_streams(self.worker, self.rng):
             return getattr(self.worker, method)(*args, **kwargs)
 
     def snapshot(self) -> bytes:

@@ -15,7 +15,9 @@ whatever runs the workers:
 Same results on both: each worker owns a :class:`GlobalRNGState` (Python's ``random``, NumPy's legacy global
 generator and torch's default generator), swapped in around every call to it. Code that draws from the global
 generators (SB3 does) therefore draws exactly what it would in a process of its own, whichever backend runs it and
-however many other workers share the process. Results come back in node order on both backends.
+however many other workers share the process. A worker class that draws only from generators it owns sets
+``uses_global_random_streams = False`` and skips the swap (it costs a few hundred microseconds per call). Results
+come back in node order on both backends.
 
 Checkpoints: :meth:`WorkerPool.snapshot` serializes every worker with its random streams (cloudpickle, so lambdas and
 locally defined classes travel too); :meth:`WorkerPool.restore` puts such a snapshot back. :func:`save_checkpoint` /
@@ -96,6 +98,16 @@ class GlobalRNGState:
             np.random.set_state(outer[1])
             if torch is not None and outer[2] is not None:
                 torch.random.set_rng_state(outer[2])
+
+
+@contextmanager
+def worker_streams(worker: Any, state: GlobalRNGState) -> Iterator[None]:
+    """Swap in ``state`` around a call to ``worker``, unless its class declares ``uses_global_random_streams = False``."""
+    if getattr(worker, "uses_global_random_streams", True):
+        with state.active():
+            yield
+    else:
+        yield
 
 
 def _node_seeds(nodes: Sequence[Node], seed: int) -> dict[Node, int]:
@@ -196,7 +208,7 @@ class LocalWorkerPool(WorkerPool):
         ordered, positional = check_call_args(self.nodes, method, args, nodes)
         results = {}
         for node in ordered:
-            with self.rng[node].active():
+            with worker_streams(self.workers[node], self.rng[node]):
                 results[node] = getattr(self.workers[node], method)(*positional[node], **kwargs)
         return results
 

@@ -39,10 +39,11 @@ from torch.nn.utils import vector_to_parameters
 
 import mtenvs
 from agents.common.communication import Communicator
+from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, build_graph, consensus_error, mixing_matrix, second_largest_eigenvalue_modulus
 from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
 from agents.dcpg.reinforce import Reinforce
-from agents.dcpg.workers import DeepAgentWorker, open_runtime
+from agents.dcpg.workers import DeepAgentWorker
 from mtenvs.core.seeding import child_seeds
 from mtenvs.core.task import Task
 
@@ -184,8 +185,8 @@ class DeepDCPG:
         workers = {i: DeepAgentWorker(env_id, self.tasks[i], algo=algo, algo_kwargs=kwargs, n_envs=n_envs,
                                       env_kwargs=env_kwargs, mix=mix, seed=int(agent_seed) % 2**31, device=device)
                    for i, agent_seed in enumerate(child_seeds(seed, n))}
-        self._runtime = open_runtime(backend, backend_options, workers, seed, communicator)
-        self.communicator: Communicator = self._runtime.communicator
+        self._runtime = Deployment(workers, backend=backend, backend_options=backend_options, seed=seed, comm=communicator)
+        self.communicator: Communicator = self._runtime.comm
         self.pool: WorkerPool = self._runtime.pool  # type: ignore[assignment]
         try:
             self.pool.call("setup")

@@ -30,6 +30,7 @@ import scipy.linalg
 
 import mtenvs
 from agents.common.communication import Communicator
+from agents.common.deployment import Deployment
 from agents.common.graphs import (
     Graph,
     build_graph,
@@ -39,7 +40,7 @@ from agents.common.graphs import (
     validate_mixing_matrix,
 )
 from agents.common.workers import load_checkpoint, save_checkpoint
-from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, monte_carlo_gradient, open_runtime
+from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, monte_carlo_gradient
 from mtenvs.core.task import Task
 from mtenvs.gridworld.family import ModelFamily
 from mtenvs.gridworld.tabular import TabularMDP, softmax_policy
@@ -146,8 +147,9 @@ class TabularDCPG:
                 m.gamma, self.lam, discount_weighting, agent_seed)
                 for i, (e, m, mu, s, agent_seed) in enumerate(zip(entries, self.models, self.train_start, env_seeds,
                                                                   agent_seeds, strict=True))}
-        self._runtime = open_runtime(backend, backend_options, workers, int(sequence.entropy), communicator)
-        self.communicator: Communicator = self._runtime.communicator
+        self._runtime = Deployment(workers, backend=backend, backend_options=backend_options, seed=int(sequence.entropy),
+                                   comm=communicator)
+        self.communicator: Communicator = self._runtime.comm
         self.pool = self._runtime.pool
 
     # --------------------------------------------------------------------------------------- construction

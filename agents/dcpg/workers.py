@@ -11,9 +11,9 @@ step to the consensus average of its neighbours' parameters. The per-agent part 
   applies Eq. 9 to its own policy.
 
 The driver classes (:class:`~agents.dcpg.tabular.TabularDCPG`, :class:`~agents.dcpg.deep.DeepDCPG`) route the
-consensus messages through a :class:`~agents.common.communication.Communicator`; :func:`open_runtime` builds that
-communicator and the worker pool from one ``backend`` name. Torch and stable-baselines3 are imported only by the
-deep worker's methods, so the tabular method never loads them.
+consensus messages through a :class:`~agents.common.communication.Communicator`; a
+:class:`~agents.common.deployment.Deployment` builds that communicator and the worker pool from one ``backend`` name.
+Torch and stable-baselines3 are imported only by the deep worker's methods, so the tabular method never loads them.
 """
 
 from __future__ import annotations
@@ -23,16 +23,12 @@ import inspect
 import io
 import pickle
 from collections.abc import Mapping
-from contextlib import ExitStack
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 import numpy as np
 
 import mtenvs
-from agents.common.communication import BACKENDS, Communicator, Node, make_communicator
-from agents.common.workers import WorkerPool, make_worker_pool
 from mtenvs.core.task import Task
 from mtenvs.gridworld.tabular import TabularMDP, softmax_policy
 
@@ -40,80 +36,12 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "POOL_OPTIONS",
     "DeepAgentWorker",
     "EnvEpisodes",
     "ModelEpisodes",
-    "Runtime",
     "TabularAgentWorker",
     "monte_carlo_gradient",
-    "open_runtime",
 ]
-
-#: ``backend_options`` keys that configure the Ray worker pool; every other key configures the Ray session
-#: (``address``, further :func:`ray.init` options).
-POOL_OPTIONS = ("checkpoint_every", "max_restarts", "actor_options")
-
-
-# ------------------------------------------------------------------------------------------------ backends
-@dataclass
-class Runtime:
-    """The communicator and worker pool of one run, and the Ray session they share (released by :meth:`close`)."""
-
-    communicator: Communicator
-    pool: WorkerPool | None
-    owns_communicator: bool
-    session: ExitStack = field(default_factory=ExitStack)
-
-    def close(self) -> None:
-        """Stop the workers, close an owned communicator, leave the session (Ray stops only if it started here)."""
-        if self.pool is not None:
-            self.pool.close()
-        if self.owns_communicator:
-            self.communicator.close()
-        self.session.close()
-
-
-def open_runtime(backend: str, backend_options: Mapping[str, Any] | None, workers: Mapping[Node, Any] | None,
-                 seed: int, communicator: Communicator | None = None) -> Runtime:
-    """The communicator and the worker pool (none if ``workers`` is ``None``) for ``backend``.
-
-    ``"local"``: everything in this process (``backend_options`` must be empty). ``"ray"``: one Ray session, opened
-    (``address``, further ``ray.init`` options) or joined for the run, carries both the messages and the workers'
-    actors (:data:`POOL_OPTIONS`: ``checkpoint_every``, ``max_restarts``, ``actor_options``). A ``communicator`` given
-    by the caller is used as it is and stays the caller's to close.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
-    options = dict(backend_options or {})
-    if backend == "local":
-        if options:
-            raise ValueError(f"backend_options apply to backend='ray' only; got {sorted(options)} with backend='local'")
-        comm = communicator if communicator is not None else make_communicator("local")
-        pool = make_worker_pool(workers, "local", seed=seed) if workers is not None else None
-        return Runtime(comm, pool, communicator is None)
-    try:
-        from agents.common.ray_backend import ray_session
-    except ImportError as error:
-        if getattr(error, "name", None) != "ray":
-            raise
-        raise ImportError('backend="ray" needs Ray, an optional extra: pip install "mtenvs[ray]"') from error
-    pool_options = {key: options.pop(key) for key in POOL_OPTIONS if key in options}
-    session = ExitStack()
-    session.enter_context(ray_session(**options))
-    comm, pool = communicator, None
-    try:
-        if comm is None:
-            comm = make_communicator("ray")
-        if workers is not None:
-            pool = make_worker_pool(workers, "ray", seed=seed, **pool_options)
-    except BaseException:
-        if comm is not None and communicator is None:
-            comm.close()
-        session.close()
-        raise
-    return Runtime(comm, pool, communicator is None, session)
-
 
 # ------------------------------------------------------------------------------------------------ tabular agents
 class ModelEpisodes:
@@ -192,6 +120,8 @@ class TabularAgentWorker:
         discount_weighting: keep the ``gamma^t`` factor of the estimator.
         seed: seeds the generator that picks start states and actions.
     """
+
+    uses_global_random_streams = False  # draws only from its own generators
 
     def __init__(self, episodes: EnvEpisodes | ModelEpisodes, gamma: float, lam: float, discount_weighting: bool,
                  seed: np.random.SeedSequence | int) -> None:

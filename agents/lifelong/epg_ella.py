@@ -33,18 +33,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agents.common.communication import Communicator, make_communicator
+from agents.common.communication import Communicator
+from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, chain_plus_random_edges
-from agents.common.workers import WorkerPool, load_checkpoint, make_worker_pool, save_checkpoint
+from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
 from agents.lifelong.admm import drive_consensus
 from agents.lifelong.base import Callback, PolicySearchLearner
 from agents.lifelong.policy import Trajectories
 from agents.lifelong.workers import BASIS, ProcessorNode, operating_point_problem
 
 OperatingPoint = Literal["consensus", "owner"]
-
-#: ``backend_options`` a Ray run takes (see :class:`~agents.common.ray_workers.RayWorkerPool`).
-RAY_OPTIONS = ("address", "checkpoint_every", "max_restarts", "actor_options")
 
 
 class EPGELLA(PolicySearchLearner):
@@ -92,7 +90,6 @@ class EPGELLA(PolicySearchLearner):
             raise ValueError(f"EPGELLA: rho must be a positive number, got {rho!r}")
         if isinstance(admm_iterations, bool) or not isinstance(admm_iterations, int) or admm_iterations < 0:
             raise ValueError(f"EPGELLA: admm_iterations must be an integer >= 0, got {admm_iterations!r}")
-        pool_options = _pool_options(backend, backend_options)
         if graph is None:
             extra = min(extra_edges, max(num_nodes * (num_nodes - 1) // 2 - (num_nodes - 1), 0))
             graph = chain_plus_random_edges(num_nodes, extra, seed)
@@ -116,16 +113,11 @@ class EPGELLA(PolicySearchLearner):
             weighting=self.weighting, weight_beta=self.weight_beta, hessian_ridge=self.hessian_ridge,
             latent_dim=latent_dim, mu1=self.mu1, mu2=self.mu2, rho=float(rho), seed=seed, shared_seed=shared)
             for i in graph.nodes}
-        self._resources = contextlib.ExitStack()
-        try:
-            if backend == "ray":  # one session for the communicator and the pool
-                self._resources.enter_context(_ray_session(pool_options.pop("address", None)))
-            self.comm = comm if comm is not None else self._resources.enter_context(make_communicator(backend))
-            self.pool: WorkerPool = self._resources.enter_context(
-                make_worker_pool(workers, backend=backend, seed=seed, **pool_options))
-        except BaseException:
-            self._resources.close()
-            raise
+        self._deployment: Deployment | None = Deployment(
+            workers, backend=backend, backend_options=backend_options, seed=seed, comm=comm,
+            default_checkpoint_every=0)  # the nodes' checkpoints are taken at the end of every iteration
+        self.comm: Communicator = self._deployment.comm
+        self.pool: WorkerPool = self._deployment.pool
 
     @property
     def basis(self) -> np.ndarray:
@@ -260,34 +252,8 @@ class EPGELLA(PolicySearchLearner):
 
     def close(self) -> None:
         """Release the nodes' environments and workers, and the communicator this learner opened."""
-        if getattr(self, "_resources", None) is not None:
+        if getattr(self, "_deployment", None) is not None:
             with contextlib.suppress(Exception):
                 self.pool.call("close")
-            self._resources.close()
-            self._resources = None
-
-
-def _ray_session(address: str | None) -> contextlib.AbstractContextManager[None]:
-    """A Ray session (started here, or joined), with a clear error when Ray, an optional extra, is missing."""
-    try:
-        from agents.common.ray_backend import ray_session
-    except ImportError as error:
-        if getattr(error, "name", None) != "ray":
-            raise
-        raise ImportError('backend="ray" needs Ray, an optional extra: pip install "mtenvs[ray]"') from error
-    return ray_session(address)
-
-
-def _pool_options(backend: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check ``backend`` and its options; the worker-pool options (``address`` included for Ray)."""
-    if backend not in ("local", "ray"):
-        raise ValueError(f"EPGELLA: backend must be 'local' or 'ray', got {backend!r}")
-    options = dict(options or {})
-    if backend == "local" and options:
-        raise ValueError(f"EPGELLA: backend_options apply to backend='ray' only; got {sorted(options)}")
-    unknown = sorted(set(options) - set(RAY_OPTIONS))
-    if unknown:
-        raise ValueError(f"EPGELLA: unknown backend_options {unknown}; allowed: {list(RAY_OPTIONS)}")
-    if backend == "ray":
-        options.setdefault("checkpoint_every", 0)
-    return options
+            self._deployment.close()
+            self._deployment = None

@@ -55,6 +55,8 @@ class ProcessorNode:
         seed: seeds this node's rollouts (with ``node``); ``shared_seed``: the zero-column re-draws (same on all).
     """
 
+    uses_global_random_streams = False  # draws only from its own generators
+
     def __init__(self, node: int, tasks: Mapping[int, Any], graph: Graph, *, env_id: str,
                  env_kwargs: Mapping[str, Any] | None, n_trajectories: int, horizon: int, policy: LinearGaussianPolicy,
                  weighting: Weighting, weight_beta: float, hessian_ridge: float, latent_dim: int, mu1: float,

@@ -6,7 +6,7 @@
 * :mod:`~agents.lsvi.coop` — Coop-LSVI on parallel MDPs (paper 001, Algorithms 1 and 3) and its two baselines;
 * :mod:`~agents.lsvi.mmdp` — Coop-LSVI on a multi-agent MDP by random scalarizations (paper 001, Algorithm 2);
 * :mod:`~agents.lsvi.workers` — the agents and servers of papers 000 and 001 as workers (in process or Ray actors);
-* :mod:`~agents.lsvi.deployment` — a run's communicator and worker pool on one backend, run-level checkpoints;
+* :mod:`~agents.lsvi.deployment` — run-level checkpoints and worker access shared by the drivers;
 * :mod:`~agents.lsvi.theory` — the papers' formulas for β, K, T, communication and regret bounds.
 """
 

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from agents.common.communication import SERVER, Communicator
+from agents.common.deployment import Deployment
 from agents.lsvi.core import LinearQ, Optimism, TransitionBuffer, make_sampler
-from agents.lsvi.deployment import Deployment, PooledRun, node_seeds
+from agents.lsvi.deployment import PooledRun, node_seeds
 from agents.lsvi.ridge import RidgeStatistics
 from agents.lsvi.workers import CoopAgent, CoopServer
 
@@ -83,7 +84,7 @@ class CoopLSVI(PooledRun):
             messages through Ray's object store); same results on both.
         backend_options: Ray options (``address``, ``checkpoint_every`` — here 25 pool calls unless given —,
             ``max_restarts``, ``actor_options``, further ``ray.init`` options; see
-            :class:`~agents.lsvi.deployment.Deployment`).
+            :class:`~agents.common.deployment.Deployment`).
     """
 
     driver_state = ("history", "episode", "last_sync")

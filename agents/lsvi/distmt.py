@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from agents.common.communication import SERVER, Communicator
+from agents.common.deployment import Deployment
 from agents.lsvi.core import (
     EnvSampler,
     EpisodeSampler,
@@ -39,7 +40,7 @@ from agents.lsvi.core import (
     make_sampler,
     run_episode,
 )
-from agents.lsvi.deployment import Deployment, PooledRun, node_seeds
+from agents.lsvi.deployment import PooledRun, node_seeds
 from agents.lsvi.ridge import RidgeStatistics
 from agents.lsvi.theory import distmt_beta, distmt_episodes, distmt_rounds
 
@@ -179,7 +180,7 @@ class DistMTLSVI(PooledRun):
         backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor,
             messages through Ray's object store); same results on both.
         backend_options: Ray options (``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options``, further
-            ``ray.init`` options; see :class:`~agents.lsvi.deployment.Deployment`).
+            ``ray.init`` options; see :class:`~agents.common.deployment.Deployment`).
     """
 
     driver_state = ("history", "episodes", "rng", "_label_policies", "_origin")

@@ -13,7 +13,7 @@ own computation, in this process or in a Ray actor of its own (:mod:`agents.comm
 
 The drivers (:class:`~agents.lsvi.distmt.DistMTLSVI`, :class:`~agents.lsvi.coop.CoopLSVI`) call the workers through a
 :class:`~agents.common.workers.WorkerPool` and route every message between them through the run's
-:class:`~agents.common.communication.Communicator`; :class:`~agents.lsvi.deployment.Deployment` builds both for one
+:class:`~agents.common.communication.Communicator`; :class:`~agents.common.deployment.Deployment` builds both for one
 backend.
 """
 
@@ -44,6 +44,8 @@ class DistMTAgent:
         lam: the ridge parameter λ.
         seed: the agent's episode generator.
     """
+
+    uses_global_random_streams = False  # draws only from its own generators
 
     def __init__(self, samplers: Sequence[EpisodeSampler | EnvSampler], features: np.ndarray, lam: float,
                  seed: np.random.SeedSequence) -> None:
@@ -87,6 +89,8 @@ class DistMTServerNode:
         c_sep: the separability constant c_Sep.
     """
 
+    uses_global_random_streams = False  # draws only from its own generators
+
     def __init__(self, c_sep: float) -> None:
         self.server = DistMTServer(c_sep)
 
@@ -128,6 +132,8 @@ class CoopAgent:
         optimal: V*_m(x_1), for the regret of each episode's policy (evaluation only).
         seed: the agent's episode generator.
     """
+
+    uses_global_random_streams = False  # draws only from its own generators
 
     def __init__(self, index: int, sampler: EpisodeSampler | EnvSampler, features: np.ndarray, n_states: int,
                  agent_features: bool, optimism: Optimism, threshold: float, lam: float, optimal: float,
@@ -206,6 +212,8 @@ class CoopServer:
         horizon: H.
         lam: the ridge parameter λ.
     """
+
+    uses_global_random_streams = False  # draws only from its own generators
 
     def __init__(self, features: np.ndarray, horizon: int, lam: float) -> None:
         self.features = features
