@@ -34,6 +34,13 @@ HAND_WRITTEN_NAV: list[Any] = [
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
+def _cli_value(value: Any) -> str:
+    """A config value as ``mtenvs run --set KEY=VALUE`` parses it (sequences as ``1,2,3``)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 def _cell(value: Any) -> str:
     """A Markdown table cell (pipes escaped, numbers compact)."""
     if value is None:
@@ -193,8 +200,13 @@ def experiment_page(name: str) -> str:
     if document is not None:
         claims = document.get("claims", claims)
         size = document.get("size", "?")
-        lines += ["## Results", "", f"Committed run: size `{size}`, mtenvs {document.get('versions', {}).get('mtenvs', '?')}.",
-                  ""]
+        overrides = document.get("overrides") or {}
+        scaled = (" scaled down to fit this project's machine (2 CPU cores): "
+                  + ", ".join(f"`{key}={_cell(value)}`" for key, value in overrides.items())) if overrides else ""
+        lines += ["## Results", "", f"Committed run: size `{size}`{scaled}, mtenvs "
+                  f"{document.get('versions', {}).get('mtenvs', '?')}. Regenerate it with:", "",
+                  "```bash", f"mtenvs run {name} --size {size}"
+                  + "".join(f" --set {key}={_cli_value(value)}" for key, value in overrides.items()), "```", ""]
         for png in sorted((RESULTS / name).glob("*.png")):
             lines += [f"![{png.stem}](../results/{name}/{png.name})", ""]
         summary = document.get("summary") or {}
