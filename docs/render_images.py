@@ -32,7 +32,8 @@ HEIGHT = 240
 
 def pick_tasks(name: str, count: int = 4) -> list[Any]:
     """The default task, then tasks of the family's sets that show a categorical value not yet shown (a new layout,
-    floor plan, ...), then the first tasks of the ``train``, ``ood`` and ``test`` sets."""
+    floor plan, ...), then one more task of its own named sets, then the first tasks of the ``train``, ``ood`` and
+    ``test`` sets."""
     family = mtenvs.family(name)
     categorical = [p for p, spec in family.parameters.items() if spec.describe()["kind"] == "categorical"]
     candidates = [t for set_name in family.task_set_names() for t in list(family.task_set(set_name))[:10]]
@@ -42,6 +43,11 @@ def pick_tasks(name: str, count: int = 4) -> list[Any]:
         if new and len(chosen) < count:
             chosen.append(task)
             seen |= new
+    named = [name for name in family.task_set_names() if name not in ("train", "test", "ood")]
+    for task in (t for set_name in named for t in list(family.task_set(set_name))[:4]):
+        if len(chosen) < count and all(task.params != other.params for other in chosen):
+            chosen.append(task)  # the paper's named tasks next (e.g. both tasks of a two-task set)
+            break
     for split in ("train", "ood", "test"):
         if split in family.task_set_names() and len(chosen) < count:
             chosen.extend(t for t in list(family.task_set(split))[:1] if t not in chosen)

@@ -11,7 +11,7 @@ absorbing; entering one pays once: task 1 pays +1 for ``S1`` and -1 for ``S5``, 
   the other way round); the uniform policy is a stationary point of the summed value that is not a global optimum
   (it is the global minimum).
 
-Reads top to bottom: parameters and named task sets, the model, the environment.
+Reads top to bottom: parameters and named task sets, the model, the environment, its rendering.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from mtenvs.core.task import Task
 from mtenvs.core.vector import vector_env_for
 from mtenvs.gridworld.family import ModelFamily
 from mtenvs.gridworld.tabular import TabularMDP
+from mtenvs.rendering import BLACK, BLUE, GREY, LIGHT_GREY, RED, WHITE, Canvas, disc, require_reset
 
 NUM_STATES, NUM_ACTIONS = 5, 2
 LEFT, RIGHT = 0, 1
@@ -119,14 +120,15 @@ class ConflictChainEnv(TaskEnv[int, int]):
 
     ## Arguments
     * ``task`` / ``tasks``: parameters ``variant``, ``task`` (1 or 2) and ``p`` (stochastic variant).
-    * ``render_mode``: ``"ansi"`` or ``None``.
+    * ``render_mode``: ``"ansi"`` (text), ``"rgb_array"`` (the chain with both actions' transition probabilities,
+      the paying ends coloured by the task and the agent's state ringed) or ``None``.
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release; ``render_mode="rgb_array"`` rendering (step and reset unchanged).
     """
 
     family = FAMILY
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, task: TaskSpec = None, *, tasks: TaskSpec = None, render_mode: str | None = None) -> None:
         self.observation_space = spaces.Discrete(NUM_STATES)
@@ -173,14 +175,54 @@ class ConflictChainEnv(TaskEnv[int, int]):
         """The current task's known model with discount ``gamma``."""
         return chain_model(self.task, gamma)
 
-    def render(self) -> str | None:
-        """``"ansi"``: the chain as ``[+] . A . [-]`` from the current task's point of view."""
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: the chain as ``[+] . A . [-]`` from the current task's point of view; ``"rgb_array"``: a
+        640×220 frame (see :func:`draw_chain`).
+
+        Raises:
+            gymnasium.error.ResetNeeded: ``"rgb_array"`` before the first reset.
+        """
+        if self.render_mode == "rgb_array":
+            require_reset(self._state is not None, "ConflictChain")
+            return draw_chain(self._transitions, self._bonus, int(self._state), self.task)
         if self.render_mode != "ansi":
             return None
         cells = ["+" if b > 0 else "-" if b < 0 else "." for b in self._bonus]
         if self._state is not None:
             cells[self._state] = "A"
         return " ".join(cells) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def draw_chain(transitions: np.ndarray, bonus: np.ndarray, state: int, task: Task) -> np.ndarray:
+    """The five states in a row: ``S1``/``S5`` green when entering pays +1 and red when it costs 1, the agent's state
+    ringed; from ``S2``..``S4`` an arc per action and next state, L above the row and R below, as thick as its
+    probability (labelled when it is not 1)."""
+    canvas = Canvas(640, 220)
+    title = f"{task['variant']} chain, task {task['task']}" + (f", p = {task['p']:g}" if task["variant"] == "stochastic" else "")
+    canvas.text((10, 8), title, size=14)
+    canvas.text((630, 8), "L above, R below", size=12, fill=GREY, anchor="ra")
+    xs, y, radius = [80 + 120 * i for i in range(NUM_STATES)], 115.0, 24.0
+    action_colours = {LEFT: BLUE, RIGHT: (220, 120, 20)}
+    for s in range(1, NUM_STATES - 1):
+        for a, side in ((LEFT, -1), (RIGHT, 1)):
+            for target in np.flatnonzero(transitions[s, a] > 0):
+                probability = float(transitions[s, a, target])
+                start, end = (xs[s], y + side * radius), (xs[target], y + side * radius)
+                bend = side * (28 + 6 * abs(int(target) - s))
+                middle = ((start[0] + end[0]) / 2, y + side * radius + bend)
+                width = max(1, round(5 * probability))
+                canvas.draw.line([start, middle], fill=action_colours[a], width=width)
+                canvas.arrow(middle, end, fill=action_colours[a], width=width)
+                if probability < 1.0:
+                    canvas.text((middle[0], middle[1] + side * 4), f"{probability:.2g}", size=11,
+                                fill=action_colours[a], anchor="mt" if side > 0 else "mb")
+    for s, x in enumerate(xs):
+        fill = (70, 170, 80) if bonus[s] > 0 else RED if bonus[s] < 0 else LIGHT_GREY
+        disc(canvas, (x, y), radius, fill, outline=BLACK if s == state else GREY, width=5 if s == state else 1)
+        label = f"S{s + 1}" + (f" {bonus[s]:+.0f}" if bonus[s] else "")
+        canvas.text((x, y), label, size=12, fill=BLACK if bonus[s] == 0 else WHITE, anchor="mm")
+    return canvas.frame()
 
 
 ConflictChainVectorEnv = vector_env_for(ConflictChainEnv, "ConflictChainVectorEnv")
