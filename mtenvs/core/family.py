@@ -112,7 +112,7 @@ class TaskFamily:
     # ------------------------------------------------------------------------------------------- task sets
     def task_set_names(self) -> list[str]:
         """Names accepted by :meth:`task_set`."""
-        return ["train", "test", "ood", *self._extra_sets]
+        return ["train", "test", "ood", *(name for name in self._extra_sets if name not in ("train", "test", "ood"))]
 
     def task_set(self, name: str) -> TaskSet:
         """The named task set (built once, then cached). Raises ``ValueError`` naming close matches."""

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mtenvs.core.names import unknown_name
+from mtenvs.core.names import did_you_mean, unknown_name
 
 Region = Literal["train", "ood"]
 Distribution = Literal["uniform", "log-uniform"]
@@ -275,7 +275,8 @@ class Categorical(Parameter):
         if isinstance(value, np.generic):
             value = value.item()
         if isinstance(value, bool) or value not in self.choices:
-            raise ValueError(f"parameter {self.name!r} = {value!r} is not one of {list(self.choices)}")
+            raise ValueError(f"parameter {self.name!r} = {value!r} is not one of {list(self.choices)} (its bounds)"
+                             + did_you_mean(value, map(str, self.choices)))
         return value
 
     @property
