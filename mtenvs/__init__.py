@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mtenvs import control, entities, federated, gridworld, linear, navigation, portfolio  # noqa: F401  (importing a family registers it)
+from mtenvs import atari, control, entities, federated, gridworld, linear, navigation, portfolio  # noqa: F401  (importing a family registers it)
 from mtenvs.core.family import NoExactOptimum, TaskFamily
 from mtenvs.core.registry import env_ids, families, family, family_of
 from mtenvs.core.samplers import TaskSampler
