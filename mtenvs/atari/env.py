@@ -15,6 +15,7 @@ from mtenvs.core.samplers import TaskSpec
 from mtenvs.core.seeding import stable_seed
 from mtenvs.core.task import Task
 from mtenvs.core.vector import vector_env_for
+from mtenvs.rendering import require_reset
 
 #: The standard episode cap: 108,000 emulator frames (30 minutes at 60 Hz) = 27,000 agent steps at frame skip 4.
 MAX_EPISODE_FRAMES = 108_000
@@ -186,9 +187,14 @@ class AtariTasksEnv(TaskEnv[np.ndarray, np.int64]):
 
     # ------------------------------------------------------------------------------------------- rendering
     def render(self) -> np.ndarray | None:
-        """The console's RGB frame (210×160×3 uint8) in ``"rgb_array"`` mode; ``None`` otherwise."""
+        """The console's RGB frame (210×160×3 uint8) in ``"rgb_array"`` mode; ``None`` otherwise.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
         if self.render_mode != "rgb_array":
             return None
+        require_reset(self._active is not None, "AtariTasks")
         return self._emulator(self.game).screen()
 
     def close(self) -> None:

@@ -21,7 +21,6 @@ import numpy as np
 
 from mtenvs.atari.games import GAMES, draw_games
 from mtenvs.core.family import TaskFamily
-from mtenvs.core.names import unknown_name
 from mtenvs.core.parameters import Categorical, ParameterSpace
 from mtenvs.core.task import Task, TaskSet
 
@@ -29,37 +28,13 @@ from mtenvs.core.task import Task, TaskSet
 NUM_ACTIONS = 18
 
 
-class GameParameter(Categorical):
-    """The categorical ``game`` parameter: an unknown game is reported with the closest names of the pool."""
-
-    def validate(self, value: Any) -> str | int:
-        try:
-            return super().validate(value)
-        except ValueError:
-            listing = f"The pool (the bounds of parameter {self.name!r}): {', '.join(map(str, self.choices))}"
-            raise ValueError(f"parameter {self.name!r}: "
-                             + unknown_name("game", value, map(str, self.choices), listing=listing)) from None
-
-
 #: Training games: the seed-0 draw of ten from the pool.
 TRAIN_GAMES: tuple[str, ...] = tuple(draw_games(0))
 
 PARAMETERS = ParameterSpace([
-    GameParameter("game", "Pong", choices=GAMES, train=TRAIN_GAMES,
+    Categorical("game", "Pong", choices=GAMES, train=TRAIN_GAMES,
                   description="the Atari 2600 game (ALE ROM); train = the seed-0 draw of 10 of the 20 games"),
 ])
-
-
-class GamePoolFamily(TaskFamily):
-    """A :class:`TaskFamily` whose standard sets (``train``/``test``/``ood``) are given explicitly as games.
-
-    The generic construction (random draws, ``test`` disjoint from ``train``) needs a continuum of tasks; here the
-    sets are built by the functions passed in ``task_sets``, and :meth:`task_set_names` lists each name once.
-    """
-
-    def task_set_names(self) -> list[str]:
-        """Names accepted by :meth:`task_set` (the standard three first)."""
-        return list(dict.fromkeys(super().task_set_names()))
 
 
 def _games(name: str, games: list[str] | tuple[str, ...]) -> Callable[[TaskFamily], list[Task]]:
@@ -68,7 +43,7 @@ def _games(name: str, games: list[str] | tuple[str, ...]) -> Callable[[TaskFamil
     return build
 
 
-FAMILY = GamePoolFamily(
+FAMILY = TaskFamily(
     "AtariTasks",
     PARAMETERS,
     description="Atari 2600 games of the Arcade Learning Environment with one shared action space (18 actions) and "
