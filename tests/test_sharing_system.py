@@ -71,5 +71,5 @@ def test_system_rejects_bad_arguments() -> None:
         SharingSystem(["Pong", "Pong"], 1, LEARNER, sharing=False)
     with pytest.raises(ValueError, match="n_agents"):
         SharingSystem(GAMES, 0, LEARNER, sharing=False)
-    with pytest.raises(ValueError, match="comm and matcher"):
+    with pytest.raises(ValueError, match="needs a matcher"):
         SharingSystem(GAMES, 2, LEARNER)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.common.communication import Backend, make_communicator
+from agents.common.communication import Backend
 from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
 from mtenvs.core.seeding import stable_seed
 
@@ -68,7 +68,7 @@ class Config:
     reward_window: int = 5
     random_source: str = "measured"  # "measured": at max_episode_steps here; "family": the family's table
     random_episodes: int = 5
-    backend: Backend = "local"  # how agents and the hub exchange messages; same results either way
+    backend: Backend = "local"  # where agents and the hub run: in process or one Ray actor each; same results either way
 
 
 def _games(cfg: Config, seed: int) -> list[str]:
@@ -166,16 +166,16 @@ def _system(cfg: Config, n: int, state: dict[str, Any], seed: int) -> dict[str, 
     from agents.sharing.system import SharingSystem
 
     sharing = n > 1
-    with make_communicator(cfg.backend) as comm:
-        matcher = SimilarityMatcher(state["tau"], cfg.similarity_metric, state["init"]) if sharing else None  # type: ignore[arg-type]
-        system = SharingSystem(state["games"], n, _learner(cfg), comm if sharing else None,
-                               _simnet_config(cfg) if sharing else None, matcher, sharing=sharing, seed=seed)
-        try:
-            records = system.run()
-        finally:
-            system.close()
-        return {"records": [r.as_dict() for r in records], "comm_rounds": comm.stats.rounds,
-                "comm_bytes": comm.stats.bytes, "comm_bytes_per_agent": comm.stats.bytes / n}
+    matcher = SimilarityMatcher(state["tau"], cfg.similarity_metric, state["init"]) if sharing else None  # type: ignore[arg-type]
+    system = SharingSystem(state["games"], n, _learner(cfg), None, _simnet_config(cfg) if sharing else None, matcher,
+                           sharing=sharing, seed=seed, backend=cfg.backend)
+    try:
+        records = system.run()
+        stats = system.comm.stats
+    finally:
+        system.close()
+    return {"records": [r.as_dict() for r in records], "comm_rounds": stats.rounds, "comm_bytes": stats.bytes,
+            "comm_bytes_per_agent": stats.bytes / n}
 
 
 def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> UnitResult:

@@ -4,7 +4,8 @@ Per (agent, round) the hub stores what the agent published at that task's end (n
 parameters, its final replay buffer (capped) and its Q-network weights. A query carries an agent's fresh SimNet
 parameters; the hub answers with the nearest stored task's buffer and weights if the distance passes τ, else with
 "no match". Every message crosses the :class:`~agents.common.communication.Communicator`: publishing and querying are
-one ``gather`` to the server each, replies one ``scatter``, so rounds and bytes are counted (buffers dominate).
+one ``gather`` to the server each, replies one ``scatter``, so rounds and bytes are counted (buffers dominate). The
+store itself (:class:`HubStore`) can live in a worker of its own, e.g. a Ray actor.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from agents.common.communication import Communicator
+from agents.common.workers import WorkerPool
 from agents.sharing.simnet import Match, SimilarityMatcher
 
-__all__ = ["Hub", "Publication", "Reply"]
+__all__ = ["Hub", "HubStore", "Publication", "Reply"]
 
 Key = tuple[Hashable, int]
 
@@ -65,22 +67,18 @@ class Reply:
     label: str = ""
 
 
-class Hub:
-    """The server's store and matcher, reached only through ``comm``.
+class HubStore:
+    """The hub's state: every published task under (agent, round), and the matcher. A worker of its own (the server
+    node of the system's deployment, so a Ray actor on ``backend="ray"``); :class:`Hub` carries its messages."""
 
-    Args:
-        comm: the communicator; the hub is its ``server`` node.
-        matcher: nearest-neighbour matcher with threshold τ.
-    """
+    uses_global_random_streams = False  # matching draws no random numbers
 
-    def __init__(self, comm: Communicator, matcher: SimilarityMatcher) -> None:
-        self.comm = comm
+    def __init__(self, matcher: SimilarityMatcher) -> None:
         self.matcher = matcher
         self.store: dict[Key, Publication] = {}
 
-    def publish(self, publications: Mapping[Hashable, Publication]) -> None:
-        """Each agent sends its publication to the hub (one gather round); the hub stores it under (agent, round)."""
-        received = self.comm.gather({agent: p.message() for agent, p in publications.items()})
+    def receive(self, received: Mapping[Hashable, Mapping[str, Any]]) -> None:
+        """Store the publications the agents sent (agent → wire form)."""
         for agent, message in received.items():
             publication = Publication.from_message(message)
             self.store[(agent, publication.round)] = publication
@@ -89,9 +87,8 @@ class Hub:
         """The stored task nearest to ``simnet`` (``None`` if the store is empty)."""
         return self.matcher.match(simnet, {key: p.simnet for key, p in self.store.items()})
 
-    def query(self, simnets: Mapping[Hashable, np.ndarray]) -> dict[Hashable, Reply]:
-        """Agents send SimNet parameters (one gather round); the hub replies to each (one scatter round)."""
-        received = self.comm.gather({agent: {"simnet": params} for agent, params in simnets.items()})
+    def answer(self, received: Mapping[Hashable, Mapping[str, Any]]) -> dict[Hashable, dict[str, Any]]:
+        """Each querying agent's reply in wire form: the accepted nearest task's buffer and weights, or no match."""
         replies: dict[Hashable, dict[str, Any]] = {}
         for agent, message in received.items():
             match = self.best_match(message["simnet"])
@@ -102,7 +99,49 @@ class Hub:
             replies[agent] = {"matched": True, "source_agent": match.key[0], "source_round": match.key[1],  # type: ignore[index]
                               "distance": match.distance, "buffer": found.buffer, "weights": found.weights,
                               "label": found.label}
-        delivered = self.comm.scatter(replies)
+        return replies
+
+
+class Hub:
+    """The hub as agents reach it: every message through ``comm``, the state in a :class:`HubStore`.
+
+    Args:
+        comm: the communicator; the hub is its ``server`` node.
+        matcher: nearest-neighbour matcher with threshold τ (for a hub whose store lives in this process).
+        pool: a worker pool holding the store as node ``comm.server`` instead (then ``matcher`` is not used).
+    """
+
+    def __init__(self, comm: Communicator, matcher: SimilarityMatcher | None = None, *, pool: WorkerPool | None = None) -> None:
+        if (matcher is None) == (pool is None):
+            raise ValueError("give the hub either a matcher (its store in this process) or a pool holding its store")
+        self.comm = comm
+        self.pool = pool
+        self._local = HubStore(matcher) if matcher is not None else None
+
+    def _call(self, method: str, *args: Any) -> Any:
+        if self._local is not None:
+            return getattr(self._local, method)(*args)
+        return self.pool.call(method, {self.comm.server: args})[self.comm.server]  # type: ignore[union-attr]
+
+    @property
+    def store(self) -> dict[Key, Publication]:
+        """Every published task (a copy fetched from the worker when the store lives in a pool)."""
+        if self._local is not None:
+            return self._local.store
+        return self.pool.fetch(self.comm.server).store  # type: ignore[union-attr]
+
+    def publish(self, publications: Mapping[Hashable, Publication]) -> None:
+        """Each agent sends its publication to the hub (one gather round); the hub stores it under (agent, round)."""
+        self._call("receive", self.comm.gather({agent: p.message() for agent, p in publications.items()}))
+
+    def best_match(self, simnet: np.ndarray) -> Match | None:
+        """The stored task nearest to ``simnet`` (``None`` if the store is empty)."""
+        return self._call("best_match", simnet)
+
+    def query(self, simnets: Mapping[Hashable, np.ndarray]) -> dict[Hashable, Reply]:
+        """Agents send SimNet parameters (one gather round); the hub replies to each (one scatter round)."""
+        received = self.comm.gather({agent: {"simnet": params} for agent, params in simnets.items()})
+        delivered = self.comm.scatter(self._call("answer", received))
         return {agent: _reply(message) for agent, message in delivered.items()}
 
 

@@ -3,19 +3,23 @@
 Each agent learns its own random permutation of the M games, one per round. In round t every agent trains its
 SimNet on its game and queries the hub (one gather, one scatter); the hub holds what agents published in rounds
 before t. Each agent then learns its game (Scenario 1 or 2, :mod:`agents.sharing.agent`), and all agents publish
-(one gather). ``sharing=False`` with N = 1 is the isolated agent: no SimNet, no hub, no messages.
+(one gather). ``sharing=False`` with N = 1 is the isolated agent: no SimNet, no hub, no messages. Every agent and the
+hub's store are workers of one :class:`~agents.common.deployment.Deployment`: in this process, or each in its own Ray
+actor, where the agents' SimNet training and DQN learning run in parallel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from agents.common.communication import Communicator
+from agents.common.communication import SERVER, Communicator
+from agents.common.deployment import Deployment
+from agents.common.workers import WorkerPool
 from agents.sharing.agent import LearnerConfig, SharingAgent, TaskRecord
-from agents.sharing.hub import Hub
+from agents.sharing.hub import Hub, HubStore
 from agents.sharing.simnet import SimilarityMatcher, SimNet, SimNetConfig
 from mtenvs.core.seeding import stable_seed
 
@@ -23,61 +27,79 @@ __all__ = ["SharingSystem"]
 
 
 class SharingSystem:
-    """The N-agent system.
+    """The N-agent system: every agent a worker (a Ray actor on ``backend="ray"``), the hub's store another.
 
     Args:
         games: the M games.
         n_agents: N.
         learner: EWC-DQN and sharing settings.
-        comm: the communicator (its server node is the hub); unused when ``sharing`` is False.
+        comm: the communicator (its server node is the hub); default: one of ``backend``, closed by :meth:`close`.
         simnet: SimNet settings (needed when ``sharing``).
         matcher: the hub's matcher (metric and τ; needed when ``sharing``).
         sharing: False for isolated agents.
-        seed: the system seed (task permutations and agent seeds).
+        seed: the system seed (task permutations, agent seeds, the workers' global random streams).
+        backend: ``"local"`` (every agent in this process, one after another) or ``"ray"`` (one actor per agent and
+            one for the hub's store, agents learning in parallel); same results either way.
+        backend_options: for ``"ray"``: ``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options`` and
+            further ``ray.init`` options (see :class:`~agents.common.deployment.Deployment`).
     """
 
     def __init__(self, games: Sequence[str], n_agents: int, learner: LearnerConfig, comm: Communicator | None = None,
                  simnet: SimNetConfig | None = None, matcher: SimilarityMatcher | None = None, sharing: bool = True,
-                 seed: int = 0) -> None:
+                 seed: int = 0, backend: str = "local", backend_options: Mapping[str, Any] | None = None) -> None:
         if not games or len(set(games)) != len(games):
             raise ValueError(f"games must be a non-empty list of distinct game names, got {list(games)!r}")
         if int(n_agents) < 1:
             raise ValueError(f"n_agents must be a positive int, got {n_agents!r}")
-        if sharing and (comm is None or matcher is None):
-            raise ValueError("a sharing system needs comm and matcher")
+        if sharing and matcher is None:
+            raise ValueError("a sharing system needs a matcher (and comm, or a backend to make one)")
         self.games = list(games)
         self.n_agents = int(n_agents)
         self.sharing = bool(sharing)
-        self.comm = comm
-        self.hub = Hub(comm, matcher) if sharing else None  # type: ignore[arg-type]
         trainer = SimNet(simnet) if sharing else None
         rng = np.random.default_rng(stable_seed("sharing-permutations", seed) % 2**32)
         #: each agent's game sequence: a random permutation of the M games
         self.sequences = [[self.games[k] for k in rng.permutation(len(self.games))] for _ in range(self.n_agents)]
-        self.agents = [SharingAgent(i, learner, trainer, stable_seed("sharing-agent-seed", seed, i) % 2**31)
-                       for i in range(self.n_agents)]
+        workers: dict[Any, Any] = {i: SharingAgent(i, learner, trainer, stable_seed("sharing-agent-seed", seed, i) % 2**31)
+                                   for i in range(self.n_agents)}
+        server = comm.server if comm is not None else SERVER
+        if sharing:
+            workers[server] = HubStore(matcher)  # type: ignore[arg-type]
+        self.deployment = Deployment(workers, backend=backend, backend_options=backend_options,
+                                     seed=stable_seed("sharing-workers", seed) % 2**31, comm=comm)
+        self.comm: Communicator = self.deployment.comm  # type: ignore[assignment]
+        self.pool: WorkerPool = self.deployment.pool  # type: ignore[assignment]
+        self.hub = Hub(self.comm, pool=self.pool) if sharing else None
         self.round = 0
+        self._records: dict[int, list[TaskRecord]] = {i: [] for i in range(self.n_agents)}
+
+    @property
+    def agents(self) -> list[SharingAgent]:
+        """The agents as they are now (copies fetched from their actors on Ray)."""
+        return [self.pool.fetch(i) for i in range(self.n_agents)]
 
     @property
     def records(self) -> list[TaskRecord]:
         """Every agent's task records, by agent then round."""
-        return [r for agent in self.agents for r in agent.records]
+        return [r for i in range(self.n_agents) for r in self._records[i]]
 
     def step(self) -> list[TaskRecord]:
-        """One synchronous round: similarity, query, learn, publish."""
+        """One synchronous round: similarity, query, learn, publish (each a call to every agent's worker)."""
         t = self.round
         if t >= len(self.games):
             raise ValueError(f"all {len(self.games)} rounds are done")
-        games = {agent.agent_id: self.sequences[agent.agent_id][t] for agent in self.agents}
+        agents = range(self.n_agents)
+        games = {i: self.sequences[i][t] for i in agents}
         replies: dict[Any, Any] = {}
         if self.hub is not None:
-            simnets = {agent.agent_id: agent.similarity(games[agent.agent_id], t) for agent in self.agents}
-            replies = self.hub.query(simnets)
-        done = [agent.learn_task(games[agent.agent_id], t, replies.get(agent.agent_id)) for agent in self.agents]
+            replies = self.hub.query(self.pool.call("similarity", {i: (games[i], t) for i in agents}))
+        done = self.pool.call("learn_task", {i: (games[i], t, replies.get(i)) for i in agents})
         if self.hub is not None:
-            self.hub.publish({agent.agent_id: agent.publication(t, games[agent.agent_id]) for agent in self.agents})
+            self.hub.publish(self.pool.call("publication", {i: (t, games[i]) for i in agents}))
+        for i, record in done.items():
+            self._records[i].append(record)
         self.round += 1
-        return done
+        return list(done.values())
 
     def run(self) -> list[TaskRecord]:
         """All remaining rounds; every record."""
@@ -86,6 +108,13 @@ class SharingSystem:
         return self.records
 
     def close(self) -> None:
-        """Close every agent's environment."""
-        for agent in self.agents:
-            agent.close()
+        """Close every agent's environment and release the workers (and the communicator made here)."""
+        if self.deployment.pool is not None:
+            self.pool.call("close", nodes=list(range(self.n_agents)))
+        self.deployment.close()
+
+    def __enter__(self) -> SharingSystem:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
