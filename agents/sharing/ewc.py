@@ -28,7 +28,8 @@ class EWCDQN(DQN):
     """SB3 :class:`~stable_baselines3.DQN` whose training loss adds the EWC penalty.
 
     Args:
-        policy, env: as for :class:`DQN`.
+        policy: the policy, as for :class:`DQN`.
+        env: the environment, as for :class:`DQN`.
         ewc_lambda: λ of the penalty (default 100, notes-000 §6 item 19); ``0`` gives plain DQN.
         **kwargs: every other :class:`DQN` argument.
 
