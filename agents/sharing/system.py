@@ -10,6 +10,8 @@ actor, where the agents' SimNet training and DQN learning run in parallel.
 
 from __future__ import annotations
 
+import copy
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from agents.common.communication import SERVER, Communicator
 from agents.common.deployment import Deployment
-from agents.common.workers import WorkerPool
+from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
 from agents.sharing.agent import LearnerConfig, SharingAgent, TaskRecord
 from agents.sharing.hub import Hub, HubStore
 from agents.sharing.simnet import SimilarityMatcher, SimNet, SimNetConfig
@@ -101,11 +103,31 @@ class SharingSystem:
         self.round += 1
         return list(done.values())
 
-    def run(self) -> list[TaskRecord]:
-        """All remaining rounds; every record."""
+    def run(self, checkpoint_path: str | os.PathLike[str] | None = None) -> list[TaskRecord]:
+        """All remaining rounds; every record.
+
+        With ``checkpoint_path``, the system's state (round, records, every worker, communication counts) is saved
+        there after every round, and a call that finds a checkpoint there first resumes from it, so a run whose
+        driver died ends with the records an uninterrupted run would have had.
+        """
+        if checkpoint_path is not None:
+            self._resume(checkpoint_path)
         while self.round < len(self.games):
             self.step()
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, {"round": self.round, "records": self._records, "sequences": self.sequences,
+                                                  "workers": self.pool.snapshot(), "comm": self.comm.stats})
         return self.records
+
+    def _resume(self, path: str | os.PathLike[str]) -> None:
+        saved = load_checkpoint(path)
+        if saved is None:
+            return
+        if saved["sequences"] != self.sequences or set(saved["workers"]) != set(self.pool.nodes):
+            raise ValueError(f"checkpoint {str(path)!r} belongs to another system (games, agents or seed differ)")
+        self.round, self._records = int(saved["round"]), saved["records"]
+        self.pool.restore(saved["workers"])
+        self.comm.stats = copy.deepcopy(saved["comm"])
 
     def close(self) -> None:
         """Close every agent's environment and release the workers (and the communicator made here)."""
