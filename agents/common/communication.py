@@ -25,6 +25,7 @@ messages as Ray object references through the same hooks.
 from __future__ import annotations
 
 import copy
+import importlib
 import pickle
 import sys
 from abc import ABC, abstractmethod
@@ -32,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -46,6 +48,7 @@ __all__ = [
     "Communicator",
     "LocalCommunicator",
     "Packet",
+    "import_ray_module",
     "make_communicator",
     "message_nbytes",
 ]
@@ -339,15 +342,20 @@ class LocalCommunicator(Communicator):
         return self._mailboxes.pop(target, [])
 
 
-def _ray_communicator(**kwargs: Any) -> Communicator:
-    """The Ray backend, imported only when asked for (Ray is an optional extra)."""
+def import_ray_module(name: str) -> ModuleType:
+    """Import ``agents.common.<name>``, a module built on Ray, with an error naming the extra when Ray is missing
+    (Ray is optional, so the Ray backends are imported only when asked for)."""
     try:
-        from agents.common.ray_backend import RayCommunicator
+        return importlib.import_module(f"agents.common.{name}")
     except ImportError as error:
         if getattr(error, "name", None) != "ray":
             raise
         raise ImportError('backend="ray" needs Ray, an optional extra: pip install "mtenvs[ray]"') from error
-    return RayCommunicator(**kwargs)
+
+
+def _ray_communicator(**kwargs: Any) -> Communicator:
+    """The Ray backend."""
+    return import_ray_module("ray_backend").RayCommunicator(**kwargs)
 
 
 _BACKENDS: dict[str, Callable[..., Communicator]] = {"local": LocalCommunicator, "ray": _ray_communicator}

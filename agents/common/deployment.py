@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from agents.common.communication import BACKENDS, Communicator, Node, make_communicator
+from agents.common.communication import BACKENDS, Communicator, Node, import_ray_module, make_communicator
 from agents.common.workers import WorkerPool, make_worker_pool
 
 __all__ = ["POOL_OPTIONS", "Deployment"]
@@ -52,12 +52,7 @@ class Deployment:
         self.comm: Communicator | None = comm
         pool_options: dict[str, Any] = {}
         if backend == "ray":
-            try:
-                from agents.common.ray_backend import ray_session
-            except ImportError as error:
-                if getattr(error, "name", None) != "ray":
-                    raise
-                raise ImportError('backend="ray" needs Ray, an optional extra: pip install "mtenvs[ray]"') from error
+            ray_session = import_ray_module("ray_backend").ray_session
             address = options.pop("address", None)
             init_options = _ray_init_options()
             unknown = sorted(key for key in options if key not in POOL_OPTIONS and key not in init_options)

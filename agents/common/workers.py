@@ -31,7 +31,6 @@ import os
 import pickle
 import random
 import sys
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,7 +40,8 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
-from agents.common.communication import Node
+from agents.common.communication import Node, import_ray_module
+from agents.common.files import atomic_write_bytes
 
 __all__ = [
     "GlobalRNGState",
@@ -234,13 +234,7 @@ class LocalWorkerPool(WorkerPool):
 
 def _ray_pool(workers: Mapping[Node, Any], seed: int = 0, **options: Any) -> WorkerPool:
     """The Ray pool, imported only when asked for (Ray is an optional extra)."""
-    try:
-        from agents.common.ray_workers import RayWorkerPool
-    except ImportError as error:
-        if getattr(error, "name", None) != "ray":
-            raise
-        raise ImportError('backend="ray" needs Ray, an optional extra: pip install "mtenvs[ray]"') from error
-    return RayWorkerPool(workers, seed=seed, **options)
+    return import_ray_module("ray_workers").RayWorkerPool(workers, seed=seed, **options)
 
 
 _POOLS: dict[str, Callable[..., WorkerPool]] = {"local": LocalWorkerPool, "ray": _ray_pool}
@@ -262,16 +256,7 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Any) -> None:
     never a partial file, even if the process dies while writing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            cloudpickle.dump(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, cloudpickle.dumps(payload))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Any | None:

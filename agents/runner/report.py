@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.common.files import atomic_write_bytes
 from agents.runner.registry import Claim
-from agents.runner.results import atomic_write_bytes
 from agents.runner.stats import is_estimate
 
 _STEM = re.compile(r"^[\w.-]+$")

@@ -10,15 +10,15 @@ import importlib.metadata
 import importlib.util
 import json
 import math
-import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from agents.common.files import atomic_write_bytes
 
 #: Version of the results layout; bumped when a field changes meaning.
 FORMAT = 1
@@ -53,24 +53,6 @@ def jsonable(value: Any, where: str = "value") -> Any:
         return jsonable(dataclasses.asdict(value), where)
     raise ValueError(f"{where} is a {type(value).__name__}; results must be numbers, strings, bools, None, "
                      "lists or dicts of those")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old file or the new one, never a mix.
-
-    The temporary file is in the same directory, so ``os.replace`` is an atomic rename on the same file system.
-    """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from agents.common.files import atomic_write_bytes
 from agents.runner import registry
 from agents.runner.config import ConfigError, config_to_json, differences, field_types, parse_assignments
 from agents.runner.registry import Experiment
@@ -36,7 +37,6 @@ from agents.runner.results import (
     RESULTS_FILE,
     MissingExtra,
     ScalarWriter,
-    atomic_write_bytes,
     jsonable,
     now,
     package_versions,
