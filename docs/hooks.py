@@ -167,7 +167,7 @@ def families_index() -> str:
 
 # ---------------------------------------------------------------------------------------------------- experiments
 def _claims_table(claims: list[Mapping[str, Any]], summary: Mapping[str, Any] | None) -> str:
-    from agents.runner.report import format_value
+    from mtenvs.runner.report import format_value
 
     rows = []
     for c in claims:
@@ -183,8 +183,8 @@ def experiment_page(name: str) -> str:
     """The Markdown page of a registered experiment (a reproduction)."""
     from dataclasses import asdict
 
-    from agents.runner import get
-    from agents.runner.report import format_value
+    from mtenvs.runner import get
+    from mtenvs.runner.report import format_value
 
     experiment = get(name)
     lines = [f"# {experiment.title}", ""]
@@ -225,7 +225,7 @@ def experiment_page(name: str) -> str:
 
 def experiments_index() -> str:
     """The overview page listing every experiment."""
-    from agents.runner import experiments
+    from mtenvs.runner import experiments
 
     rows = [[f"[{name}]({name}.md)", e.paper or "—", e.title] for name, e in sorted(experiments().items())]
     return "\n".join(["# Reproductions", "", "Each paper figure or table the project reproduces, with the paper's "
@@ -236,7 +236,7 @@ def experiments_index() -> str:
 def generated_pages() -> dict[str, str]:
     """Every generated page: its path under ``docs/`` and its Markdown."""
     import mtenvs
-    from agents.runner import experiments
+    from mtenvs.runner import experiments
 
     pages = {"families/index.md": families_index(), "reproductions/index.md": experiments_index()}
     pages |= {f"families/{name}.md": family_page(name) for name in mtenvs.families()}
@@ -255,7 +255,7 @@ def _reference_pages() -> list[str]:
 def on_config(config: Any) -> Any:
     """Build the navigation: hand-written pages, then the generated family and reproduction pages."""
     import mtenvs
-    from agents.runner import experiments
+    from mtenvs.runner import experiments
 
     config["nav"] = [
         *HAND_WRITTEN_NAV,

@@ -214,7 +214,7 @@ def _experiment(suite: Suite) -> Any:
     """The suite as an experiment of the runner: units are (entry, seed) pairs."""
     from dataclasses import make_dataclass
 
-    from agents.runner import Experiment, Unit
+    from mtenvs.runner import Experiment, Unit
 
     config = make_dataclass(f"{suite.name.replace('-', '_')}_config", [
         ("agent", str, field(default="stable_baselines3:PPO")),
@@ -319,8 +319,8 @@ def plot_scorecard(suite: Suite, summary: Mapping[str, Any]) -> Any:
 def run_suite(suite: str | Suite, agent: str, *, size: str = "quick", seed: int = 0, out: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, force: bool = False, progress: bool = False) -> dict[str, Any]:
     """Train and score ``agent`` on every entry and seed of ``suite``; returns the ``results.json`` document."""
-    from agents.runner import plan_run
-    from agents.runner.run import execute
+    from mtenvs.runner import plan_run
+    from mtenvs.runner.run import execute
 
     suite = get_suite(suite) if isinstance(suite, str) else suite
     load_agent(agent)  # fail before anything is written
@@ -354,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         suite = get_suite(args.suite)
-        from agents.runner.config import parse_assignments
+        from mtenvs.runner.config import parse_assignments
 
         overrides = parse_assignments(_experiment(suite).config, args.set) if args.set else {}
         document = run_suite(suite, args.agent, size=args.size, seed=args.seed, out=args.out, overrides=overrides,

@@ -35,7 +35,7 @@ def _error(message: str) -> None:
 # --------------------------------------------------------------------------------------------------- families
 def cmd_families(args: argparse.Namespace) -> int:
     """List the task families and their environment ids."""
-    from agents.runner.report import format_table
+    from mtenvs.runner.report import format_table
 
     rows = [[name, ", ".join(mtenvs.env_ids(name)), "yes" if mtenvs.family(name).has_optimum else "no"]
             for name in mtenvs.families()]
@@ -52,7 +52,7 @@ def _range_text(values: Sequence[Any] | None, units: str = "") -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Describe one family: parameters, task sets, ids and whether an exact optimum exists."""
-    from agents.runner.report import format_table
+    from mtenvs.runner.report import format_table
 
     try:
         description = mtenvs.family(args.family).describe()
@@ -80,9 +80,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------ experiments
 def cmd_experiments(args: argparse.Namespace) -> int:
     """List the experiments, or describe one (its config fields, sizes and claims)."""
-    from agents.runner import experiments, get
-    from agents.runner.config import field_types, type_name
-    from agents.runner.report import format_table
+    from mtenvs.runner import experiments, get
+    from mtenvs.runner.config import field_types, type_name
+    from mtenvs.runner.report import format_table
 
     if args.name is None:
         rows = [[e.name, e.paper or "-", ", ".join(e.sizes), e.title] for e in experiments().values()]
@@ -109,9 +109,9 @@ def cmd_experiments(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) an experiment; everything is validated before the output directory is created."""
-    from agents.runner import MissingExtra, execute, existing_results, plan_run
-    from agents.runner.report import summary_table
-    from agents.runner.results import require_tensorboard, tensorboard_writer
+    from mtenvs.runner import MissingExtra, execute, existing_results, plan_run
+    from mtenvs.runner.report import summary_table
+    from mtenvs.runner.results import require_tensorboard, tensorboard_writer
 
     # Unknown names, sizes and keys, unparsable values, a bad seed, a directory holding another run, a missing
     # extra: all found here, before anything is written.
@@ -176,7 +176,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     scripts = {p.stem: p for p in sorted(directory.glob("*.py")) if not p.name.startswith("_")}
     if args.name is not None and args.name not in scripts:
-        from agents.runner.registry import unknown_name
+        from mtenvs.core.names import unknown_name
 
         raise UsageError(unknown_name("benchmark", args.name, list(scripts)))
     if args.name is None and args.args:

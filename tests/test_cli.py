@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import mtenvs
-from agents.runner import Claim, Experiment, Unit, UnitContext, read_results, register, schema, unregister
 from mtenvs import cli
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, read_results, register, schema, unregister
 
 CALLS: Counter[str] = Counter()
 HANG_AT = "MTENVS_TEST_HANG_AT"  # the subprocess blocks in the unit of this index, so the test can kill it there
@@ -174,7 +174,7 @@ def test_a_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path: Path, c
     assert run_cli(capsys, "run", DUMMY.name, "--out", str(reference_dir), "--quiet")[0] == 0
     CALLS.clear()
 
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); import test_cli; from agents.runner import register; "
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import test_cli; from mtenvs.runner import register; "
               "from mtenvs.cli import main; register(test_cli.DUMMY); sys.exit(main(sys.argv[2:]))")
     env = {**os.environ, HANG_AT: "2"}
     process = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parent), "run", DUMMY.name,
@@ -214,6 +214,17 @@ def test_families_and_info(capsys) -> None:
         row = next(line for line in lines if line.startswith(parameter["name"] + " "))
         assert f"[{parameter['bounds'][0]:g}, {parameter['bounds'][1]:g}]" in row and parameter["units"] in row
     assert "train (50)" in stdout and "mtenvs/CartPole-v0" in stdout and "exact optimum:   no" in stdout
+
+
+
+@pytest.mark.parametrize("argv", [["families"], ["info", "CartPole"], ["benchmark", "--help"]])
+def test_environment_commands_never_load_the_methods_package(argv: list[str]) -> None:
+    """The environment half of the CLI runs on ``mtenvs`` alone: ``agents`` stays out of ``sys.modules``."""
+    script = ("import sys; from mtenvs.cli import main; code = main(sys.argv[1:]); "
+              "sys.exit(3 if any(m == 'agents' or m.startswith('agents.') for m in sys.modules) else code)")
+    result = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                            cwd=Path(mtenvs.__file__).resolve().parent.parent, check=False)
+    assert result.returncode == 0, result.stderr
 
 
 def test_experiments_lists_and_describes(capsys) -> None:

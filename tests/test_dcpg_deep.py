@@ -176,8 +176,8 @@ def test_reinforce_uses_plain_discounted_returns_and_round_trips() -> None:
 
 
 def test_drone_table_experiment_end_to_end(tmp_path: object) -> None:
-    from agents.runner import get, plan_run
-    from agents.runner.run import execute
+    from mtenvs.runner import get, plan_run
+    from mtenvs.runner.run import execute
 
     overrides = ["algos=reinforce", "rounds=1", "n_envs=1", "n_steps=8", "eval_episodes=1", "max_episode_steps=20"]
     document = execute(plan_run(get("003-dcpg-drone"), "quick", overrides=overrides, out=tmp_path / "run"))  # type: ignore[operator]

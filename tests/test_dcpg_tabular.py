@@ -137,8 +137,8 @@ def test_dcpg_common_policy_solves_every_task_of_panel_a() -> None:
 
 # ------------------------------------------------------------------------------------------ experiments
 def test_experiments_run_end_to_end_on_a_small_budget(tmp_path) -> None:
-    from agents.runner import plan_run
-    from agents.runner.run import execute
+    from mtenvs.runner import plan_run
+    from mtenvs.runner.run import execute
 
     chains = execute(plan_run("003-dcpg-chains", "quick", overrides=["iterations1=300", "iterations2=300"],
                               out=tmp_path / "chains"))

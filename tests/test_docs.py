@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import mtenvs
-from agents.runner import experiments
+from mtenvs.runner import experiments
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from agents.runner import get, plan_run, schema
-from agents.runner.run import execute
 from mtenvs.cli import main as cli
+from mtenvs.runner import get, plan_run, schema
+from mtenvs.runner.run import execute
 
 SMALL = ["blocks=2", "steps_per_block=2048", "n_envs=4", "eval_tasks=3", "eval_episodes=1"]
 

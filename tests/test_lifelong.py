@@ -258,7 +258,7 @@ def test_bad_learner_arguments_raise(tasks):
 
 
 def test_reward_experiment_runs_and_reaches_consensus(tmp_path):
-    from agents.runner import execute, get, plan_run
+    from mtenvs.runner import execute, get, plan_run
 
     overrides = {"domains": ("SimpleMass", "Helicopter"), "iterations": 2, "trajectories": 8, "horizon": 150}
     results = execute(plan_run(get("002-lifelong-rewards"), "quick", overrides=overrides, out=tmp_path / "rewards"))
@@ -273,7 +273,7 @@ def test_reward_experiment_runs_and_reaches_consensus(tmp_path):
 
 
 def test_transfer_experiment_scores_pg_jump_start_as_zero(tmp_path):
-    from agents.runner import execute, get, plan_run
+    from mtenvs.runner import execute, get, plan_run
 
     overrides = {"train_iterations": 2, "new_iterations": 2, "trajectories": 8}
     results = execute(plan_run(get("002-lifelong-transfer"), "quick", overrides=overrides, out=tmp_path / "transfer"))

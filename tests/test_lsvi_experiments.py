@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agents.runner import get, plan_run, schema
-from agents.runner.run import execute
+from mtenvs.runner import get, plan_run, schema
+from mtenvs.runner.run import execute
 
 TINY = {
     "000-distmt-scaling": ["seeds=1", "agents=1,2", "num_tasks=2", "episodes_phase1=30", "episodes_phase2=40"],

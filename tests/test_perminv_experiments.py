@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agents.runner import plan_run, schema
-from agents.runner.run import execute
+from mtenvs.runner import plan_run, schema
+from mtenvs.runner.run import execute
 
 TINY = {
     "004-synthetic": {"seeds": 2, "mismatches": (0.0, 0.8), "sample_sizes": (20, 400), "eval_states": 500},

@@ -81,6 +81,7 @@ def test_only_the_starter_of_a_session_shuts_it_down(monkeypatch: pytest.MonkeyP
             state["up"] = False
 
     monkeypatch.setattr(ray_backend, "ray", FakeRay)
+    monkeypatch.setitem(sys.modules, "ray", FakeRay)  # the session functions (mtenvs.runner.session) import ray late
     with ray_backend.ray_session():
         ray_backend.RayCommunicator().close()  # inside a session: the communicator does not own Ray
         assert calls == [("init", (None, ray_backend.LOCAL_CLUSTER_DEFAULTS))] and state["up"]
@@ -266,7 +267,7 @@ def test_the_cli_rejects_a_backend_where_it_does_not_apply(capsys: pytest.Captur
 def test_the_runner_reports_a_missing_ray_before_writing(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     import importlib.util
 
-    from agents.runner import MissingExtra, plan_run
+    from mtenvs.runner import MissingExtra, plan_run
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
@@ -277,8 +278,8 @@ def test_the_runner_reports_a_missing_ray_before_writing(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize("name", sorted(TINY_RUNS))
 def test_a_run_on_ray_from_the_cli_equals_the_local_run(ray_cluster: Any, name: str, tmp_path: Any) -> None:
-    from agents.runner import read_results, run_experiment
     from mtenvs.cli import main
+    from mtenvs.runner import read_results, run_experiment
 
     local = run_experiment(name, overrides=TINY_RUNS[name], out=tmp_path / "local")
     sets = [arg for item in TINY_RUNS[name] for arg in ("--set", item)]

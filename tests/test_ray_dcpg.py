@@ -140,7 +140,7 @@ def test_backend_arguments_are_checked() -> None:
 
 
 def test_the_runner_offers_the_ray_backend_for_every_dcpg_experiment() -> None:
-    from agents.runner import plan_run
+    from mtenvs.runner import plan_run
 
     for name in ("003-dcpg-chains", "003-dcpg-gridworld", "003-dcpg-drone"):
         assert plan_run(name, "quick", backend="ray").config.backend == "ray"
@@ -182,8 +182,8 @@ def test_monte_carlo_dcpg_on_ray_equals_local_through_deaths(ray_cluster: Any, t
 
 
 def test_chains_experiment_runs_on_ray(ray_cluster: Any, tmp_path: Path) -> None:
-    from agents.runner import plan_run
-    from agents.runner.run import execute
+    from mtenvs.runner import plan_run
+    from mtenvs.runner.run import execute
 
     overrides = ["iterations1=60", "iterations2=60", "log_interval=20"]
     documents = [execute(plan_run("003-dcpg-chains", "quick", overrides=overrides, backend=backend,

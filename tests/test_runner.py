@@ -18,8 +18,9 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-import agents.runner.run as run_module
-from agents.runner import (
+import mtenvs.runner.run as run_module
+from mtenvs.core.seeding import stable_seed
+from mtenvs.runner import (
     Claim,
     ConfigError,
     Experiment,
@@ -41,9 +42,8 @@ from agents.runner import (
     unit_seed,
     unregister,
 )
-from agents.runner.config import parse_assignments, parse_value
-from agents.runner.report import summary_table
-from mtenvs.core.seeding import stable_seed
+from mtenvs.runner.config import parse_assignments, parse_value
+from mtenvs.runner.report import summary_table
 
 CALLS: Counter[str] = Counter()
 CRASH = {"at_call": None, "calls": 0}  # raise on the k-th compute call (once)
@@ -463,7 +463,7 @@ def test_discovery_imports_every_public_module(tmp_path: Path, monkeypatch) -> N
     (package / "_helpers.py").write_text("raise RuntimeError('private modules are not experiments')\n")
     (package / "one.py").write_text(
         "from dataclasses import dataclass\n"
-        "from agents.runner import Experiment, Unit, register\n"
+        "from mtenvs.runner import Experiment, Unit, register\n"
         "@dataclass(frozen=True)\n"
         "class Config:\n"
         "    n: int = 1\n"
@@ -484,9 +484,9 @@ def test_the_authoring_example_in_the_package_docstring_runs(tmp_path: Path) -> 
     import textwrap
     import types
 
-    import agents.runner
+    import mtenvs.runner
 
-    source = textwrap.dedent(agents.runner.__doc__.split("::\n", 1)[1].split("\nThen ", 1)[0])
+    source = textwrap.dedent(mtenvs.runner.__doc__.split("::\n", 1)[1].split("\nThen ", 1)[0])
     module = types.ModuleType("docstring_example")
     sys.modules[module.__name__] = module  # so that its dataclass annotations resolve
     try:

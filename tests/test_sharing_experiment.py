@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agents.runner import get, plan_run, schema
-from agents.runner.run import execute
+from mtenvs.runner import get, plan_run, schema
+from mtenvs.runner.run import execute
 
 TINY = ["games=Breakout,Pong", "num_games=2", "steps_per_task=100", "simnet_steps=100", "offline_steps=5",
         "buffer_size=300", "buffer_cap=200", "learning_starts=40", "target_update_interval=40", "fisher_samples=10",

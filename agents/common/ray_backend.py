@@ -18,48 +18,17 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import ray
 
 from agents.common.communication import SERVER, Communicator, Node, Packet
+from mtenvs.runner.session import LOCAL_CLUSTER_DEFAULTS, ray_session
+from mtenvs.runner.session import acquire as _acquire
+from mtenvs.runner.session import release as _release
 
 __all__ = ["LOCAL_CLUSTER_DEFAULTS", "RayCommunicator", "ray_session"]
-
-#: ``ray.init`` options of a local cluster started here (overridable by keyword).
-LOCAL_CLUSTER_DEFAULTS: dict[str, Any] = {"num_cpus": 2, "include_dashboard": False, "log_to_driver": False}
-
-
-def _acquire(address: str | None, ray_init_kwargs: dict[str, Any]) -> bool:
-    """Initialize Ray unless it already is; ``True`` if this call started (and so owns) the session."""
-    if address is not None and not isinstance(address, str):
-        raise ValueError(f"address must be None (start a local cluster), 'auto' or 'ray://host:port'; got {address!r}")
-    if ray.is_initialized():
-        return False
-    # Joining a cluster takes only the caller's options: ray.init refuses num_cpus when connecting.
-    options = dict(ray_init_kwargs) if address is not None else {**LOCAL_CLUSTER_DEFAULTS, **ray_init_kwargs}
-    ray.init(address=address, **options)
-    return True
-
-
-def _release(owned: bool) -> None:
-    """Shut Ray down if the caller started the session."""
-    if owned and ray.is_initialized():
-        ray.shutdown()
-
-
-@contextmanager
-def ray_session(address: str | None = None, **ray_init_kwargs: Any) -> Iterator[None]:
-    """Keep one Ray session open for the block (started or joined as for :class:`RayCommunicator`), so the
-    communicators created inside reuse it instead of each starting their own."""
-    owned = _acquire(address, ray_init_kwargs)
-    try:
-        yield
-    finally:
-        _release(owned)
-
 
 class RayCommunicator(Communicator):
     """Messages as Ray object references, put by the sender and resolved by the receiver, in a deterministic order.

@@ -41,7 +41,7 @@ import cloudpickle
 import numpy as np
 
 from agents.common.communication import Node, import_ray_module
-from agents.common.files import atomic_write_bytes
+from mtenvs.files import atomic_write_bytes
 
 __all__ = [
     "GlobalRNGState",

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from agents.common.communication import Backend, make_communicator
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 from mtenvs.core.seeding import stable_seed
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 VARIANTS = ("isolated", "buffer", "buffer+weights")
 

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from agents.common.communication import Backend
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
 from mtenvs.core.seeding import stable_seed
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
 
 THRESHOLDS = (0.2, 0.4, 0.6, 0.8, 0.99)
 METRIC_NAMES = ("parameters", "input_profile")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner import Experiment, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
+from mtenvs.runner import Experiment, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
 
 ENV_ID = "mtenvs/CartPole-v0"
 SPLITS = ("train", "test", "ood")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from agents.common.communication import Backend
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, register
 
 EXAMPLES = ("challenge1", "challenge2")
 

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import numpy as np
 
 from agents.common.communication import Backend
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 from mtenvs.core.seeding import stable_seed
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/DroneNav-v0"
 ENVS = ("env0", "env1", "env2", "env3")

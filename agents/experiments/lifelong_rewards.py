@@ -29,7 +29,7 @@ from agents.experiments._lifelong_common import (
     per_step_optimum,
     single_blas_thread,
 )
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from agents.common.communication import Backend
 from agents.experiments._lifelong_common import ABBREVIATIONS, METHODS, domain_tasks, make_learner, single_blas_thread
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 
 from agents.common.communication import Backend
 from agents.experiments._lsvi_common import geometric_checkpoints
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 METHODS = ("independent", "coop", "always")
 FAMILIES = {"homogeneous": "LinearMDP", "small": "LinearSmallHeterogeneity", "large": "LinearLargeHeterogeneity"}

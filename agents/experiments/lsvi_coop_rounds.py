@@ -22,7 +22,7 @@ import numpy as np
 
 from agents.common.communication import Backend, make_communicator
 from agents.experiments._lsvi_common import geometric_checkpoints
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from agents.common.communication import Backend
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
 @dataclass(frozen=True)

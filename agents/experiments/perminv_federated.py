@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/FedAggregation-v0"
 POLICIES = ("mtl", "stl", "fedavg")

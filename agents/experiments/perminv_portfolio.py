@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/Portfolio-v0"
 METRICS = ("wealth", "annual_return", "sharpe")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/EntityAllocation-v0"
 

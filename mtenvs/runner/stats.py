@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner.units import UnitRecord
+from mtenvs.runner.units import UnitRecord
 
 
 @dataclass(frozen=True)

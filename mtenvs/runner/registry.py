@@ -17,10 +17,10 @@ from numbers import Real
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
 
-from agents.runner.config import ConfigError, build_config, check_overrides, field_types, type_name
-from agents.runner.stats import is_estimate, mean_over_seeds
-from agents.runner.units import Unit, UnitContext, UnitRecord, UnitResult
 from mtenvs.core.names import unknown_name
+from mtenvs.runner.config import ConfigError, build_config, check_overrides, field_types, type_name
+from mtenvs.runner.stats import is_estimate, mean_over_seeds
+from mtenvs.runner.units import Unit, UnitContext, UnitRecord, UnitResult
 
 C = TypeVar("C")
 
@@ -92,12 +92,12 @@ class Experiment(Generic[C]):
     Args:
         name: command-line name (lowercase letters, digits, ``-_.``), e.g. ``"002-fig3-cartpole"``.
         title: one line, e.g. ``"PG-ELLA vs PG on 30 cart-pole tasks (Fig. 3)"``.
-        config: a frozen dataclass; every field has a type annotation (see :mod:`agents.runner.config`) and a default.
+        config: a frozen dataclass; every field has a type annotation (see :mod:`mtenvs.runner.config`) and a default.
         sizes: field overrides per size; at least ``"quick"`` (well under a minute on 2 cores) and ``"full"``
             (the paper's budget).
         units: the ordered units of work for a config.
         compute: computes one unit: ``compute(config, unit, ctx) -> UnitResult | metrics mapping``.
-        aggregate: turns the unit records into summary metrics; default :func:`agents.runner.mean_over_seeds`.
+        aggregate: turns the unit records into summary metrics; default :func:`mtenvs.runner.mean_over_seeds`.
         paper: the paper's number (``"002"``) or ``None``.
         description: a paragraph for ``mtenvs experiments NAME`` and the docs.
         seed: the default run seed.

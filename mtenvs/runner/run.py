@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from agents.common.files import atomic_write_bytes
-from agents.runner import registry
-from agents.runner.config import ConfigError, config_to_json, differences, field_types, parse_assignments
-from agents.runner.registry import Experiment
-from agents.runner.report import claim_results, save_figures
-from agents.runner.results import (
+from mtenvs.core.seeding import stable_seed
+from mtenvs.files import atomic_write_bytes
+from mtenvs.runner import registry
+from mtenvs.runner.config import ConfigError, config_to_json, differences, field_types, parse_assignments
+from mtenvs.runner.registry import Experiment
+from mtenvs.runner.report import claim_results, save_figures
+from mtenvs.runner.results import (
     FORMAT,
     RESULTS_FILE,
     MissingExtra,
@@ -44,8 +45,7 @@ from agents.runner.results import (
     scalar_leaves,
     write_json,
 )
-from agents.runner.units import Unit, UnitContext, UnitRecord, UnitResult
-from mtenvs.core.seeding import stable_seed
+from mtenvs.runner.units import Unit, UnitContext, UnitRecord, UnitResult
 
 CHECKPOINTS = "checkpoints"
 
@@ -143,7 +143,7 @@ def backend_session(config: Any, address: str | None = None) -> contextlib.Abstr
             raise ValueError(f"address {address!r} needs the 'ray' backend; this run's backend is "
                              f"{getattr(config, 'backend', 'not configurable')!r}")
         return contextlib.nullcontext()
-    from agents.common.ray_backend import ray_session
+    from mtenvs.runner.session import ray_session
 
     return ray_session(address)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents.common.files import atomic_write_bytes
+from mtenvs.files import atomic_write_bytes
 
 #: Version of the results layout; bumped when a field changes meaning.
 FORMAT = 1

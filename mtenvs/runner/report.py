@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.common.files import atomic_write_bytes
-from agents.runner.registry import Claim
-from agents.runner.stats import is_estimate
+from mtenvs.files import atomic_write_bytes
+from mtenvs.runner.registry import Claim
+from mtenvs.runner.stats import is_estimate
 
 _STEM = re.compile(r"^[\w.-]+$")
 

@@ -24,7 +24,7 @@ class Unit:
 
     Args:
         params: what identifies the unit (ints, floats, strings or bools); by convention ``seed`` is the index of
-            an independent replicate, and :func:`agents.runner.mean_over_seeds` groups by it.
+            an independent replicate, and :func:`mtenvs.runner.mean_over_seeds` groups by it.
         chain: units with the same chain run in list order and pass a state forward (see :class:`UnitResult`);
             ``None`` for independent units.
     """
