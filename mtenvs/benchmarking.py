@@ -29,7 +29,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -37,90 +37,12 @@ import gymnasium as gym
 import numpy as np
 
 from mtenvs.core.family import NoExactOptimum
-from mtenvs.core.names import unknown_name
 from mtenvs.core.registry import family_of
 from mtenvs.core.task import Task
 from mtenvs.evaluation import RandomPolicy, evaluate, rollout_returns
+from mtenvs.suites import Suite, SuiteEntry, get_suite, register_suite, suites
 
-__all__ = ["Suite", "SuiteEntry", "iqm", "main", "register_suite", "run_suite", "score_tasks", "suites"]
-
-
-@dataclass(frozen=True)
-class SuiteEntry:
-    """One family setting of a suite.
-
-    Args:
-        env_id: the environment id.
-        train: the task set to train on.
-        evaluate: the task sets to evaluate on.
-        budget: training environment steps at full size.
-        episodes: evaluation episodes per task.
-        eval_tasks: evaluate on the first ``eval_tasks`` tasks of each set (``None``: all).
-        n_envs: parallel training environments.
-        env_kwargs: environment settings.
-        reference: name of the family's reference policy used as the score anchor when there is no exact optimum
-            (for the whole family, or for the tasks whose ``optimal_value`` raises ``NoExactOptimum``).
-    """
-
-    env_id: str
-    train: str = "train"
-    evaluate: tuple[str, ...] = ("test", "ood")
-    budget: int = 100_000
-    episodes: int = 5
-    eval_tasks: int | None = None
-    n_envs: int = 8
-    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    reference: str | None = None
-
-
-@dataclass(frozen=True)
-class Suite:
-    """A named, versioned benchmark: entries, seeds, and the quick-size scale used by tests and demos."""
-
-    name: str
-    version: int
-    description: str
-    entries: tuple[SuiteEntry, ...]
-    seeds: int = 3
-    quick: Mapping[str, Any] = field(default_factory=lambda: {"budget_scale": 0.2, "seeds": 1, "eval_tasks": 10,
-                                                               "episodes": 2})
-
-    @property
-    def id(self) -> str:
-        """``name-vN``."""
-        return f"{self.name}-v{self.version}"
-
-
-_SUITES: dict[str, Suite] = {}
-
-
-def register_suite(suite: Suite) -> Suite:
-    """Make ``suite`` available to ``mtenvs benchmark`` under ``suite.id`` (and its bare name, newest version)."""
-    _SUITES[suite.id] = suite
-    newest = _SUITES.get(suite.name)
-    if newest is None or newest.version <= suite.version:
-        _SUITES[suite.name] = suite
-    return suite
-
-
-def suites() -> dict[str, Suite]:
-    """Registered suites by id (``name-vN``)."""
-    return {key: s for key, s in _SUITES.items() if key == s.id}
-
-
-def get_suite(name: str) -> Suite:
-    """The suite ``name`` or ``name-vN`` (``ValueError`` with close matches if unknown)."""
-    if name not in _SUITES:
-        raise ValueError(unknown_name("benchmark suite", name, suites()))
-    return _SUITES[name]
-
-
-register_suite(Suite(
-    "cartpole-generalization", 0,
-    "Train on the 50 training cart-pole tasks (paper 002's Table 1 ranges), evaluate on 50 unseen test tasks and "
-    "50 out-of-distribution tasks; scores are relative to a random policy (0) and each task's LQR controller (1).",
-    (SuiteEntry("mtenvs/CartPole-v0", budget=100_000, reference="lqr"),),
-))
+__all__ = ["Suite", "SuiteEntry", "get_suite", "iqm", "main", "register_suite", "run_suite", "score_tasks", "suites"]
 
 
 # --------------------------------------------------------------------------------------------- scoring
@@ -366,6 +288,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"scorecard: {Path(document.get('out', args.out or '.'))}")
     return 0
 
-
-# The built-in suites register themselves on import; they need the classes above, hence the late import.
-from mtenvs import suites as _builtin_suites  # noqa: E402, F401

@@ -10,16 +10,19 @@ Exit codes: 0 success, 1 failure, 2 bad usage (unknown name, bad ``--set`` value
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import importlib.util
 import inspect
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import mtenvs
+from mtenvs.plugins import PluginWarning
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -264,9 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None, *, default: Callable[..., None] = warnings.showwarning) -> None:
+    """Print a `PluginWarning` (a broken entry point of an installed package) as one line; others as usual."""
+    if issubclass(category, PluginWarning):
+        print(f"mtenvs: warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        default(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtenvs`` console script; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = functools.partial(_show_warning, default=warnings.showwarning)
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["benchmark"]:
         return cmd_benchmark(argv[1:])
     try:
@@ -281,7 +298,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,7 @@
 """The experiment runner: every paper figure or table is one registered, resumable experiment.
 
-Write one module in ``agents/experiments/`` (it is found automatically; nothing else needs editing)::
+Write one module (the shipped ones are in ``agents/experiments/``) and declare it under the ``mtenvs.experiments``
+entry points of its package's ``pyproject.toml`` (``000-toy = "my_package.toy"``, see `mtenvs.plugins`)::
 
     from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ Write one module in ``agents/experiments/`` (it is found automatically; nothing 
         claims=[Claim("return", 1.0, "close", tolerance=0.05, source="Fig. 1")],
     ))
 
-Then ``mtenvs run 000-toy --size quick`` writes ``runs/000-toy-quick-seed0/results.json``.
+Then (once the package is installed) ``mtenvs run 000-toy --size quick`` writes ``runs/000-toy-quick-seed0/results.json``.
 Training split into blocks: give the units of one training run a chain, ``Unit({"seed": s, "block": b},
 chain=f"seed={s}")``, read the previous block's state from ``ctx.state`` (``None`` for the first block) and return
 ``UnitResult(metrics, state=...)``; the state is pickled after each block, so a resumed run continues it.

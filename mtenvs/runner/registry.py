@@ -1,7 +1,9 @@
 """The experiment registry: what an experiment declares, and how experiments are found.
 
-Every module of :mod:`agents.experiments` (except private ``_modules``) is imported by :func:`discover`; each one
-calls :func:`register` with an :class:`Experiment`, so adding an experiment needs no edit anywhere else.
+Experiments are found through the ``mtenvs.experiments`` entry-point group (see `mtenvs.plugins`): each entry point
+names an experiment and points at the module that registers it (or at the `Experiment` object itself). The methods
+package declares its experiments there in ``pyproject.toml``, and any installed package can add its own the same
+way. `get` imports only the module of the experiment it is asked for; `experiments` imports them all.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import importlib
 import math
 import pkgutil
 import re
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
 
+from mtenvs import plugins
 from mtenvs.core.names import unknown_name
 from mtenvs.runner.config import ConfigError, build_config, check_overrides, field_types, type_name
 from mtenvs.runner.stats import is_estimate, mean_over_seeds
@@ -24,8 +28,6 @@ from mtenvs.runner.units import Unit, UnitContext, UnitRecord, UnitResult
 
 C = TypeVar("C")
 
-#: The package whose modules are experiments.
-EXPERIMENTS_PACKAGE = "agents.experiments"
 #: Sizes every experiment must declare.
 REQUIRED_SIZES = ("quick", "full")
 
@@ -165,7 +167,8 @@ class Experiment(Generic[C]):
 
 
 _REGISTRY: dict[str, Experiment[Any]] = {}
-_discovered = False
+#: Entry points already loaded (or tried), by ``(name, value)``: each is imported at most once per process.
+_LOADED: set[tuple[str, str]] = set()
 
 
 def register(experiment: Experiment[C]) -> Experiment[C]:
@@ -188,8 +191,34 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def discover(package: str = EXPERIMENTS_PACKAGE) -> list[str]:
-    """Import every public module of ``package`` (which registers its experiments); returns the module names."""
+def _load_entry_point(entry_point: Any) -> str | None:
+    """Load one experiment entry point once; an `Experiment` object is registered. Its module name, or ``None``."""
+    key = (entry_point.name, entry_point.value)
+    if key in _LOADED:
+        return None
+    _LOADED.add(key)
+    ok, loaded = plugins.load(entry_point, plugins.EXPERIMENTS_GROUP)
+    if not ok:
+        return None
+    if isinstance(loaded, Experiment):
+        register(loaded)
+    elif not isinstance(loaded, types.ModuleType):
+        plugins.warn(f"{plugins.EXPERIMENTS_GROUP} entry point {plugins.describe(entry_point)} is a "
+                     f"{type(loaded).__name__}; it must be a module that registers experiments or an Experiment")
+        return None
+    return entry_point.module
+
+
+def discover(package: str | None = None) -> list[str]:
+    """Load the experiments: every entry point of the ``mtenvs.experiments`` group, or, given a ``package``, every
+    public module of that package (each one registers its experiments). Returns the module names imported.
+
+    Raises:
+        ImportError: a module of ``package`` failed to import (a broken entry point only warns, see `mtenvs.plugins`).
+    """
+    if package is None:
+        loaded = (_load_entry_point(ep) for ep in plugins.entry_points(plugins.EXPERIMENTS_GROUP))
+        return [name for name in loaded if name is not None]
     root = importlib.import_module(package)
     names = []
     for info in pkgutil.iter_modules(root.__path__, prefix=f"{package}."):
@@ -203,22 +232,21 @@ def discover(package: str = EXPERIMENTS_PACKAGE) -> list[str]:
     return names
 
 
-def _ensure_discovered() -> None:
-    global _discovered
-    if not _discovered:
-        discover()
-        _discovered = True
-
-
 def experiments() -> dict[str, Experiment[Any]]:
-    """Every registered experiment (shipped ones are discovered on first call), sorted by name."""
-    _ensure_discovered()
+    """Every registered experiment (those of installed packages are loaded on the first call), sorted by name."""
+    discover()
     return dict(sorted(_REGISTRY.items()))
 
 
-
 def get(name: str) -> Experiment[Any]:
-    """The experiment called ``name``; ``ValueError`` with the closest names if there is none."""
+    """The experiment called ``name`` (importing only its own entry point when it has one named so); ``ValueError``
+    with the closest names if there is none."""
+    if name not in _REGISTRY:
+        for entry_point in plugins.entry_points(plugins.EXPERIMENTS_GROUP):
+            if entry_point.name == name:
+                _load_entry_point(entry_point)
+    if name in _REGISTRY:
+        return _REGISTRY[name]
     known = experiments()
     if name not in known:
         raise ValueError(unknown_name("experiment", name, list(known)))
