@@ -11,8 +11,8 @@ import pytest
 import mtenvs
 from agents.common.graphs import complete_bipartite, consensus_error
 from agents.dcpg import TabularDCPG, build_graph, mixing_matrix, monte_carlo_gradient, theorem1_step_size
+from agents.dcpg.objective import policy_gradient, softmax_policy
 from mtenvs.gridworld.chains import chain_model
-from mtenvs.gridworld.tabular import softmax_policy
 
 GRID = mtenvs.family("GridWorld")
 CHAIN = mtenvs.family("ConflictChain")
@@ -69,7 +69,7 @@ def test_bad_arguments_raise_value_errors() -> None:
 def test_one_iteration_is_equation_9() -> None:
     theta0 = np.random.default_rng(0).normal(size=(4, 100, 4))
     agent = TabularDCPG(PANEL_A, "ring", alpha=0.7, lam=0.01, theta0=theta0)
-    gradients = np.stack([GRID.model(t).policy_gradient(theta0[i], 0.01) for i, t in enumerate(PANEL_A)])
+    gradients = np.stack([policy_gradient(GRID.model(t), theta0[i], 0.01) for i, t in enumerate(PANEL_A)])
     agent.step()
     expected = np.einsum("ij,jsa->isa", agent.weights, theta0) + 0.7 * gradients
     np.testing.assert_allclose(agent.theta, expected, atol=1e-13)
@@ -102,7 +102,7 @@ def test_monte_carlo_gradient_is_unbiased() -> None:
     gamma, lam = 0.9, 0.05
     task = CHALLENGE2[0]
     theta = np.random.default_rng(2).normal(size=(5, 2))
-    exact = chain_model(task, gamma).policy_gradient(theta, lam)
+    exact = policy_gradient(chain_model(task, gamma), theta, lam)
     from_env = TabularDCPG([task], gradient="mc", gamma=gamma, lam=lam, seed=3)
     from_model = TabularDCPG([chain_model(task, gamma)], gradient="mc", lam=lam, seed=4)
     for agent in (from_env, from_model):

@@ -10,9 +10,10 @@ import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import mtenvs
+from agents.dcpg.objective import objective, policy_gradient, softmax_policy
 from mtenvs.gridworld.gridworld import FAMILY, GridWorldEnv, greedy_path, grid_tables, gridworld_model
 from mtenvs.gridworld.layouts import CORNERS, NAMED_LAYOUTS, cell_index, random_layout, shortest_distances
-from mtenvs.gridworld.tabular import TabularMDP, softmax_policy
+from mtenvs.gridworld.tabular import TabularMDP
 from mtenvs.multiagent import parallel_env
 
 PANEL_A = list(FAMILY.task_set("a"))
@@ -47,22 +48,22 @@ def test_exact_policy_gradient_matches_finite_differences_on_random_mdps(seed: i
     model = random_mdp(seed)
     theta = np.random.default_rng(seed + 10).normal(size=(model.num_states, model.num_actions))
     mu = np.random.default_rng(seed + 20).dirichlet(np.ones(model.num_states))
-    exact = model.policy_gradient(theta, lam, start=mu)
-    numeric = finite_difference(lambda th: model.objective(th, lam, start=mu), theta)
+    exact = policy_gradient(model, theta, lam, start=mu)
+    numeric = finite_difference(lambda th: objective(model, th, lam, start=mu), theta)
     np.testing.assert_allclose(exact, numeric, atol=1e-8, rtol=1e-6)
 
 
 def test_exact_policy_gradient_matches_finite_differences_on_a_gridworld() -> None:
     model = gridworld_model(FAMILY.task(layout="b2", start="uniform"), gamma=0.95)
     theta = np.random.default_rng(3).normal(size=(100, 4))
-    exact = model.policy_gradient(theta, lam=0.01)
+    exact = policy_gradient(model, theta, lam=0.01)
     cells = [0, 1, 10, 44, 58, 99]  # a sample of rows (all 400 entries would take 800 solves)
     for s in cells:
         for a in range(4):
             up, down = theta.copy(), theta.copy()
             up[s, a] += 1e-6
             down[s, a] -= 1e-6
-            numeric = (model.objective(up, 0.01) - model.objective(down, 0.01)) / 2e-6
+            numeric = (objective(model, up, 0.01) - objective(model, down, 0.01)) / 2e-6
             assert exact[s, a] == pytest.approx(numeric, abs=1e-8, rel=1e-6)
 
 

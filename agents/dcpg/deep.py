@@ -31,8 +31,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from stable_baselines3 import A2C, PPO
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from torch.nn.utils import vector_to_parameters
@@ -42,35 +40,13 @@ from agents.common.communication import Communicator
 from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, build_graph, consensus_error, mixing_matrix, second_largest_eigenvalue_modulus
 from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
-from agents.dcpg.reinforce import Reinforce
+from agents.dcpg.learners import ALGORITHMS, EpisodeLog, mixed_parameters  # noqa: F401  (EpisodeLog: older pickles name it here)
 from agents.dcpg.workers import DeepAgentWorker
 from mtenvs.core.seeding import child_seeds
 from mtenvs.core.task import Task
 
 Algo = Literal["reinforce", "a2c", "ppo"]
 MixScope = Literal["policy", "all"]
-ALGORITHMS: dict[str, type[OnPolicyAlgorithm]] = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO}
-
-
-class EpisodeLog(BaseCallback):
-    """Collects ``(return, length, info["distance"])`` of every episode an agent finishes while learning."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.episodes: list[tuple[float, int, float | None]] = []
-
-    def _on_step(self) -> bool:
-        for info in self.locals["infos"]:
-            if "episode" in info:
-                distance = info.get("distance")
-                self.episodes.append((float(info["episode"]["r"]), int(info["episode"]["l"]),
-                                      None if distance is None else float(distance)))
-        return True
-
-    def drain(self) -> list[tuple[float, int, float | None]]:
-        """The episodes since the last call."""
-        episodes, self.episodes = self.episodes, []
-        return episodes
 
 
 def default_algo_kwargs(algo: str, n_steps: int, n_envs: int) -> dict[str, Any]:
@@ -81,18 +57,6 @@ def default_algo_kwargs(algo: str, n_steps: int, n_envs: int) -> dict[str, Any]:
     if algo == "a2c":
         return {"gae_lambda": 1.0, "vf_coef": 0.5, "use_rms_prop": False, "normalize_advantage": False}
     return {}
-
-
-def mixed_parameters(policy: BasePolicy, scope: str = "policy") -> list[torch.nn.Parameter]:
-    """The parameters of ``policy`` that are averaged (``theta``), in a fixed order: all of them for ``scope="all"``,
-    else the actor and the features extractor it shares with the critic (not the critic's own layers)."""
-    if scope == "all":
-        return list(policy.parameters())
-    critic = [policy.value_net, policy.mlp_extractor.value_net]
-    if not policy.share_features_extractor:
-        critic.append(policy.vf_features_extractor)
-    local = {id(p) for module in critic for p in module.parameters()}
-    return [p for p in policy.parameters() if id(p) not in local]
 
 
 class DeepDCPG:

@@ -40,10 +40,11 @@ from agents.common.graphs import (
     validate_mixing_matrix,
 )
 from agents.common.workers import load_checkpoint, save_checkpoint
+from agents.dcpg.objective import objective, policy_gradient, softmax_policy
 from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, monte_carlo_gradient
 from mtenvs.core.task import Task
 from mtenvs.gridworld.family import ModelFamily
-from mtenvs.gridworld.tabular import TabularMDP, softmax_policy
+from mtenvs.gridworld.tabular import TabularMDP
 
 __all__ = ["Evaluation", "GradientMode", "TabularDCPG", "monte_carlo_gradient", "theorem1_step_size"]
 
@@ -216,7 +217,7 @@ class TabularDCPG:
         """Agent ``i``'s estimate of ``grad L_i^lambda(theta; mu_i)`` from its own task only (Monte-Carlo: one new
         episode, sampled by the agent's worker)."""
         if self.pool is None:
-            return self.models[i].policy_gradient(theta, self.lam, self.train_start[i])          # Eq. 8
+            return policy_gradient(self.models[i], theta, self.lam, self.train_start[i])          # Eq. 8
         return self.pool.call("gradient", {i: (np.asarray(theta),)})[i]
 
     def step(self) -> None:
@@ -246,7 +247,7 @@ class TabularDCPG:
     def regularized_objective(self, theta: Any = None) -> float:
         """``L^lambda(theta; rho) = sum_i (V_i(rho_i) - lambda RE(pi_theta))`` (Eq. 7)."""
         theta = self.theta_bar if theta is None else np.asarray(theta)
-        return float(sum(m.objective(theta, self.lam) for m in self.models))
+        return float(sum(objective(m, theta, self.lam) for m in self.models))
 
     def _log(self) -> dict[str, Any]:
         evaluation = self.evaluate()

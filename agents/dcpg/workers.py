@@ -29,8 +29,9 @@ import cloudpickle
 import numpy as np
 
 import mtenvs
+from agents.dcpg.objective import softmax_policy
 from mtenvs.core.task import Task
-from mtenvs.gridworld.tabular import TabularMDP, softmax_policy
+from mtenvs.gridworld.tabular import TabularMDP
 
 if TYPE_CHECKING:
     import torch
@@ -173,7 +174,7 @@ class DeepAgentWorker:
 
     def setup(self) -> None:
         """Build the environments and the learner (seeded with the agent's seed)."""
-        from agents.dcpg.deep import ALGORITHMS
+        from agents.dcpg.learners import ALGORITHMS
         from agents.dcpg.policies import RegularizedActorCriticPolicy
         from mtenvs.sb3 import make_vec_env
 
@@ -211,7 +212,7 @@ class DeepAgentWorker:
         """``theta_i``, the mixed parameters, as one flat tensor (a copy)."""
         from torch.nn.utils import parameters_to_vector
 
-        from agents.dcpg.deep import mixed_parameters
+        from agents.dcpg.learners import mixed_parameters
 
         return parameters_to_vector(mixed_parameters(self.model.policy, self.mix)).detach().clone()
 
@@ -219,7 +220,7 @@ class DeepAgentWorker:
         """Load ``theta_i`` from a flat tensor."""
         from torch.nn.utils import vector_to_parameters
 
-        from agents.dcpg.deep import mixed_parameters
+        from agents.dcpg.learners import mixed_parameters
 
         vector_to_parameters(vector.detach().clone(), mixed_parameters(self.model.policy, self.mix))
 
@@ -227,7 +228,7 @@ class DeepAgentWorker:
     def local_step(self) -> torch.Tensor:
         """The local policy-gradient step from ``theta_i^k`` (one rollout, one update); returns ``theta_i^k``, the
         message this agent sends to its neighbours."""
-        from agents.dcpg.deep import EpisodeLog
+        from agents.dcpg.learners import EpisodeLog
 
         before = self.parameter_vector()                                                 # theta_i^k
         log = EpisodeLog()

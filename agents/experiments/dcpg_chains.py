@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from agents.common.communication import Backend
+from agents.dcpg.objective import policy_gradient
 from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, register
 
 EXAMPLES = ("challenge1", "challenge2")
@@ -102,7 +103,7 @@ def challenge2(cfg: Config) -> dict[str, Any]:
     models = [family.model(t, cfg.gamma2) for t in tasks]
     grid = np.linspace(0.0, 1.0, 201)
     curve = [sum(m.value(_s3_policy(q)) for m in models) for q in grid]
-    gradient = sum(m.policy_gradient(np.zeros((5, 2))) for m in models)
+    gradient = sum(policy_gradient(m, np.zeros((5, 2))) for m in models)
     # From theta = 0 with alpha = 1 (notes-003 §2.2); a tenth of the budget shows it does not move.
     stuck, stuck_trace = _train(tasks, 1.0, 0.0, cfg.gamma2, cfg.iterations2 // 10, cfg.log_interval,
                                  backend=cfg.backend)

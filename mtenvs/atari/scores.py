@@ -81,7 +81,7 @@ def measure_random_scores(games: Sequence[str] = GAMES, episodes: int = EPISODES
     """
     import gymnasium as gym
 
-    import mtenvs  # noqa: F401  (registers the id)
+    import mtenvs.atari  # noqa: F401  (registers the id)
 
     scores = {}
     for game in games:

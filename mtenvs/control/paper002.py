@@ -33,6 +33,7 @@ from gymnasium.vector import VectorEnv
 from mtenvs.control import cartpole, double_pendulum
 from mtenvs.control.linear_env import LinearFamily
 from mtenvs.control.linear_system import zero_order_hold
+from mtenvs.core import registry
 from mtenvs.core.family import NoExactOptimum, TaskFamily
 from mtenvs.core.names import unknown_name
 from mtenvs.core.task import Task, TaskSet
@@ -77,9 +78,7 @@ class PaperSetting:
     @property
     def family(self) -> TaskFamily:
         """The task family."""
-        import mtenvs
-
-        return mtenvs.family(self.name)
+        return registry.family(self.name)
 
     def tasks(self, split: str = "train") -> TaskSet:
         """A named task set of the family (``"train"`` = 50 draws from Table 1's ranges)."""

@@ -23,6 +23,7 @@ from mtenvs.core.env import TaskEnv, box_action
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Continuous, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
+from mtenvs.core.simplex import normalize_allocation
 from mtenvs.core.task import Task
 from mtenvs.core.vector import vector_env_for
 from mtenvs.rendering import require_reset
@@ -48,14 +49,6 @@ def entropy_weights(mismatch: Any, beta0: Any, n_entities: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------ reward
-def normalize_allocation(action: np.ndarray) -> np.ndarray:
-    """Weights ``a / sum(a)`` along the last axis, negative entries clipped to 0; all-zero rows become uniform."""
-    clipped = np.clip(action, 0.0, None)
-    total = clipped.sum(axis=-1, keepdims=True)
-    uniform = np.full_like(clipped, 1.0 / clipped.shape[-1])
-    return np.where(total > 0, clipped / np.where(total > 0, total, 1.0), uniform)
-
-
 def allocation_reward(x: np.ndarray, weights: np.ndarray, betas: np.ndarray) -> np.ndarray:
     """Noise-free reward ``sum_i x_i a_i - beta_i a_i log a_i`` (with ``0 log 0 = 0``), over the last axis."""
     return (x * weights - betas * xlogy(weights, weights)).sum(axis=-1)

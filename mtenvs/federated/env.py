@@ -16,9 +16,9 @@ from mtenvs.core.env import TaskEnv, box_action
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Continuous, Integer, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
+from mtenvs.core.simplex import normalize_allocation
 from mtenvs.core.task import Task
 from mtenvs.core.vector import vector_env_for
-from mtenvs.entities.allocation import normalize_allocation
 from mtenvs.federated.data import N_CLASSES, digits_split, dirichlet_partition, label_skew_partition
 from mtenvs.federated.model import accuracy, local_training, pad_clients
 from mtenvs.rendering import require_reset

@@ -1,4 +1,4 @@
-"""Finite discounted MDPs with a known model: exact policy values, the entropy-regularized policy gradient, and DP.
+"""Finite discounted MDPs with a known model: exact policy values, discounted visitation, and DP.
 
 :class:`TabularMDP` holds ``P[s, a, s']``, the expected reward ``R[s, a]`` (a reward ``r[s, a, s']`` is averaged over
 ``P``), the start distribution ``rho``, the discount ``gamma`` and the terminal states (absorbing, zero reward). It
@@ -7,11 +7,10 @@ al., UAI 2021; App. A, Eqs. 17-20, with the matrix conventions corrected as in n
 
 * ``V^pi = (I - gamma P_pi)^{-1} r_pi`` and ``Q^pi(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V^pi(s')``;
 * the discounted visitation ``d_rho^pi = (1 - gamma) (I - gamma P_pi^T)^{-1} rho``;
-* the relative entropy to uniform (Eq. 6, with the sum over states the paper omits) and the regularized objective
-  ``L^lambda(theta; rho) = V^pi(rho) - lambda RE(pi)`` (Eq. 7);
-* its exact gradient for the tabular softmax policy (Eq. 8):
-  ``dL/dtheta[s, a] = d_rho(s) pi(a|s) A(s, a) / (1 - gamma) + (lambda / |S|) (1/|A| - pi(a|s))``;
 * value iteration (infinite horizon) and backward induction (finite horizon) for the optimal values.
+
+These are facts of the environment; a method's objective built on them (DCPG's entropy-regularized objective and its
+policy gradient, Eqs. 6-8) belongs to the method.
 
 Everything is dense NumPy/SciPy: the models of this package have at most a few hundred states.
 """
@@ -23,12 +22,6 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-from scipy.special import log_softmax, softmax
-
-
-def softmax_policy(theta: Any) -> np.ndarray:
-    """The tabular softmax policy ``pi(a|s) = exp(theta[s, a]) / sum_a' exp(theta[s, a'])`` (Eq. 4)."""
-    return softmax(np.asarray(theta, dtype=np.float64), axis=-1)
 
 
 def _probability_rows(array: np.ndarray, name: str, axis: int = -1, atol: float = 1e-9) -> None:
@@ -166,27 +159,13 @@ class TabularMDP:
         lu, _ = self._factor(self._check_policy(policy))
         return (1.0 - self.gamma) * scipy.linalg.lu_solve(lu, rho, trans=1, check_finite=False)
 
-    # --------------------------------------------------------------------- regularized objective (Eqs. 6-8)
-    def relative_entropy(self, theta: Any) -> float:
-        """``RE(pi_theta) = E_{s ~ Unif(S)} KL(Unif(A) || pi(.|s)) = -(1/(|S||A|)) sum_{s,a} log pi(a|s) - log|A|``."""
-        log_pi = log_softmax(np.asarray(theta, dtype=np.float64), axis=-1)
-        return float(-log_pi.mean() - np.log(self.num_actions))
-
-    def objective(self, theta: Any, lam: float = 0.0, start: Any = None) -> float:
-        """``L^lambda(theta; rho) = V^{pi_theta}(rho) - lambda RE(pi_theta)`` (Eq. 7, one task)."""
-        return self.value(softmax_policy(theta), start) - lam * self.relative_entropy(theta)
-
-    def policy_gradient(self, theta: Any, lam: float = 0.0, start: Any = None) -> np.ndarray:
-        """The exact gradient of :meth:`objective` with respect to the softmax parameters ``theta[s, a]`` (Eq. 8)."""
-        pi = softmax_policy(theta)
+    def values_and_visitation(self, policy: Any, start: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(V^pi, d_rho^pi)`` from one factorization of ``I - gamma P_pi`` (what an exact policy gradient needs)."""
         rho = self.start if start is None else np.asarray(start, dtype=np.float64)
-        lu, r_pi = self._factor(pi)
+        lu, r_pi = self._factor(self._check_policy(policy))
         v = scipy.linalg.lu_solve(lu, r_pi, check_finite=False)                                   # Eq. 18
         d = (1.0 - self.gamma) * scipy.linalg.lu_solve(lu, rho, trans=1, check_finite=False)      # d_rho^pi
-        advantage = self.rewards + self.gamma * self.transitions @ v - v[:, None]                  # Eq. 20 minus V
-        value_gradient = d[:, None] * pi * advantage / (1.0 - self.gamma)             # Eq. 16
-        regularizer_gradient = (lam / self.num_states) * (1.0 / self.num_actions - pi)  # -lambda dRE/dtheta
-        return value_gradient + regularizer_gradient
+        return v, d
 
     # ---------------------------------------------------------------------------------------- optimality
     def optimal_values(self, horizon: int | None = None, tol: float = 1e-12, max_iterations: int = 100_000) -> np.ndarray:

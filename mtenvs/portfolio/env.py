@@ -22,9 +22,9 @@ from mtenvs.core.env import TaskEnv, box_action
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Categorical, Continuous, Integer, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
+from mtenvs.core.simplex import normalize_allocation
 from mtenvs.core.task import Task
 from mtenvs.core.vector import vector_env_for
-from mtenvs.entities.allocation import normalize_allocation
 from mtenvs.portfolio.data import PriceData, csv_prices, from_dataframe, sp500_prices
 from mtenvs.portfolio.market import synthetic_market
 from mtenvs.portfolio.trading import drift, period_log_return
