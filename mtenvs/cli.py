@@ -3,8 +3,8 @@
 ``mtenvs families`` / ``mtenvs info CartPole`` describe the environments; ``mtenvs experiments`` lists the papers'
 reproductions and ``mtenvs run NAME --size quick`` runs one (resumable: run the same command again after an
 interruption); ``mtenvs bench`` runs the throughput scripts of the source tree's ``benchmarks/`` directory.
-Exit codes: 0 success, 1 failure, 2 bad usage (unknown name, bad ``--set`` value, a directory holding another run),
-130 interrupted.
+Exit codes: 0 success, 1 failure, 2 bad usage (unknown name, a ``--set`` value of the wrong type or out of its range,
+a directory holding another run or a corrupt file), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_experiments(args: argparse.Namespace) -> int:
     """List the experiments, or describe one (its config fields, sizes and claims)."""
     from mtenvs.runner import experiments, get
-    from mtenvs.runner.config import field_types, type_name
+    from mtenvs.runner.config import field_ranges, field_text
     from mtenvs.runner.report import format_table
 
     if args.name is None:
@@ -99,9 +99,9 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     if exp.description:
         print(f"\n{exp.description}")
     defaults = exp.config()
-    rows = [[name, type_name(tp), repr(getattr(defaults, name)),
+    rows = [[name, field_text(tp), repr(getattr(defaults, name)),
              *(repr(size[name]) if name in size else "" for size in exp.sizes.values())]
-            for name, tp in field_types(exp.config).items()]
+            for name, tp in field_ranges(exp.config).items()]
     print("\n" + format_table(["key", "type", "default", *exp.sizes], rows))
     if exp.claims:
         print("\n" + format_table(["claim metric", "paper", "compare", "source"],
@@ -112,7 +112,7 @@ def cmd_experiments(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) an experiment; everything is validated before the output directory is created."""
-    from mtenvs.runner import MissingExtra, execute, existing_results, plan_run
+    from mtenvs.runner import MissingExtra, RunDirectoryError, execute, existing_results, plan_run
     from mtenvs.runner.report import summary_table
     from mtenvs.runner.results import require_tensorboard, tensorboard_writer
 
@@ -140,8 +140,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     writer = tensorboard_writer(Path(args.tensorboard) / plan.out.name) if args.tensorboard is not None else None
     try:
         document = execute(plan, force=args.force, progress=not args.quiet, writer=writer, address=args.address)
+    except RunDirectoryError as error:  # e.g. a corrupt checkpoint found when the chain reaches it
+        raise UsageError(str(error)) from None
     except KeyboardInterrupt:
-        _error(f"interrupted; finished units are saved in {plan.results_path}. Run the same command to resume.")
+        if plan.results_path.exists():
+            _error(f"interrupted; finished units are saved in {plan.results_path}. Run the same command to resume.")
+        else:
+            _error("interrupted before the first unit finished; nothing was saved.")
         return EXIT_INTERRUPTED
     finally:
         if writer is not None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from agents.common.communication import Backend, make_communicator
 from mtenvs.core.seeding import stable_seed
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, NonNegativeInt, Unit, UnitContext, UnitRecord, mean_ci, register
 
 VARIANTS = ("isolated", "buffer", "buffer+weights")
 
@@ -31,16 +31,16 @@ VARIANTS = ("isolated", "buffer", "buffer+weights")
 class Config:
     """The game and the learner's budget."""
 
-    seeds: int = 5
+    seeds: Count = 5
     game: str = "Freeway"
-    steps: int = 10_000
-    offline_steps: int = 1_000
-    max_episode_steps: int = 500
-    learning_starts: int = 500
-    buffer_size: int = 20_000
-    target_update_interval: int = 500
-    fisher_samples: int = 200
-    reward_window: int = 3
+    steps: Count = 10_000
+    offline_steps: NonNegativeInt = 1_000
+    max_episode_steps: Count = 500
+    learning_starts: NonNegativeInt = 500
+    buffer_size: Count = 20_000
+    target_update_interval: Count = 500
+    fisher_samples: Count = 200
+    reward_window: Count = 3
     backend: Backend = "local"
 
 

@@ -30,13 +30,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from annotated_types import MinLen
 
 from agents.common.communication import Backend
 from mtenvs.core.seeding import stable_seed
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
+from mtenvs.runner import (
+    Claim,
+    Count,
+    Experiment,
+    Fraction,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    Unit,
+    UnitContext,
+    UnitRecord,
+    UnitResult,
+    mean_ci,
+    register,
+)
 
 THRESHOLDS = (0.2, 0.4, 0.6, 0.8, 0.99)
 METRIC_NAMES = ("parameters", "input_profile")
@@ -46,28 +61,28 @@ METRIC_NAMES = ("parameters", "input_profile")
 class Config:
     """Games, budgets, learner and sharing settings (the agents' DQN follows notes-000 §6 items 14-20)."""
 
-    seeds: int = 2
-    agents: tuple[int, ...] = (1, 3, 5, 10, 20)
-    num_games: int = 10
+    seeds: Count = 2
+    agents: Annotated[tuple[Count, ...], MinLen(1)] = (1, 3, 5, 10, 20)
+    num_games: Count = 10
     games: tuple[str, ...] = ()
-    steps_per_task: int = 5_000
-    simnet_steps: int = 2_000
-    calibration_seeds: int = 3
+    steps_per_task: Count = 5_000
+    simnet_steps: NonNegativeInt = 2_000
+    calibration_seeds: Count = 3
     similarity_metric: str = "input_profile"
     tau: float = 0.0
-    offline_steps: int = 1_000
-    buffer_cap: int = 50_000
-    buffer_size: int = 10_000  # holds a whole task (steps_per_task); 20 agents' buffers stay in memory
-    learning_starts: int = 500
-    learning_rate: float = 5e-4
-    exploration_fraction: float = 0.2
-    target_update_interval: int = 500
-    ewc_lambda: float = 100.0
-    fisher_samples: int = 1_000
-    max_episode_steps: int = 2_000
-    reward_window: int = 5
+    offline_steps: NonNegativeInt = 1_000
+    buffer_cap: Count = 50_000
+    buffer_size: Count = 10_000  # holds a whole task (steps_per_task); 20 agents' buffers stay in memory
+    learning_starts: NonNegativeInt = 500
+    learning_rate: Positive = 5e-4
+    exploration_fraction: Fraction = 0.2
+    target_update_interval: Count = 500
+    ewc_lambda: NonNegative = 100.0
+    fisher_samples: Count = 1_000
+    max_episode_steps: Count = 2_000
+    reward_window: Count = 5
     random_source: str = "measured"  # "measured": at max_episode_steps here; "family": the family's table
-    random_episodes: int = 5
+    random_episodes: Count = 5
     backend: Backend = "local"  # where agents and the hub run: in process or one Ray actor each; same results either way
 
 

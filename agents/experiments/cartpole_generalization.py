@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mtenvs.runner import Experiment, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
+from mtenvs.runner import Count, Experiment, Positive, Unit, UnitContext, UnitRecord, UnitResult, mean_ci, register
 
 ENV_ID = "mtenvs/CartPole-v0"
 SPLITS = ("train", "test", "ood")
@@ -30,14 +30,14 @@ SPLITS = ("train", "test", "ood")
 class Config:
     """Budget and evaluation settings."""
 
-    seeds: int = 5
-    blocks: int = 10
-    steps_per_block: int = 20_000
-    n_envs: int = 8
-    n_steps: int = 256
-    learning_rate: float = 1e-3
-    eval_tasks: int = 50
-    eval_episodes: int = 3
+    seeds: Count = 5
+    blocks: Count = 10
+    steps_per_block: Count = 20_000
+    n_envs: Count = 8
+    n_steps: Count = 256
+    learning_rate: Positive = 1e-3
+    eval_tasks: Count = 50
+    eval_episodes: Count = 3
 
 
 def units(cfg: Config) -> list[Unit]:

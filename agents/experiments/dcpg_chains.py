@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from annotated_types import Interval
 
 from agents.common.communication import Backend
 from agents.dcpg.objective import policy_gradient
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, register
+from mtenvs.runner import Claim, Count, Experiment, Fraction, NonNegative, Positive, Unit, UnitContext, UnitRecord, register
 
 EXAMPLES = ("challenge1", "challenge2")
 
@@ -31,16 +32,16 @@ EXAMPLES = ("challenge1", "challenge2")
 class Config:
     """Discounts, step sizes and iteration budgets of both examples."""
 
-    gamma1: float = 0.9
-    alpha1: float = 0.1
-    lam1: float = 1e-4
-    iterations1: int = 20_000
-    gamma2: float = math.sqrt(0.5)
-    p: float = 0.8
-    alpha2: float = 0.1
-    iterations2: int = 30_000
+    gamma1: Annotated[float, Interval(gt=0, lt=1)] = 0.9
+    alpha1: Positive = 0.1
+    lam1: NonNegative = 1e-4
+    iterations1: Count = 20_000
+    gamma2: Annotated[float, Interval(gt=0, lt=1)] = math.sqrt(0.5)
+    p: Fraction = 0.8
+    alpha2: Positive = 0.1
+    iterations2: Count = 30_000
     nudge: float = 0.1
-    log_interval: int = 100
+    log_interval: Count = 100
     backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 

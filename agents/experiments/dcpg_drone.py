@@ -17,13 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import MinLen
 
 from agents.common.communication import Backend
 from mtenvs.core.seeding import stable_seed
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import (
+    Claim,
+    Count,
+    Discount,
+    Experiment,
+    NonNegative,
+    Positive,
+    Unit,
+    UnitContext,
+    UnitRecord,
+    mean_ci,
+    register,
+)
 
 ENV_ID = "mtenvs/DroneNav-v0"
 ENVS = ("env0", "env1", "env2", "env3")
@@ -50,18 +63,18 @@ def paper_ratio(algo: str) -> float:
 class Config:
     """Training budget (one round = one local rollout of ``n_envs * n_steps`` steps per agent, then mixing)."""
 
-    seeds: int = 3
-    algos: tuple[str, ...] = ("reinforce", "a2c", "ppo")
-    rounds: int = 1000
-    n_envs: int = 8
-    n_steps: int = 64
-    learning_rate: float = 3e-4
-    regularization: float = 0.03
+    seeds: Count = 3
+    algos: Annotated[tuple[str, ...], MinLen(1)] = ("reinforce", "a2c", "ppo")
+    rounds: Count = 1000
+    n_envs: Count = 8
+    n_steps: Count = 64
+    learning_rate: Positive = 3e-4
+    regularization: NonNegative = 0.03
     mix: Literal["policy", "all"] = "policy"
     observation: Literal["camera", "depth"] = "camera"
-    gamma: float = 0.99
-    max_episode_steps: int = 1000
-    eval_episodes: int = 10
+    gamma: Discount = 0.99
+    max_episode_steps: Count = 1000
+    eval_episodes: Count = 10
     backend: Backend = "local"  # where agents run and how they exchange messages (`mtenvs run ... --backend ray`)
 
 

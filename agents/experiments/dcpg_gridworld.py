@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import Interval, MinLen
 
 from agents.common.communication import Backend
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, NonNegative, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 METHODS = ("dcpg", "sa")
 
@@ -30,16 +31,16 @@ METHODS = ("dcpg", "sa")
 class Config:
     """Panels, DCPG settings (notes-003 G2-G4 and Appendix Z) and evaluation horizon."""
 
-    panels: tuple[str, ...] = ("a", "b", "c", "d", "e")
+    panels: Annotated[tuple[str, ...], MinLen(1)] = ("a", "b", "c", "d", "e")
     gradient: Literal["exact", "mc"] = "exact"
-    iterations: int = 5000
-    alpha: float = 1.0
-    lam: float = 1e-3
-    gamma: float = 0.99
+    iterations: Count = 5000
+    alpha: Positive = 1.0
+    lam: NonNegative = 1e-3
+    gamma: Annotated[float, Interval(gt=0, lt=1)] = 0.99
     graph: str = "ring"
-    seeds: int = 1
-    log_interval: int = 50
-    eval_horizon: int = 100
+    seeds: Count = 1
+    log_interval: Count = 50
+    eval_horizon: Count = 100
     backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 

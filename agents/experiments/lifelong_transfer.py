@@ -17,38 +17,51 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import MinLen
 
 from agents.common.communication import Backend
 from agents.experiments._lifelong_common import ABBREVIATIONS, METHODS, domain_tasks, make_learner, single_blas_thread
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import (
+    Claim,
+    Count,
+    Experiment,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    Unit,
+    UnitContext,
+    UnitRecord,
+    mean_ci,
+    register,
+)
 
 
 @dataclass(frozen=True)
 class Config:
     """Budget and hyperparameters (as :mod:`agents.experiments.lifelong_rewards`)."""
 
-    seeds: int = 5
-    domains: tuple[str, ...] = ("Helicopter",)
-    methods: tuple[str, ...] = METHODS
-    train_tasks: int = 49
-    new_tasks: int = 10
-    train_iterations: int = 200
-    new_iterations: int = 50
-    trajectories: int = 50
-    horizon: int = 150
-    sigma_input: float = 1.0
-    step_size: float = 0.05
-    mu1: float = float(np.exp(-5))
-    mu2: float = float(np.exp(-5))
-    nodes: int = 7
-    extra_edges: int = 20
-    admm_iterations: int = 100
-    admm_tol: float = 1e-8
+    seeds: Count = 5
+    domains: Annotated[tuple[str, ...], MinLen(1)] = ("Helicopter",)
+    methods: Annotated[tuple[str, ...], MinLen(1)] = METHODS
+    train_tasks: Count = 49
+    new_tasks: Count = 10
+    train_iterations: Count = 200
+    new_iterations: Count = 50
+    trajectories: Count = 50
+    horizon: Count = 150
+    sigma_input: Positive = 1.0
+    step_size: Positive = 0.05
+    mu1: NonNegative = float(np.exp(-5))
+    mu2: NonNegative = float(np.exp(-5))
+    nodes: Count = 7
+    extra_edges: NonNegativeInt = 20
+    admm_iterations: Count = 100
+    admm_tol: Positive = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
-    final_window: int = 10
+    final_window: Count = 10
     backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 
 

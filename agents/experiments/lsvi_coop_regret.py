@@ -20,7 +20,7 @@ import numpy as np
 
 from agents.common.communication import Backend
 from agents.experiments._lsvi_common import geometric_checkpoints
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, NonNegative, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 METHODS = ("independent", "coop", "always")
 FAMILIES = {"homogeneous": "LinearMDP", "small": "LinearSmallHeterogeneity", "large": "LinearLargeHeterogeneity"}
@@ -30,18 +30,18 @@ FAMILIES = {"homogeneous": "LinearMDP", "small": "LinearSmallHeterogeneity", "la
 class Config:
     """The parallel MDPs, the agents and the budget."""
 
-    seeds: int = 5
+    seeds: Count = 5
     setting: Literal["homogeneous", "small", "large"] = "homogeneous"
-    n_agents: int = 8
-    episodes: int = 2000
-    threshold: float = 10.0
-    beta: float = 4.0
-    xi: float = 0.05
-    n_states: int = 6
-    n_actions: int = 3
-    dim: int = 4
-    horizon: int = 4
-    checkpoints: int = 20
+    n_agents: Count = 8
+    episodes: Count = 2000
+    threshold: Positive = 10.0
+    beta: NonNegative = 4.0
+    xi: NonNegative = 0.05
+    n_states: Count = 6
+    n_actions: Count = 3
+    dim: Count = 4
+    horizon: Count = 4
+    checkpoints: Count = 20
     backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 

@@ -16,31 +16,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from annotated_types import MinLen
 
 from agents.common.communication import Backend, make_communicator
 from agents.experiments._lsvi_common import geometric_checkpoints
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, NonNegative, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
 @dataclass(frozen=True)
 class Config:
     """Thresholds, budget and instance sizes."""
 
-    seeds: int = 3
-    episodes: int = 3000
-    thresholds_alg1: tuple[float, ...] = (1.0, 10.0, 100.0)
-    thresholds_alg2: tuple[float, ...] = (2.0, 10.0, 100.0)
-    n_agents: int = 4
-    beta: float = 4.0
-    beta_mmdp: float = 3.0
-    n_states: int = 6
-    n_actions: int = 3
-    dim: int = 4
-    horizon: int = 4
-    checkpoints: int = 12
+    seeds: Count = 3
+    episodes: Count = 3000
+    thresholds_alg1: Annotated[tuple[Positive, ...], MinLen(1)] = (1.0, 10.0, 100.0)
+    thresholds_alg2: Annotated[tuple[Positive, ...], MinLen(1)] = (2.0, 10.0, 100.0)
+    n_agents: Count = 4
+    beta: NonNegative = 4.0
+    beta_mmdp: NonNegative = 3.0
+    n_states: Count = 6
+    n_actions: Count = 3
+    dim: Count = 4
+    horizon: Count = 4
+    checkpoints: Count = 12
     backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 

@@ -13,35 +13,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import Interval, MinLen
 
 from agents.common.communication import Backend
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import (
+    Claim,
+    Count,
+    Experiment,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    Unit,
+    UnitContext,
+    UnitRecord,
+    mean_ci,
+    register,
+)
 
 
 @dataclass(frozen=True)
 class Config:
     """Task family, algorithm settings and the values of N."""
 
-    seeds: int = 10
-    agents: tuple[int, ...] = (1, 2, 4, 8, 16)
-    num_tasks: int = 5
-    c_sep: float = 0.9
-    n_states: int = 10
-    n_actions: int = 4
-    dim: int = 5
-    horizon: int = 5
-    instance: int = 0
-    episodes_phase1: int = 200
-    episodes_phase2: int = 600
-    beta1: float = 0.5
-    beta2: float = 0.5
-    epsilon: float = 0.2
-    delta: float = 0.1
+    seeds: Count = 10
+    agents: Annotated[tuple[Count, ...], MinLen(1)] = (1, 2, 4, 8, 16)
+    num_tasks: Count = 5
+    c_sep: Positive = 0.9
+    n_states: Count = 10
+    n_actions: Count = 4
+    dim: Count = 5
+    horizon: Count = 5
+    instance: NonNegativeInt = 0
+    episodes_phase1: Count = 200
+    episodes_phase2: Count = 600
+    beta1: NonNegative = 0.5
+    beta2: NonNegative = 0.5
+    epsilon: Positive = 0.2
+    delta: Annotated[float, Interval(gt=0, lt=1)] = 0.1
     assignment: Literal["iid", "permutation"] = "iid"
-    max_rounds: int = 200
+    max_rounds: Count = 200
     backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 

@@ -12,28 +12,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from annotated_types import MinLen
 
 from agents.common.communication import Backend, make_communicator
 from agents.experiments._lsvi_common import geometric_checkpoints
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, NonNegative, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 
 @dataclass(frozen=True)
 class Config:
     """MMDP sizes, thresholds, budget and the Monte-Carlo sample of weights."""
 
-    seeds: int = 5
-    episodes: int = 2000
-    thresholds: tuple[float, ...] = (1.0, 2.0, 10.0)
-    beta: float = 3.0
-    n_agents: int = 2
-    local_states: int = 3
-    local_actions: int = 2
-    n_weights: int = 500
-    checkpoints: int = 12
+    seeds: Count = 5
+    episodes: Count = 2000
+    thresholds: Annotated[tuple[Positive, ...], MinLen(1)] = (1.0, 2.0, 10.0)
+    beta: NonNegative = 3.0
+    n_agents: Count = 2
+    local_states: Count = 3
+    local_actions: Count = 2
+    n_weights: Count = 500
+    checkpoints: Count = 12
     backend: Backend = "local"  # how nodes exchange messages (`mtenvs run ... --backend ray`); same results either way
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, Fraction, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/FedAggregation-v0"
 POLICIES = ("mtl", "stl", "fedavg")
@@ -41,19 +41,19 @@ POLICIES = ("mtl", "stl", "fedavg")
 class Config:
     """PPO budget and evaluation settings."""
 
-    seeds: int = 5
-    episodes: int = 1000
-    n_envs: int = 4
-    n_steps: int = 25
-    batch_size: int = 50
-    n_epochs: int = 10
-    learning_rate: float = 3e-3
-    gamma: float = 0.5
-    concentration_init: float = 10.0
-    hidden: int = 10
-    history: int = 5
-    rounds: int = 50
-    eval_tasks: int = 10
+    seeds: Count = 5
+    episodes: Count = 1000
+    n_envs: Count = 4
+    n_steps: Count = 25
+    batch_size: Count = 50
+    n_epochs: Count = 10
+    learning_rate: Positive = 3e-3
+    gamma: Fraction = 0.5
+    concentration_init: Positive = 10.0
+    hidden: Count = 10
+    history: Count = 5
+    rounds: Count = 50
+    eval_tasks: Count = 10
 
 
 def units(cfg: Config) -> list[Unit]:

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import MinLen
 
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/Portfolio-v0"
 METRICS = ("wealth", "annual_return", "sharpe")
@@ -42,16 +43,16 @@ SETTINGS = ("period", "heldout")
 class Config:
     """Budget and data settings (the paper's: 10 experiments, 30 tasks, 300 updates per task and epoch)."""
 
-    seeds: int = 10
-    methods: tuple[str, ...] = ("pmtl", "mtl", "stl")
+    seeds: Count = 10
+    methods: Annotated[tuple[str, ...], MinLen(1)] = ("pmtl", "mtl", "stl")
     source: Literal["sp500", "synthetic"] = "sp500"
-    train_tasks: int = 30
-    heldout_tasks: int = 10
-    updates_per_task: int = 3000
-    batch_size: int = 50
-    learning_rate: float = 3e-4
-    window: int = 50
-    hidden: int = 25
+    train_tasks: Count = 30
+    heldout_tasks: Count = 10
+    updates_per_task: Count = 3000
+    batch_size: Count = 50
+    learning_rate: Positive = 3e-4
+    window: Count = 50
+    hidden: Count = 25
     encoder: Literal["rnn", "gru", "mlp"] = "rnn"
     alpha: float = 0.5
 

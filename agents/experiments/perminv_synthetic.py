@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from annotated_types import MinLen
 
-from mtenvs.runner import Claim, Experiment, Unit, UnitContext, UnitRecord, mean_ci, register
+from mtenvs.runner import Claim, Count, Experiment, NonNegative, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/EntityAllocation-v0"
 
@@ -32,15 +33,15 @@ ENV_ID = "mtenvs/EntityAllocation-v0"
 class Config:
     """The sweep of notes-004 §5 item 7."""
 
-    seeds: int = 20
-    mismatches: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-    sample_sizes: tuple[int, ...] = (20, 50, 100, 200, 500, 1000, 2000)
-    base_samples: int = 20
-    n_entities: int = 10
-    beta0: float = 0.1
-    noise_std: float = 0.1
-    ridge: float = 1e-3
-    eval_states: int = 10_000
+    seeds: Count = 20
+    mismatches: Annotated[tuple[NonNegative, ...], MinLen(1)] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    sample_sizes: Annotated[tuple[Count, ...], MinLen(1)] = (20, 50, 100, 200, 500, 1000, 2000)
+    base_samples: Count = 20
+    n_entities: Count = 10
+    beta0: Positive = 0.1
+    noise_std: NonNegative = 0.1
+    ridge: NonNegative = 1e-3
+    eval_states: Count = 10_000
 
 
 def units(cfg: Config) -> list[Unit]:

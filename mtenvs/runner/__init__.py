@@ -5,13 +5,13 @@ entry points of its package's ``pyproject.toml`` (``000-toy = "my_package.toy"``
 
     from dataclasses import dataclass
 
-    from mtenvs.runner import Claim, Experiment, Unit, UnitContext, mean_over_seeds, register
+    from mtenvs.runner import Claim, Count, Experiment, Unit, UnitContext, mean_over_seeds, register
 
 
     @dataclass(frozen=True)
     class Config:                          # every field typed and defaulted; `mtenvs run ... --set episodes=50`
-        seeds: int = 5
-        episodes: int = 200
+        seeds: Count = 5                   # Count: an int >= 1 (`--set seeds=0` is refused before anything runs)
+        episodes: Count = 200
         tasks: tuple[str, ...] = ("train-0", "train-1", "train-2")
 
 
@@ -38,9 +38,9 @@ chain=f"seed={s}")``, read the previous block's state from ``ctx.state`` (``None
 A ``plot(config, records, summary)`` function returning a ``matplotlib.figure.Figure`` gives the headline PNG.
 """
 
-from mtenvs.runner.config import ConfigError
+from mtenvs.runner.config import ConfigError, Count, Discount, Fraction, NonNegative, NonNegativeInt, Positive
 from mtenvs.runner.registry import Claim, Experiment, discover, experiments, get, register, unregister
-from mtenvs.runner.results import MissingExtra, jsonable, read_results, schema
+from mtenvs.runner.results import MissingExtra, RunDirectoryError, jsonable, read_results, schema
 from mtenvs.runner.run import RunPlan, default_out, execute, existing_results, plan_run, run_experiment, unit_seed
 from mtenvs.runner.stats import Estimate, mean_ci, mean_over_seeds
 from mtenvs.runner.units import Unit, UnitContext, UnitRecord, UnitResult
@@ -48,9 +48,16 @@ from mtenvs.runner.units import Unit, UnitContext, UnitRecord, UnitResult
 __all__ = [
     "Claim",
     "ConfigError",
+    "Count",
+    "Discount",
     "Estimate",
     "Experiment",
+    "Fraction",
     "MissingExtra",
+    "NonNegative",
+    "NonNegativeInt",
+    "Positive",
+    "RunDirectoryError",
     "RunPlan",
     "Unit",
     "UnitContext",

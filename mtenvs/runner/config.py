@@ -4,6 +4,12 @@ Field types the runner understands (checked when an experiment registers): ``int
 ``Literal[...]`` of those, ``X | None``, and ``tuple[X, ...]``, ``tuple[X, Y]`` or ``list[X]`` of scalar ``X``.
 On the command line a sequence is written ``1,2,3`` (brackets optional), ``None`` as ``none``, and a bool as
 ``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``).
+
+Ranges are declared once, on the field's type, with the constraints of the ``annotated-types`` package
+(``Annotated[int, Ge(1)]``, ``Annotated[float, Interval(gt=0, le=1)]``, ``Annotated[tuple[str, ...], MinLen(1)]``)
+or the aliases below (``seeds: Count = 5``). Every value, from a size or from ``--set``, is checked against them
+before a run starts: ``Ge``/``Gt``/``Le``/``Lt``/``Interval`` bound a number (every item of a sequence),
+``MinLen``/``MaxLen``/``Len`` bound a sequence's length, and ``None`` (for ``X | None``) is always allowed.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import math
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
+import annotated_types as at
 import numpy as np
 
 from mtenvs.core.names import unknown_name
@@ -25,7 +32,114 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 class ConfigError(ValueError):
-    """An override names an unknown field or has a value the field's type does not accept."""
+    """An override names an unknown field or has a value the field's type or range does not accept."""
+
+
+#: How many of something (seeds, episodes, agents, steps): an int >= 1.
+Count = Annotated[int, at.Ge(1)]
+#: An int >= 0 (an offset, an index, a number of warm-up steps that may be none).
+NonNegativeInt = Annotated[int, at.Ge(0)]
+#: A float > 0 (a step size, a tolerance, a scale).
+Positive = Annotated[float, at.Gt(0)]
+#: A float >= 0 (a regularization weight, a noise level).
+NonNegative = Annotated[float, at.Ge(0)]
+#: A probability or a fraction: a float in [0, 1].
+Fraction = Annotated[float, at.Interval(ge=0, le=1)]
+#: A discount factor: a float in (0, 1].
+Discount = Annotated[float, at.Interval(gt=0, le=1)]
+
+_BOUNDS = {at.Ge: ("ge", ">="), at.Gt: ("gt", ">"), at.Le: ("le", "<="), at.Lt: ("lt", "<")}
+_LENGTHS = {at.MinLen: ("min_length", ">="), at.MaxLen: ("max_length", "<=")}
+
+
+def _constraints(metadata: Sequence[Any]) -> list[Any]:
+    """The single constraints of an ``Annotated`` type's metadata (grouped ones such as ``Interval`` expanded);
+    ``TypeError`` for metadata the runner cannot check."""
+    flat = []
+    for item in metadata:
+        if isinstance(item, at.GroupedMetadata):
+            flat += _constraints(list(item))
+        elif type(item) in _BOUNDS or type(item) in _LENGTHS:
+            flat.append(item)
+        else:
+            raise TypeError(f"unsupported constraint {item!r}; use Ge, Gt, Le, Lt, Interval, MinLen, MaxLen or Len "
+                            "from annotated_types")
+    return flat
+
+
+def field_ranges(config_class: type) -> dict[str, Any]:
+    """The type of every init field with its ``Annotated`` constraints kept (see the module docstring)."""
+    hints = typing.get_type_hints(config_class, include_extras=True)
+    return {f.name: hints[f.name] for f in dataclasses.fields(config_class) if f.init}
+
+
+def _range_parts(tp: Any) -> list[str]:
+    """``[">= 1", "length >= 1", "items >= 0"]``: the constraints of ``tp`` as text."""
+    parts: list[str] = []
+    if typing.get_origin(tp) is Annotated:
+        base, *metadata = typing.get_args(tp)
+        sequence = _sequence_items(base) is not None
+        for item in _constraints(metadata):
+            if type(item) in _LENGTHS:
+                attribute, sign = _LENGTHS[type(item)]
+                parts.append(f"length {sign} {getattr(item, attribute)}")
+            else:
+                attribute, sign = _BOUNDS[type(item)]
+                parts.append(f"{'items ' if sequence else ''}{sign} {getattr(item, attribute)}")
+        return parts + _range_parts(base)
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return _range_parts(inner)
+    items = _sequence_items(tp)
+    if items is not None:
+        return [f"items {part}" for part in _range_parts(items[1][0])] if items[1][-1] is Ellipsis else []
+    return []
+
+
+def range_text(tp: Any) -> str:
+    """The allowed range of a field type with constraints, e.g. ``">= 1"`` or ``"> 0 and <= 1"`` (``""``: any)."""
+    return " and ".join(_range_parts(tp))
+
+
+def _violation(value: Any, constraint: Any) -> bool:
+    if type(constraint) in _LENGTHS:
+        attribute, _ = _LENGTHS[type(constraint)]
+        length = len(value)
+        return length < constraint.min_length if attribute == "min_length" else length > constraint.max_length
+    bound = getattr(constraint, _BOUNDS[type(constraint)][0])
+    if isinstance(constraint, at.Ge):
+        return not value >= bound
+    if isinstance(constraint, at.Gt):
+        return not value > bound
+    if isinstance(constraint, at.Le):
+        return not value <= bound
+    return not value < bound
+
+
+def check_range(value: Any, tp: Any) -> None:
+    """``ValueError`` saying the allowed range if ``value`` (already of the right type) breaks a constraint of ``tp``."""
+    if typing.get_origin(tp) is Annotated:
+        base, *metadata = typing.get_args(tp)
+        check_range(value, base)
+        if value is None:
+            return
+        for constraint in _constraints(metadata):
+            is_sequence = isinstance(value, (list, tuple))
+            targets = [value] if type(constraint) in _LENGTHS or not is_sequence else list(value)
+            if any(_violation(target, constraint) for target in targets):
+                raise ValueError(f"{value!r} is out of range: allowed {range_text(tp)}")
+        return
+    if value is None:
+        return
+    inner = _optional_inner(tp)
+    if inner is not None:
+        check_range(value, inner)
+        return
+    items = _sequence_items(tp)
+    if items is not None and isinstance(value, (list, tuple)):
+        item_types = [items[1][0]] * len(value) if items[1][-1] is Ellipsis else items[1]
+        for item, item_type in zip(value, item_types, strict=False):
+            check_range(item, item_type)
 
 
 def field_types(config_class: type) -> dict[str, Any]:
@@ -63,6 +177,8 @@ def _sequence_items(tp: Any) -> tuple[type, list[Any]] | None:
 
 def type_name(tp: Any) -> str:
     """A readable name of a supported field type (raises ``TypeError`` for an unsupported one)."""
+    if typing.get_origin(tp) is Annotated:
+        return type_name(typing.get_args(tp)[0])
     if tp in _SCALARS:
         return tp.__name__
     if typing.get_origin(tp) is typing.Literal:
@@ -166,9 +282,15 @@ def parse_value(text: str, tp: Any) -> Any:
     return check_value(_parse_scalar(text, tp), tp)
 
 
+def field_text(tp: Any) -> str:
+    """A field's type with its range, e.g. ``"int >= 1"``."""
+    allowed = range_text(tp)
+    return f"{type_name(tp)} {allowed}" if allowed else type_name(tp)
+
+
 def allowed_keys(config_class: type) -> str:
-    """``"name (type), ..."`` for every field: the list printed with override errors."""
-    return ", ".join(f"{name} ({type_name(tp)})" for name, tp in field_types(config_class).items())
+    """``"name (type range), ..."`` for every field: the list printed with override errors."""
+    return ", ".join(f"{name} ({field_text(tp)})" for name, tp in field_ranges(config_class).items())
 
 
 def _unknown_key(key: str, config_class: type) -> ConfigError:
@@ -179,6 +301,7 @@ def _unknown_key(key: str, config_class: type) -> ConfigError:
 def parse_assignments(config_class: type, assignments: Iterable[str]) -> dict[str, Any]:
     """Typed overrides from ``["key=value", ...]``; ``ConfigError`` naming the key, its type and the allowed keys."""
     types_ = field_types(config_class)
+    ranges = field_ranges(config_class)
     overrides: dict[str, Any] = {}
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
@@ -190,14 +313,20 @@ def parse_assignments(config_class: type, assignments: Iterable[str]) -> dict[st
         try:
             overrides[key] = parse_value(text, types_[key])
         except ValueError as error:
-            raise ConfigError(f"--set {key}={text}: {error}; {key!r} expects {type_name(types_[key])}. "
+            raise ConfigError(f"--set {key}={text}: {error}; {key!r} expects {field_text(ranges[key])}. "
                               f"Allowed keys: {allowed_keys(config_class)}") from None
+        try:
+            check_range(overrides[key], ranges[key])
+        except ValueError:
+            raise ConfigError(f"--set {key}={text}: {key!r} must be {field_text(ranges[key])}, "
+                              f"got {overrides[key]!r}") from None
     return overrides
 
 
 def check_overrides(config_class: type, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed Python overrides checked against the fields (same errors as :func:`parse_assignments`)."""
+    """Typed Python overrides checked against the fields' types and ranges (errors as :func:`parse_assignments`)."""
     types_ = field_types(config_class)
+    ranges = field_ranges(config_class)
     checked: dict[str, Any] = {}
     for key, value in overrides.items():
         if key not in types_:
@@ -205,8 +334,12 @@ def check_overrides(config_class: type, overrides: Mapping[str, Any]) -> dict[st
         try:
             checked[key] = check_value(value, types_[key])
         except ValueError as error:
-            raise ConfigError(f"config key {key!r}: {error}; expected {type_name(types_[key])}. "
+            raise ConfigError(f"config key {key!r}: {error}; expected {field_text(ranges[key])}. "
                               f"Allowed keys: {allowed_keys(config_class)}") from None
+        try:
+            check_range(checked[key], ranges[key])
+        except ValueError:
+            raise ConfigError(f"config key {key!r} must be {field_text(ranges[key])}, got {checked[key]!r}") from None
     return checked
 
 

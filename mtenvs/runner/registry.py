@@ -22,7 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from mtenvs import plugins
 from mtenvs.core.names import unknown_name
-from mtenvs.runner.config import ConfigError, build_config, check_overrides, field_types, type_name
+from mtenvs.runner.config import ConfigError, build_config, check_overrides, field_ranges, range_text, type_name
 from mtenvs.runner.stats import is_estimate, mean_over_seeds
 from mtenvs.runner.units import Unit, UnitContext, UnitRecord, UnitResult
 
@@ -94,7 +94,9 @@ class Experiment(Generic[C]):
     Args:
         name: command-line name (lowercase letters, digits, ``-_.``), e.g. ``"002-fig3-cartpole"``.
         title: one line, e.g. ``"PG-ELLA vs PG on 30 cart-pole tasks (Fig. 3)"``.
-        config: a frozen dataclass; every field has a type annotation (see :mod:`mtenvs.runner.config`) and a default.
+        config: a frozen dataclass; every field has a type annotation (see :mod:`mtenvs.runner.config`), optionally
+            with its allowed range (``seeds: Count = 5``, ``gamma: Annotated[float, Interval(gt=0, lt=1)]``), and a
+            default.
         sizes: field overrides per size; at least ``"quick"`` (well under a minute on 2 cores) and ``"full"``
             (the paper's budget).
         units: the ordered units of work for a config.
@@ -133,14 +135,21 @@ class Experiment(Generic[C]):
             if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ValueError(f"{where}: config field {f.name!r} needs a default")
         try:
-            types_ = field_types(self.config)
+            ranges = field_ranges(self.config)
         except NameError as error:
             raise ValueError(f"{where}: cannot resolve the config's type annotations: {error}") from None
-        for name, tp in types_.items():
+        for name, tp in ranges.items():
             try:
                 type_name(tp)
+                range_text(tp)
             except TypeError as error:
                 raise ValueError(f"{where}: config field {name!r}: {error}") from None
+        defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                    for f in dataclasses.fields(self.config) if f.init}
+        try:
+            check_overrides(self.config, defaults)
+        except ConfigError as error:
+            raise ValueError(f"{where}: bad default: {error}") from None
         missing = [s for s in REQUIRED_SIZES if s not in self.sizes]
         if missing:
             raise ValueError(f"{where}: sizes must include {', '.join(REQUIRED_SIZES)}; missing {', '.join(missing)}")

@@ -6,6 +6,7 @@ The layout is described by ``results.schema.json`` (JSON Schema 2020-12), shippe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mtenvs.files import atomic_write_bytes
+from mtenvs.runner.config import ConfigError
 
 #: Version of the results layout; bumped when a field changes meaning.
 FORMAT = 1
@@ -55,19 +57,66 @@ def jsonable(value: Any, where: str = "value") -> Any:
                      "lists or dicts of those")
 
 
+class RunDirectoryError(ConfigError):
+    """A file of a run directory is unreadable, corrupt or belongs to another run; the message names the file and
+    how to start over (``--force``). A `ConfigError`, so a ``ValueError``."""
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
-    """Write ``document`` as indented, strict JSON (atomically)."""
-    atomic_write_bytes(path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode())
+    """Write ``document`` as indented, strict JSON (atomically, mode ``0644`` under the usual umask).
+
+    JSON has no NaN or infinity: such numbers are written as ``null`` (as :func:`jsonable` makes them), whatever
+    part of the document they are in.
+    """
+    try:
+        text = json.dumps(document, indent=2, allow_nan=False)
+    except ValueError:  # a non-finite number that did not go through jsonable (e.g. read back from an edited file)
+        text = json.dumps(_finite(document), indent=2, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def _not_results(path: Path, reason: str) -> RunDirectoryError:
+    return RunDirectoryError(f"{path} is not a readable mtenvs results file ({reason}); move it away or use --force")
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    """Load a ``results.json`` (``ValueError`` naming the file if it is not a results file)."""
+    """Load a ``results.json`` and check it against the shipped schema (:func:`schema`).
+
+    NaN and infinities in the file (which strict JSON does not have) are read as ``None``, as they would be written.
+
+    Raises:
+        RunDirectoryError: naming the file, if it cannot be read, is not UTF-8 JSON, or is not
+            a results file of format :data:`FORMAT`.
+    """
+    path = Path(path)
     try:
-        document = json.loads(Path(path).read_text())
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise _not_results(path, error.strerror or type(error).__name__) from None
+    except UnicodeDecodeError:
+        raise _not_results(path, "not UTF-8 text") from None
+    try:
+        document = json.loads(text, parse_constant=lambda constant: None)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); move it away or use --force") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT or "experiment" not in document:
-        raise ValueError(f"{path} is not an mtenvs results file of format {FORMAT}; move it away or use --force")
+        raise _not_results(path, f"invalid JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise _not_results(path, f"not a results document of format {FORMAT}")
+    error = _best_error(_validator(), document)
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+        message = " ".join(error.message.split())
+        raise _not_results(path, f"{message if len(message) <= 160 else message[:157] + '...'} at {where}")
     return document
 
 
@@ -95,6 +144,20 @@ def schema_path() -> Path:
 def schema() -> dict[str, Any]:
     """The JSON Schema of ``results.json``."""
     return json.loads(schema_path().read_text())
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    """A validator of the shipped schema (jsonschema takes a few hundred ms to import: only readers of results pay)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
+def _best_error(validator: Any, document: Any) -> Any:
+    import jsonschema
+
+    return jsonschema.exceptions.best_match(validator.iter_errors(document))
 
 
 class ScalarWriter(Protocol):

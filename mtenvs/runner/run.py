@@ -37,6 +37,7 @@ from mtenvs.runner.results import (
     FORMAT,
     RESULTS_FILE,
     MissingExtra,
+    RunDirectoryError,
     ScalarWriter,
     jsonable,
     now,
@@ -115,8 +116,11 @@ def plan_run(
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     units = tuple(exp.units(config))
-    if not units or not all(isinstance(u, Unit) for u in units):
-        raise ValueError(f"experiment {exp.name!r}: units(config) must return a non-empty list of Unit objects")
+    if not all(isinstance(u, Unit) for u in units):
+        raise ValueError(f"experiment {exp.name!r}: units(config) must return a list of Unit objects")
+    if not units:
+        raise ConfigError(f"experiment {exp.name!r} has no units of work with this config (a count set to 0?); "
+                          f"config: {config_to_json(config)}")
     keys = [u.key for u in units]
     if len(set(keys)) != len(keys):
         repeated = sorted({k for k in keys if keys.count(k) > 1})
@@ -152,8 +156,9 @@ def existing_results(plan: RunPlan) -> dict[str, Any] | None:
     """The results already in the plan's directory, if any, after checking they belong to this very run.
 
     Raises:
-        ValueError: the directory holds a run of another experiment, seed, config or unit list (resuming it would
-            mix two runs).
+        RunDirectoryError: the file is unreadable or not a results file, or holds a run of another
+            experiment, seed, config or unit list, or unit records this run would not write (a foreign or repeated
+            unit): resuming it would mix two runs. The message names the file and suggests ``--force``.
     """
     if not plan.results_path.exists():
         return None
@@ -166,10 +171,29 @@ def existing_results(plan: RunPlan) -> dict[str, Any] | None:
     problems += differences(stored["config"], config_to_json(plan.config))
     if not problems and stored["planned_units"] != [u.key for u in plan.units]:
         problems.append("the experiment's list of units has changed")
+    if not problems:
+        problems += _foreign_records(plan, stored["units"])
     if problems:
-        raise ConfigError(f"{plan.results_path} holds a different run ({'; '.join(problems)}); "
-                          "choose another --out, or --force to discard it")
+        raise RunDirectoryError(f"{plan.results_path} holds a different run ({'; '.join(problems)}); "
+                                "choose another --out, or --force to discard it")
     return stored
+
+
+def _foreign_records(plan: RunPlan, records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What is wrong with stored unit records for this plan: a key it has no unit for, a repeated key, or a record
+    whose position or seed is not the one this run gives that unit."""
+    position = {unit.key: index for index, unit in enumerate(plan.units)}
+    problems, seen = [], set()
+    for record in records:
+        key = record["key"]
+        if key not in position:
+            problems.append(f"a record of unit {key!r}, which this run does not have")
+        elif key in seen:
+            problems.append(f"unit {key!r} is recorded twice")
+        elif record["index"] != position[key] or record["seed"] != unit_seed(plan.seed, plan.units[position[key]]):
+            problems.append(f"the record of unit {key!r} has another index or seed than this run gives it")
+        seen.add(key)
+    return problems[:3]
 
 
 def _new_document(plan: RunPlan) -> dict[str, Any]:
@@ -232,9 +256,14 @@ def _load_state(plan: RunPlan, index: int | None) -> Any:
         return None
     path = _checkpoint(plan, index)
     if not path.exists():
-        raise RuntimeError(f"the checkpoint of unit {plan.units[index].key!r} is missing ({path}); "
-                           "the run cannot continue its chain: rerun with --force")
-    return pickle.loads(path.read_bytes())
+        raise RunDirectoryError(f"the checkpoint of unit {plan.units[index].key!r} is missing ({path}); "
+                                "the run cannot continue its chain: rerun with --force")
+    try:
+        return pickle.loads(path.read_bytes())
+    except Exception as error:  # a truncated or foreign file: pickle raises many kinds of errors
+        reason = " ".join(f"{type(error).__name__}: {error}".split())[:160]
+        raise RunDirectoryError(f"{path} is not a readable checkpoint of unit {plan.units[index].key!r} ({reason}); "
+                                "the run cannot continue its chain: rerun with --force") from None
 
 
 def _save_state(plan: RunPlan, index: int, state: Any) -> None:
@@ -285,17 +314,24 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
         address: with ``backend="ray"``, the Ray cluster to join (``"auto"``, ``"ray://host:port"``); default: a
             local cluster started for the run (see :func:`backend_session`).
 
+    A new run that fails before its first unit finishes (an error in the experiment's code, an interruption)
+    removes the results file it started, so the next run in the directory starts afresh.
+
     Raises:
-        ValueError: the directory holds a different run (see :func:`existing_results`), a unit returned
-            something that is not JSON metrics, or an ``address`` for a run that does not use Ray.
+        RunDirectoryError: the directory holds a different run or a corrupt file (see :func:`existing_results`), or
+            a checkpoint a chain continues from is missing or unreadable.
+        ValueError: a unit returned something that is not JSON metrics, or an ``address`` for a run that does not
+            use Ray.
     """
     session = backend_session(plan.config, address)
     document = None if force else existing_results(plan)
     if document is not None and document["status"] == "complete":
         return document
+    created_directory = not plan.out.exists()
     plan.out.mkdir(parents=True, exist_ok=True)
     if force:
         _discard(plan)
+    fresh = document is None
     if document is None:
         document = _new_document(plan)
     else:
@@ -325,9 +361,23 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
                 if writer is not None:
                     _stream(writer, record, step)
                 bar.update(1)
+    except BaseException:
+        if fresh and not document["units"]:  # a start that failed leaves nothing that would block the next run
+            _undo_start(plan, created_directory)
+        raise
     finally:
         bar.close()
     return _finish(plan, document, writer)
+
+
+def _undo_start(plan: RunPlan, created_directory: bool) -> None:
+    """Remove what a new run wrote before its first unit finished (its results file and checkpoints, and the
+    directory if the run created it and it is empty now)."""
+    plan.results_path.unlink(missing_ok=True)
+    shutil.rmtree(plan.out / CHECKPOINTS, ignore_errors=True)
+    if created_directory:
+        with contextlib.suppress(OSError):  # not empty: something else was written there meanwhile
+            plan.out.rmdir()
 
 
 def _finish(plan: RunPlan, document: dict[str, Any], writer: ScalarWriter | None) -> dict[str, Any]:
