@@ -136,14 +136,14 @@ def _experiment(suite: Suite) -> Any:
     """The suite as an experiment of the runner: units are (entry, seed) pairs."""
     from dataclasses import make_dataclass
 
-    from mtenvs.runner import Experiment, Unit
+    from mtenvs.runner import Count, Experiment, NonNegativeInt, Positive, Unit
 
     config = make_dataclass(f"{suite.name.replace('-', '_')}_config", [
         ("agent", str, field(default="stable_baselines3:PPO")),
-        ("seeds", int, field(default=suite.seeds)),
-        ("budget_scale", float, field(default=1.0)),
-        ("eval_tasks", int, field(default=0)),
-        ("episodes", int, field(default=0)),
+        ("seeds", Count, field(default=suite.seeds)),
+        ("budget_scale", Positive, field(default=1.0)),
+        ("eval_tasks", NonNegativeInt, field(default=0)),  # 0: each entry's own
+        ("episodes", NonNegativeInt, field(default=0)),    # 0: each entry's own
     ], frozen=True)
 
     def units(cfg: Any) -> list[Any]:

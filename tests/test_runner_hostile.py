@@ -289,3 +289,13 @@ def test_written_files_are_readable_by_others(tmp_path: Path, capsys) -> None:
     assert [stat.S_IMODE(f.stat().st_mode) for f in files] == [expected] * 2
     if umask == 0o022:
         assert expected == 0o644
+
+
+@pytest.mark.parametrize(("assignment", "needle"), [("seeds=0", "'seeds' must be int >= 1, got 0"),
+                                                    ("budget_scale=0", "'budget_scale' must be float > 0"),
+                                                    ("eval_tasks=-1", "'eval_tasks' must be int >= 0")])
+def test_benchmark_set_values_are_range_checked(tmp_path: Path, capsys, assignment: str, needle: str) -> None:
+    out = tmp_path / "bench"
+    code, _, stderr = run_cli(capsys, "benchmark", "cartpole-generalization", "--agent", "stable_baselines3:PPO",
+                              "--set", assignment, "--out", str(out))
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and needle in stderr and not out.exists()
