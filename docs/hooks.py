@@ -28,6 +28,7 @@ HAND_WRITTEN_NAV: list[Any] = [
         "tutorials/benchmark-your-algorithm.md",
         "tutorials/multi-agent.md",
         "tutorials/new-family.md",
+        "tutorials/your-own-experiment.md",
         "tutorials/ray.md",
     ]},
 ]

@@ -89,7 +89,9 @@ def cmd_experiments(args: argparse.Namespace) -> int:
 
     if args.name is None:
         rows = [[e.name, e.paper or "-", ", ".join(e.sizes), e.title] for e in experiments().values()]
-        print(format_table(["experiment", "paper", "sizes", "title"], rows) if rows else "no experiments registered")
+        print(format_table(["experiment", "paper", "sizes", "title"], rows) if rows else
+              "no experiments registered: installed packages declare theirs as mtenvs.experiments entry points "
+              "(a source checkout whose pyproject.toml changed needs pip install -e . again)")
         return EXIT_OK
     try:
         exp = get(args.name)
