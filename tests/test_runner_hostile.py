@@ -244,6 +244,14 @@ def test_corrupt_or_foreign_results_get_one_line_naming_the_file(tmp_path: Path,
     assert read_results(results)["status"] == "complete"
 
 
+def test_an_out_path_that_is_a_file_is_refused(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "taken"
+    out.write_text("not a directory")
+    code, _, stderr = run_cli(capsys, "run", TOY.name, "--out", str(out))
+    assert_one_line_error(code, stderr, str(out), "is a file")
+    assert out.read_text() == "not a directory"
+
+
 @pytest.mark.parametrize("damage", ["garbage", "empty", "missing"])
 def test_a_corrupt_or_missing_checkpoint_is_named(tmp_path: Path, capsys, damage: str) -> None:
     CRASH["at"] = 1  # unit 0 of chain seed=0 finished and left its checkpoint for unit 1

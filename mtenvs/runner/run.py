@@ -100,8 +100,9 @@ def plan_run(
             field ``backend``; experiments without one reject it.
 
     Raises:
-        ValueError: unknown experiment, size or config key, a value of the wrong type, a bad seed, a backend for an
-            experiment that has none, or units that are empty or repeat a key.
+        ValueError: unknown experiment, size or config key, a value of the wrong type or out of its declared range
+            (`ConfigError`), a bad seed, a backend for an experiment that has none, or units that are empty or repeat
+            a key.
         MissingExtra: the config asks for the Ray backend and Ray is not installed.
     """
     exp = registry.get(experiment) if isinstance(experiment, str) else experiment
@@ -160,6 +161,8 @@ def existing_results(plan: RunPlan) -> dict[str, Any] | None:
             experiment, seed, config or unit list, or unit records this run would not write (a foreign or repeated
             unit): resuming it would mix two runs. The message names the file and suggests ``--force``.
     """
+    if plan.out.exists() and not plan.out.is_dir():
+        raise RunDirectoryError(f"{plan.out} is a file, not a run directory; choose another --out")
     if not plan.results_path.exists():
         return None
     stored = read_results(plan.results_path)
