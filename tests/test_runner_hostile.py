@@ -167,10 +167,10 @@ def test_a_failed_start_leaves_nothing_that_blocks_the_next_run(tmp_path: Path, 
         run_experiment(TOY.name, out=out, overrides={"scale": 5.0})
     assert not out.exists()  # the run created the directory and nothing in it is worth keeping
     out.mkdir()
-    (out / "notes.txt").write_text("mine")
+    (out / "mine.txt").write_text("mine")
     with pytest.raises(RuntimeError, match="crash in unit 0"):
         run_experiment(TOY.name, out=out, overrides={"scale": 5.0})
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # a directory it did not create is kept
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]  # a directory it did not create is kept
     CRASH["at"] = None
     document = complete_run(capsys, out)  # another config, same directory: nothing refuses it
     assert document["status"] == "complete" and document["config"]["scale"] == 1.0
