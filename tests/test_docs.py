@@ -19,6 +19,12 @@ from agents.runner import experiments
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
+SLOW_PAGES = {"ray", "train-across-tasks", "benchmark-your-algorithm", "methods/experience-sharing.md",
+              "methods/perminv.md"}  # 3.5 s or more each: marked slow
+
+
+def _params(names: list[str]) -> list:
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_PAGES else n for n in names]
 
 
 def _hooks():
@@ -69,6 +75,7 @@ def test_headings_are_demoted_outside_code() -> None:
     assert _hooks().demote_headings(text) == "### Reward\n```python\n# a comment\n```\nsee `mtenvs.Task`"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("mkdocs") is None, reason="mkdocs is in the dev extra")
 def test_site_builds_strictly(tmp_path: Path) -> None:
     result = subprocess.run(["mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=ROOT,
@@ -77,9 +84,10 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "families" / "CartPole" / "index.html").exists()
 
 
-@pytest.mark.parametrize("tutorial", TUTORIALS, ids=[t.stem for t in TUTORIALS])
-def test_tutorial_runs(tutorial: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", _params([t.stem for t in TUTORIALS]))
+def test_tutorial_runs(name: str, tmp_path: Path) -> None:
     """Each tutorial's Python blocks, concatenated, run as a script in a fresh process (they register things)."""
+    tutorial = DOCS / "tutorials" / f"{name}.md"
     code = "\n".join(re.findall(r"```python\n(.*?)```", tutorial.read_text(), flags=re.DOTALL))
     assert code, f"{tutorial.name} has no python blocks"
     script = tmp_path / "tutorial.py"
@@ -93,7 +101,7 @@ PAGES_WITH_CODE = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")
                          if p.parent.name != "tutorials" and "```python" in p.read_text())
 
 
-@pytest.mark.parametrize("page", PAGES_WITH_CODE)
+@pytest.mark.parametrize("page", _params(PAGES_WITH_CODE))
 def test_page_code_runs(page: str, tmp_path: Path) -> None:
     """The Python blocks of every other hand-written page (methods, home, getting started) run as written."""
     code = "\n".join(re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(), flags=re.DOTALL))
