@@ -233,7 +233,9 @@ def build_agent(factory: Any, env: Any, seed: int) -> Any:
 
     if isinstance(factory, type) and issubclass(factory, BaseAlgorithm):
         policy = "MultiInputPolicy" if isinstance(env.observation_space, gym.spaces.Dict) else "MlpPolicy"
-        return factory(policy, env, seed=seed, device="cpu", verbose=0)
+        from mtenvs.sb3 import without_log_folder
+
+        return without_log_folder(factory(policy, env, seed=seed, device="cpu", verbose=0))
     agent = factory(env=env, seed=seed)
     for method in ("learn", "predict"):
         if not callable(getattr(agent, method, None)):
@@ -343,12 +345,14 @@ def plot_scorecard(suite: Suite, summary: Mapping[str, Any]) -> Any:
     values = [sets[n]["iqm"] for n in names]
     low = [v - (sets[n]["iqm_low"] if sets[n]["iqm_low"] is not None else v) for n, v in zip(names, values, strict=True)]
     high = [(sets[n]["iqm_high"] if sets[n]["iqm_high"] is not None else v) - v for n, v in zip(names, values, strict=True)]
-    figure, axis = plt.subplots(figsize=(6, 3.5))
+    figure, axis = plt.subplots(figsize=(7, 1.6 + 0.5 * len(names)))
     axis.barh(names, values, xerr=[low, high], color="tab:blue", capsize=4)
+    axis.invert_yaxis()  # the sets top to bottom in the scorecard's order, overall last
     axis.axvline(0, color="grey", lw=0.8)
     axis.axvline(1, color="grey", lw=0.8, ls="--")
-    axis.set_xlabel("normalized score, IQM with 95% bootstrap CI")
-    axis.set_title(f"{suite.id}  (0 = random, 1 = optimum or reference)", fontsize=10)
+    axis.set_xlabel("normalized score (0 = random, 1 = optimum or reference)\n"
+                    "IQM with 95% stratified-bootstrap CI over seeds", fontsize=9)
+    axis.set_title(suite.id, fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -362,10 +366,15 @@ def run_suite(suite: str | Suite, agent: str, *, size: str = "quick", seed: int 
     suite = get_suite(suite) if isinstance(suite, str) else suite
     load_agent(agent)  # fail before anything is written
     experiment = _experiment(suite)
-    safe_agent = agent.replace(":", "-").replace(".", "-")
     plan = plan_run(experiment, size, seed=seed, overrides={**dict(overrides or {}), "agent": agent},
-                    out=out or Path("runs") / f"benchmark-{suite.id}-{safe_agent}-{size}-seed{seed}")
+                    out=out or default_out(suite, agent, size, seed))
     return execute(plan, force=force, progress=progress)
+
+
+def default_out(suite: Suite, agent: str, size: str, seed: int) -> Path:
+    """Where ``run_suite`` writes when given no ``out``: ``runs/benchmark-<suite>-<agent>-<size>-seed<seed>``."""
+    safe_agent = agent.replace(":", "-").replace(".", "-")
+    return Path("runs") / f"benchmark-{suite.id}-{safe_agent}-{size}-seed{seed}"
 
 
 def format_scorecard(summary: Mapping[str, Any]) -> str:
@@ -400,7 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mtenvs benchmark: error: {error}", file=sys.stderr)
         return 2
     print(format_scorecard(document["summary"]))
-    print(f"scorecard: {Path(document.get('out', args.out or '.'))}")
+    out = Path(args.out) if args.out else default_out(suite, args.agent, args.size, args.seed)
+    print(f"scorecard: {out / f'benchmark-{suite.id}.png'} and {out / 'results.json'}")
     return 0
 
 

@@ -166,7 +166,19 @@ def test_cli_benchmark_with_sb3_ppo(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert high == 500.0  # the LQR reference balances the pole for the whole episode
     with Image.open(out / "benchmark-cartpole-generalization-v0.png") as image:
         assert image.format == "PNG"
-    assert "overall" in capsys.readouterr().out
+    stdout = capsys.readouterr().out
+    assert "overall" in stdout
+    assert f"scorecard: {out / 'benchmark-cartpole-generalization-v0.png'} and {out / 'results.json'}" in stdout
+
+
+def test_benchmark_prints_where_its_scorecard_went(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the default output folder is relative to the working directory
+    assert benchmarking.main(["test-chain", "--agent", "test_benchmarking:OracleAgent"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    out = Path("runs") / "benchmark-test-chain-v0-test_benchmarking-OracleAgent-quick-seed0"
+    assert line == f"scorecard: {out / 'benchmark-test-chain-v0.png'} and {out / 'results.json'}"
+    assert (tmp_path / out / "benchmark-test-chain-v0.png").exists() and (tmp_path / out / "results.json").exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -69,7 +69,7 @@ def env_kwargs(cfg: Config) -> dict[str, Any]:
 def train(cfg: Config, tasks: Sequence[Any], seed: int) -> Any:
     """IS-PPO with the permutation-invariant policy on ``tasks`` (uniform task sampling) for ``episodes`` episodes."""
     from agents.perminv import ISPPO, PermutationInvariantPolicy, PrioritizedTasks
-    from mtenvs.sb3 import make_vec_env
+    from mtenvs.sb3 import make_vec_env, without_log_folder
 
     sampler = PrioritizedTasks(tasks, alpha=0.0)
     venv = make_vec_env(ENV_ID, cfg.n_envs, tasks=sampler, seed=seed, env_kwargs=env_kwargs(cfg))
@@ -77,7 +77,7 @@ def train(cfg: Config, tasks: Sequence[Any], seed: int) -> Any:
     model = ISPPO(PermutationInvariantPolicy, venv, sampler=sampler, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
                   n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate, gamma=cfg.gamma, seed=seed, device="cpu",
                   policy_kwargs={"features_extractor_kwargs": encoder, "concentration_init": cfg.concentration_init})
-    model.learn(cfg.episodes * cfg.rounds)
+    without_log_folder(model).learn(cfg.episodes * cfg.rounds)
     venv.close()
     return model
 
