@@ -20,6 +20,15 @@ DOCS = Path(__file__).resolve().parent
 FAMILY_IMAGES = DOCS / "assets" / "families"
 RESULTS = DOCS / "results"
 
+PAPER_TITLES = {  # full citations on papers.md
+    "000": "Scaling Distributed Multi-task Reinforcement Learning with Experience Sharing",
+    "001": "Provably Efficient Cooperative Multi-Agent Reinforcement Learning with Function Approximation",
+    "002": "Scalable Lifelong Reinforcement Learning",
+    "003": "A Decentralized Policy Gradient Approach to Multi-Task Reinforcement Learning",
+    "004": "Efficient Reinforcement Learning in Resource Allocation Problems through Permutation Invariant Multi-Task "
+           "Learning",
+}
+
 HAND_WRITTEN_NAV: list[Any] = [
     {"Home": "index.md"},
     {"Getting started": "getting-started.md"},
@@ -30,6 +39,8 @@ HAND_WRITTEN_NAV: list[Any] = [
         "tutorials/new-family.md",
         "tutorials/ray.md",
     ]},
+    {"Papers": "papers.md"},
+    {"Contributing": "contributing.md"},
 ]
 
 
@@ -189,7 +200,8 @@ def experiment_page(name: str) -> str:
     experiment = get(name)
     lines = [f"# {experiment.title}", ""]
     if experiment.paper:
-        lines += [f"Paper {experiment.paper}. Experiment `{name}`.", ""]
+        lines += [f"Paper {experiment.paper}: *{PAPER_TITLES.get(experiment.paper, '?')}* "
+                  f"([citation](../papers.md#paper-{experiment.paper})). Experiment `{name}`.", ""]
     if experiment.description:
         lines += [experiment.description, ""]
     lines += ["## Run it", "", "```bash", f"mtenvs run {name} --size quick   # under a minute",
@@ -227,7 +239,8 @@ def experiments_index() -> str:
     """The overview page listing every experiment."""
     from agents.runner import experiments
 
-    rows = [[f"[{name}]({name}.md)", e.paper or "—", e.title] for name, e in sorted(experiments().items())]
+    rows = [[f"[{name}]({name}.md)", f"[{e.paper}](../papers.md#paper-{e.paper})" if e.paper else "—", e.title]
+            for name, e in sorted(experiments().items())]
     return "\n".join(["# Reproductions", "", "Each paper figure or table the project reproduces, with the paper's "
                       "claims beside our measured numbers.", "", markdown_table(["experiment", "paper", "title"], rows), ""])
 

@@ -4,7 +4,7 @@ Each lifelong method (PG-ELLA, GO-MTL, ePG-ELLA) first learns a basis ``L`` on `
 (paper: 49 helicopter tasks). A new, unseen task (from the family's ``test`` set) then starts from the basis: its
 trajectories under the initial policy ``theta = 0`` give the method's own operating point (one eNAC step for
 PG-ELLA and GO-MTL, the reward-weighted operating point of Algorithm 1 for ePG-ELLA) and Hessian, the LASSO gives
-``s_new`` and the task starts from ``theta = L s_new``, then keeps learning with eNAC (notes-002 §4.2's warm-start
+``s_new`` and the task starts from ``theta = L s_new``, then keeps learning with eNAC (a warm-start
 protocol). PG learns the same new tasks from ``theta = 0``.
 
 * jump-start (Fig. 2a): greedy reward of the starting policy minus that of ``theta = 0``;

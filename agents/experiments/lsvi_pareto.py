@@ -3,7 +3,7 @@
 Algorithm 2 draws a scalarization v_t ~ Dirichlet(1_N) every episode and plays the optimistic greedy joint policy
 for vᵀr; the policies learned so far, Π̂_T, approximate the (convex part of the) Pareto front. The Bayes regret
 (Eq. 12) R_B(T) = E_v[V*_v(x_1) − max_{π∈Π̂_T} vᵀV^π(x_1)] should fall towards 0: Theorem 4 with Proposition 3 gives
-R_B(T) ≤ R_C(T)/T + o(1) = Õ(sqrt(S/T)) plus a Wasserstein term (notes-001 §4.4). We evaluate R_B exactly per policy
+R_B(T) ≤ R_C(T)/T + o(1) = Õ(sqrt(S/T)) plus a Wasserstein term. We evaluate R_B exactly per policy
 (vector values by DP, V*_v by DP on the scalarized MDP) and by Monte Carlo over v, on the ``LinearMultiAgent``
 family, for several synchronization thresholds S (S ≤ 1: every episode).
 """
