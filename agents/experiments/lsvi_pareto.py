@@ -95,11 +95,13 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Bayes regret against T for each S (mean over seeds), log-log, with a T^{-1/2} reference."""
+    """Bayes regret against T for each S (mean and range over seeds), log-log, with a T^{-1/2} reference."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from agents.experiments._plotting import mean_band
 
     figure, axis = plt.subplots(figsize=(6.5, 4))
     for threshold in cfg.thresholds:
@@ -107,7 +109,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
         if not rs:
             continue
         syncs = np.mean([r["final_sync_episodes"] for r in rs])
-        axis.plot(rs[0]["T"], np.mean([r["bayes_regret"] for r in rs], axis=0), marker="o",
+        mean_band(axis, rs[0]["T"], [r["bayes_regret"] for r in rs], marker="o",
                   label=f"S = {threshold:g} ({syncs:.0f} syncs)")
     times = np.asarray(records[0].metrics["T"], dtype=float)
     start = np.mean([r.metrics["bayes_regret"][0] for r in records])
@@ -116,7 +118,9 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
     axis.set_yscale("log")
     axis.set_xlabel("episodes T")
     axis.set_ylabel("Bayes regret R_B(T)")
-    axis.set_title(f"Pareto-front recovery, {cfg.n_agents}-agent linear MMDP (Algorithm 2)", fontsize=10)
+    seeds = len({r.params["seed"] for r in records})
+    spread = f"\nmean over {seeds} seeds, shaded: lowest to highest seed" if seeds > 1 else ""
+    axis.set_title(f"Pareto-front recovery, {cfg.n_agents}-agent linear MMDP (Algorithm 2){spread}", fontsize=9)
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
