@@ -280,6 +280,33 @@ def on_config(config: Any) -> Any:
     return config
 
 
+def _first_sentence(text: str) -> str:
+    sentence = text.split(". ")[0].split("; ")[0].strip().rstrip(".")
+    return sentence + "."
+
+
+def gallery() -> str:
+    """The home page's gallery: every family's episode GIF, name and one-line description, linking its page."""
+    import mtenvs
+
+    cards = []
+    for name in mtenvs.families():
+        if name == "ToyChain":   # the test-only family registered by the test suite
+            continue
+        gif = DOCS / "assets" / "gallery" / f"{name}.gif"
+        picture = f"[![{name}: an episode](assets/gallery/{name}.gif)](families/{name}.md)\n\n    " if gif.exists() else ""
+        description = _first_sentence(mtenvs.family(name).description).replace("|", "/")
+        cards.append(f"-   {picture}**[{name}](families/{name}.md)**: {description}")
+    return '<div class="grid cards" markdown>\n\n' + "\n\n".join(cards) + "\n\n</div>\n"
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """Fill the home page's ``<!-- gallery -->`` marker with the family gallery."""
+    if page.file.src_uri == "index.md":
+        return markdown.replace("<!-- gallery -->", gallery())
+    return markdown
+
+
 def on_files(files: Any, config: Any) -> Any:
     """Add the generated pages to the site."""
     from mkdocs.structure.files import File

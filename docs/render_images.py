@@ -52,6 +52,11 @@ def pick_tasks(name: str, count: int = 4) -> list[Any]:
         if new and len(chosen) < count:
             chosen.append(task)
             seen |= new
+    if not categorical and candidates:
+        widest = max(family.parameters, key=lambda p: _spread(family, p, candidates))
+        for task in (min(candidates, key=lambda t: t[widest]), max(candidates, key=lambda t: t[widest])):
+            if len(chosen) < count and task.params != chosen[0].params and task not in chosen:
+                chosen.append(task)  # the extremes of the parameter that varies most across the sets
     named = [name for name in family.task_set_names() if name not in ("train", "test", "ood")]
     for task in (t for set_name in named for t in list(family.task_set(set_name))[:4]):
         if len(chosen) < count and all(task.params != other.params for other in chosen):
@@ -84,13 +89,25 @@ def _farthest(family: Any, tasks: list[Any]) -> Any:
 
 def captions(name: str, tasks: list[Any]) -> list[str]:
     """One caption per task: the values of the parameters that differ between ``tasks`` (``default`` first)."""
-    varying = [p for p in mtenvs.family(name).parameters
-               if len({_short(t[p]) for t in tasks}) > 1]
+    family = mtenvs.family(name)
+    varying = [p for p in family.parameters if len({_short(t[p]) for t in tasks}) > 1]
+    varying.sort(key=lambda p: -_spread(family, p, tasks))  # the most different first
     lines = []
     for i, task in enumerate(tasks):
-        values = ", ".join(f"{p} = {_short(task[p])}" for p in varying[:3]) + (", ..." if len(varying) > 3 else "")
+        values = ", ".join(f"{p} = {_short(task[p])}" for p in varying[:4]) + (", ..." if len(varying) > 4 else "")
         lines.append(("default: " if i == 0 else "") + (values or "default task"))
     return lines
+
+
+def _spread(family: Any, parameter: str, tasks: list[Any]) -> float:
+    """The range of ``parameter`` over ``tasks`` as a fraction of its bounds (1 for categorical values)."""
+    values = [t[parameter] for t in tasks]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return 1.0
+    info = family.parameters[parameter].describe()
+    low, high = info.get("low"), info.get("high")
+    span = high - low if low is not None and high is not None and np.isfinite(high - low) and high > low else 1.0
+    return (max(values) - min(values)) / span
 
 
 def _short(value: Any) -> str:
@@ -147,9 +164,28 @@ def _fit(frame: np.ndarray, size: tuple[int, int]) -> Image.Image:
     return canvas
 
 
+def crop(images: list[np.ndarray], margin: int = 12) -> list[np.ndarray]:
+    """The frames cut to the box that holds every frame's content (pixels unlike the first frame's corner colour),
+    one box for all so that the tasks keep a common scale."""
+    if any(image.shape != images[0].shape for image in images):
+        return images
+    background = images[0][0, 0]
+    mask = np.zeros(images[0].shape[:2], dtype=bool)
+    for image in images:
+        mask |= np.any(np.abs(image.astype(int) - background.astype(int)) > 8, axis=-1)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return images
+    top, bottom = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, mask.shape[0])
+    left, right = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, mask.shape[1])
+    return [image[top:bottom, left:right] for image in images]
+
+
 def grid(images: list[np.ndarray], labels: list[str], columns: int = 2, gap: int = 6) -> Image.Image:
     """Frames in a grid of ``CELL``-sized cells, each with its caption underneath."""
     from PIL import ImageDraw
+
+    images = crop(images)
 
     rows = -(-len(images) // columns)
     width, height = CELL[0], CELL[1] + CAPTION
@@ -172,8 +208,9 @@ def grid(images: list[np.ndarray], labels: list[str], columns: int = 2, gap: int
 
 
 def episode(name: str) -> tuple[list[np.ndarray], str]:
-    """Frames of one episode of the family's ``ood`` task farthest from the default (else the last picked task),
-    under its first reference policy (seeded random actions when it has none); and that task's caption."""
+    """Frames of one episode (several when they are short) of the family's ``ood`` task farthest from the default
+    (else the last picked task), under its first reference policy (seeded random actions when it has none); and that
+    task's caption."""
     family = mtenvs.family(name)
     tasks = pick_tasks(name)
     if "ood" in family.task_set_names():
@@ -187,12 +224,17 @@ def episode(name: str) -> tuple[list[np.ndarray], str]:
     policy = next(iter(references.values()))([env.unwrapped.task]) if references else None
     images = [env.render()]
     limit = getattr(env.spec, "max_episode_steps", None) or 200
-    for _ in range(min(limit, 400)):
-        action = env.action_space.sample() if policy is None else np.asarray(policy(np.asarray(obs)[None]))[0]
-        obs, _, terminated, truncated, _ = env.step(action)
-        images.append(env.render())
-        if terminated or truncated:
+    for attempt in range(1, 10):  # short episodes are followed by more on the same task, for a clip of 20+ frames
+        for _ in range(min(limit, 400)):
+            action = env.action_space.sample() if policy is None else np.asarray(policy(np.asarray(obs)[None]))[0]
+            obs, _, terminated, truncated, _ = env.step(action)
+            images.append(env.render())
+            if terminated or truncated:
+                break
+        if len(images) >= 20:
             break
+        obs, _ = env.reset(seed=attempt, options={"task": task})
+        images.append(env.render())
     env.close()
     stride = max(1, -(-len(images) // GIF_FRAMES))
     return images[::stride], captions(name, [family.default_task(), task])[1]
@@ -200,7 +242,7 @@ def episode(name: str) -> tuple[list[np.ndarray], str]:
 
 def save_gif(images: list[np.ndarray], path: Path) -> None:
     """A looping GIF of ``images``, each fitted into ``GIF_SIZE``, on one shared 64-colour palette."""
-    frames_ = [_fit(image, GIF_SIZE) for image in images]
+    frames_ = [_fit(image, GIF_SIZE) for image in crop(images)]
     palette = frames_[len(frames_) // 2].quantize(64, dither=Image.Dither.NONE)
     quantized = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames_]
     quantized[0].save(path, save_all=True, append_images=quantized[1:], duration=GIF_MS, loop=0, optimize=True,
