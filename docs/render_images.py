@@ -212,11 +212,8 @@ def episode(name: str) -> tuple[list[np.ndarray], str]:
     (else the last picked task), under its first reference policy (seeded random actions when it has none); and that
     task's caption."""
     family = mtenvs.family(name)
-    tasks = pick_tasks(name)
-    if "ood" in family.task_set_names():
-        task = _farthest(family, list(family.task_set("ood")))
-    else:
-        task = tasks[-1]
+    ood = list(family.task_set("ood")) if "ood" in family.task_set_names() else []
+    task = _farthest(family, ood) if ood else pick_tasks(name)[-1]
     env = gym.make(env_ids(name)[0], render_mode="rgb_array")
     obs, _ = env.reset(seed=0, options={"task": task})
     env.action_space.seed(0)
