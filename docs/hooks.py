@@ -115,8 +115,9 @@ def family_page(name: str) -> str:
     info = family.describe()
     lines = [f"# {name}", "", family.description, ""]
     if (FAMILY_IMAGES / f"{name}.png").exists():
-        lines += [f"![Tasks of {name}, side by side](../assets/families/{name}.png)", "",
-                  "*A few tasks of the family rendered side by side (`python docs/render_images.py`).*", ""]
+        lines += [f"![Four tasks of {name}](../assets/families/{name}.png)", "",
+                  "*Four tasks of the family, each labelled with the parameters in which they differ "
+                  "(`python docs/render_images.py`).*", ""]
 
     lines += ["## Environments", ""]
     rows = []
@@ -126,8 +127,11 @@ def family_page(name: str) -> str:
                      f"`{spec.entry_point}`"])
     lines += [markdown_table(["id", "max episode steps", "vector env", "entry point"], rows), ""]
     lines += ["```python", "import gymnasium as gym, mtenvs", "",
-              f'env = gym.make("{env_ids(name)[0]}", tasks="train")          # a new training task at every reset',
-              f'venv = gym.make_vec("{env_ids(name)[0]}", num_envs=8, tasks=mtenvs.family("{name}").sample(8, seed=0))',
+              "# a new training task at every reset",
+              f'env = gym.make("{env_ids(name)[0]}", tasks="train")',
+              "# eight sampled tasks, one per sub-environment",
+              f'tasks = mtenvs.family("{name}").sample(8, seed=0)',
+              f'venv = gym.make_vec("{env_ids(name)[0]}", num_envs=8, tasks=tasks)',
               "```", ""]
 
     lines += ["## Parameters", "",
@@ -190,6 +194,18 @@ def _claims_table(claims: list[Mapping[str, Any]], summary: Mapping[str, Any] | 
     return markdown_table(["metric", "paper", "where", "ours", "check"], rows)
 
 
+def _wrap_command(command: str, options: list[str], width: int = 100) -> str:
+    """``command`` followed by ``options``, continued on indented lines (``\\``) to stay within ``width``."""
+    lines = [command]
+    for option in options:
+        if len(lines[-1]) + 1 + len(option) + 2 > width:
+            lines[-1] += " \\"
+            lines.append("    " + option)
+        else:
+            lines[-1] += " " + option
+    return "\n".join(lines)
+
+
 def experiment_page(name: str) -> str:
     """The Markdown page of a registered experiment (a reproduction)."""
     from dataclasses import asdict
@@ -217,8 +233,8 @@ def experiment_page(name: str) -> str:
                   + ", ".join(f"`{key}={_cell(value)}`" for key, value in overrides.items())) if overrides else ""
         lines += ["## Results", "", f"Committed run: size `{size}`{scaled}, mtenvs "
                   f"{document.get('versions', {}).get('mtenvs', '?')}. Regenerate it with:", "",
-                  "```bash", f"mtenvs run {name} --size {size}"
-                  + "".join(f" --set {key}={_cli_value(value)}" for key, value in overrides.items()), "```", ""]
+                  "```bash", _wrap_command(f"mtenvs run {name} --size {size}", [
+                      f"--set {key}={_cli_value(value)}" for key, value in overrides.items()]), "```", ""]
         for png in sorted((RESULTS / name).glob("*.png")):
             lines += [f"![{png.stem}](../results/{name}/{png.name})", ""]
         summary = document.get("summary") or {}

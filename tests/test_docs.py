@@ -63,6 +63,43 @@ def test_every_family_and_experiment_has_a_generated_page() -> None:
             assert f"`{claim.metric}`" in page
 
 
+def _all_pages() -> dict[str, str]:
+    pages = {str(p.relative_to(DOCS)): p.read_text() for p in DOCS.rglob("*.md")}
+    return pages | _hooks().generated_pages()
+
+
+def test_code_lines_fit_in_100_characters() -> None:
+    long = [(page, line) for page, text in _all_pages().items()
+            for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.DOTALL)
+            for line in block.splitlines() if len(line) > 100]
+    assert not long, long[:5]
+
+
+def test_pages_cite_only_what_a_reader_has() -> None:
+    """No page refers to material outside the repository; the papers are cited in full on papers.md."""
+    pattern = re.compile(r"notes-\d|\(notes\b|notes §|Appendix Z|§3\.3b|\bissue \d", flags=re.IGNORECASE)
+    hits = [(page, m.group(0)) for page, text in _all_pages().items() for m in pattern.finditer(text)]
+    assert not hits, hits[:5]
+    papers = (DOCS / "papers.md").read_text()
+    for experiment in experiments().values():
+        if experiment.paper:
+            assert f'id="paper-{experiment.paper}"' in papers, experiment.paper
+
+
+def test_home_page_gallery_shows_every_family() -> None:
+    hooks = _hooks()
+    gallery = hooks.gallery()
+    for name in mtenvs.families():
+        if name == "ToyChain":
+            continue
+        assert f"](families/{name}.md)" in gallery
+        if _renders(name):
+            gif = DOCS / "assets" / "gallery" / f"{name}.gif"
+            assert gif.exists(), f"no episode GIF of {name}: run python docs/render_images.py {name}"
+            assert gif.stat().st_size <= 300_000, f"{gif.name} is {gif.stat().st_size // 1000} KB"
+    assert "<!-- gallery -->" in (DOCS / "index.md").read_text()
+
+
 def test_parameter_ranges_on_family_pages() -> None:
     page = _hooks().family_page("CartPole")
     row = next(line for line in page.splitlines() if line.startswith("| `pole_length`"))
