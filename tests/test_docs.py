@@ -68,10 +68,20 @@ def _all_pages() -> dict[str, str]:
     return pages | _hooks().generated_pages()
 
 
+def _fenced_lines(text: str) -> list[tuple[str, str]]:
+    """``(language, line)`` for every line inside a fenced code block."""
+    lines, language = [], None
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            language = (line.strip()[3:].split() or [""])[0] if language is None else None
+        elif language is not None:
+            lines.append((language, line))
+    return lines
+
+
 def test_code_lines_fit_in_100_characters() -> None:
-    long = [(page, line) for page, text in _all_pages().items()
-            for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.DOTALL)
-            for line in block.splitlines() if len(line) > 100]
+    long = [(page, line) for page, text in _all_pages().items() for language, line in _fenced_lines(text)
+            if language != "text" and len(line) > 100]  # printed output (text blocks) may be wider
     assert not long, long[:5]
 
 
@@ -121,17 +131,27 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "families" / "CartPole" / "index.html").exists()
 
 
+def _tutorial_outputs():
+    spec = importlib.util.spec_from_file_location("tutorial_outputs", DOCS / "tutorial_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("name", _params([t.stem for t in TUTORIALS]))
 def test_tutorial_runs(name: str, tmp_path: Path) -> None:
-    """Each tutorial's Python blocks, concatenated, run as a script in a fresh process (they register things)."""
-    tutorial = DOCS / "tutorials" / f"{name}.md"
-    code = "\n".join(re.findall(r"```python\n(.*?)```", tutorial.read_text(), flags=re.DOTALL))
-    assert code, f"{tutorial.name} has no python blocks"
-    script = tmp_path / "tutorial.py"
-    script.write_text("import torch\ntorch.set_num_threads(1)\n" + code)
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    """Each tutorial's Python blocks, concatenated, run as a script in a fresh process (they register things), and
+    each block that prints is followed on the page by what it prints (numbers aside; `docs/tutorial_outputs.py`
+    regenerates them)."""
+    outputs = _tutorial_outputs()
+    text = (DOCS / "tutorials" / f"{name}.md").read_text()
+    assert outputs.code_blocks(text), f"{name}.md has no python blocks"
+    result, printed = outputs.run(text, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    for index, (shown, actual) in enumerate(zip(outputs.committed_outputs(text), printed, strict=True)):
+        if actual.strip():
+            assert shown is not None, f"{name}.md block {index + 1} prints but shows no output block"
+            assert outputs.masked(shown) == outputs.masked(actual), (index, shown, actual)
 
 
 PAGES_WITH_CODE = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")
