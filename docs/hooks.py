@@ -219,7 +219,7 @@ def experiment_page(name: str) -> str:
         lines += [f"Paper {experiment.paper}: *{PAPER_TITLES.get(experiment.paper, '?')}* "
                   f"([citation](../papers.md#paper-{experiment.paper})). Experiment `{name}`.", ""]
     if experiment.description:
-        lines += [experiment.description, ""]
+        lines += [demote_headings(experiment.description, 1), ""]
     lines += ["## Run it", "", "```bash", f"mtenvs run {name} --size quick   # under a minute",
               f"mtenvs run {name} --size full    # the paper's budget", "```", ""]
     results_file = RESULTS / name / "results.json"
