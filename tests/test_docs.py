@@ -126,7 +126,8 @@ def test_headings_are_demoted_outside_code() -> None:
 @pytest.mark.skipif(shutil.which("mkdocs") is None, reason="mkdocs is in the dev extra")
 def test_site_builds_strictly(tmp_path: Path) -> None:
     result = subprocess.run(["mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=ROOT,
-                            capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=600)
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT)})  # this checkout
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "families" / "CartPole" / "index.html").exists()
 
