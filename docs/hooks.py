@@ -20,6 +20,15 @@ DOCS = Path(__file__).resolve().parent
 FAMILY_IMAGES = DOCS / "assets" / "families"
 RESULTS = DOCS / "results"
 
+PAPER_TITLES = {  # full citations on papers.md
+    "000": "Scaling Distributed Multi-task Reinforcement Learning with Experience Sharing",
+    "001": "Provably Efficient Cooperative Multi-Agent Reinforcement Learning with Function Approximation",
+    "002": "Scalable Lifelong Reinforcement Learning",
+    "003": "A Decentralized Policy Gradient Approach to Multi-Task Reinforcement Learning",
+    "004": "Efficient Reinforcement Learning in Resource Allocation Problems through Permutation Invariant Multi-Task "
+           "Learning",
+}
+
 HAND_WRITTEN_NAV: list[Any] = [
     {"Home": "index.md"},
     {"Getting started": "getting-started.md"},
@@ -31,6 +40,8 @@ HAND_WRITTEN_NAV: list[Any] = [
         "tutorials/your-own-experiment.md",
         "tutorials/ray.md",
     ]},
+    {"Papers": "papers.md"},
+    {"Contributing": "contributing.md"},
 ]
 
 
@@ -105,8 +116,9 @@ def family_page(name: str) -> str:
     info = family.describe()
     lines = [f"# {name}", "", family.description, ""]
     if (FAMILY_IMAGES / f"{name}.png").exists():
-        lines += [f"![Tasks of {name}, side by side](../assets/families/{name}.png)", "",
-                  "*A few tasks of the family rendered side by side (`python docs/render_images.py`).*", ""]
+        lines += [f"![Four tasks of {name}](../assets/families/{name}.png)", "",
+                  "*Four tasks of the family, each labelled with the parameters in which they differ "
+                  "(`python docs/render_images.py`).*", ""]
 
     lines += ["## Environments", ""]
     rows = []
@@ -116,8 +128,11 @@ def family_page(name: str) -> str:
                      f"`{spec.entry_point}`"])
     lines += [markdown_table(["id", "max episode steps", "vector env", "entry point"], rows), ""]
     lines += ["```python", "import gymnasium as gym, mtenvs", "",
-              f'env = gym.make("{env_ids(name)[0]}", tasks="train")          # a new training task at every reset',
-              f'venv = gym.make_vec("{env_ids(name)[0]}", num_envs=8, tasks=mtenvs.family("{name}").sample(8, seed=0))',
+              "# a new training task at every reset",
+              f'env = gym.make("{env_ids(name)[0]}", tasks="train")',
+              "# eight sampled tasks, one per sub-environment",
+              f'tasks = mtenvs.family("{name}").sample(8, seed=0)',
+              f'venv = gym.make_vec("{env_ids(name)[0]}", num_envs=8, tasks=tasks)',
               "```", ""]
 
     lines += ["## Parameters", "",
@@ -180,6 +195,18 @@ def _claims_table(claims: list[Mapping[str, Any]], summary: Mapping[str, Any] | 
     return markdown_table(["metric", "paper", "where", "ours", "check"], rows)
 
 
+def _wrap_command(command: str, options: list[str], width: int = 100) -> str:
+    """``command`` followed by ``options``, continued on indented lines (``\\``) to stay within ``width``."""
+    lines = [command]
+    for option in options:
+        if len(lines[-1]) + 1 + len(option) + 2 > width:
+            lines[-1] += " \\"
+            lines.append("    " + option)
+        else:
+            lines[-1] += " " + option
+    return "\n".join(lines)
+
+
 def experiment_page(name: str) -> str:
     """The Markdown page of a registered experiment (a reproduction)."""
     from dataclasses import asdict
@@ -190,9 +217,10 @@ def experiment_page(name: str) -> str:
     experiment = get(name)
     lines = [f"# {experiment.title}", ""]
     if experiment.paper:
-        lines += [f"Paper {experiment.paper}. Experiment `{name}`.", ""]
+        lines += [f"Paper {experiment.paper}: *{PAPER_TITLES.get(experiment.paper, '?')}* "
+                  f"([citation](../papers.md#paper-{experiment.paper})). Experiment `{name}`.", ""]
     if experiment.description:
-        lines += [experiment.description, ""]
+        lines += [demote_headings(experiment.description, 1), ""]
     lines += ["## Run it", "", "```bash", f"mtenvs run {name} --size quick   # under a minute",
               f"mtenvs run {name} --size full    # the paper's budget", "```", ""]
     results_file = RESULTS / name / "results.json"
@@ -206,8 +234,8 @@ def experiment_page(name: str) -> str:
                   + ", ".join(f"`{key}={_cell(value)}`" for key, value in overrides.items())) if overrides else ""
         lines += ["## Results", "", f"Committed run: size `{size}`{scaled}, mtenvs "
                   f"{document.get('versions', {}).get('mtenvs', '?')}. Regenerate it with:", "",
-                  "```bash", f"mtenvs run {name} --size {size}"
-                  + "".join(f" --set {key}={_cli_value(value)}" for key, value in overrides.items()), "```", ""]
+                  "```bash", _wrap_command(f"mtenvs run {name} --size {size}", [
+                      f"--set {key}={_cli_value(value)}" for key, value in overrides.items()]), "```", ""]
         for png in sorted((RESULTS / name).glob("*.png")):
             lines += [f"![{png.stem}](../results/{name}/{png.name})", ""]
         summary = document.get("summary") or {}
@@ -228,7 +256,8 @@ def experiments_index() -> str:
     """The overview page listing every experiment."""
     from mtenvs.runner import experiments
 
-    rows = [[f"[{name}]({name}.md)", e.paper or "—", e.title] for name, e in sorted(experiments().items())]
+    rows = [[f"[{name}]({name}.md)", f"[{e.paper}](../papers.md#paper-{e.paper})" if e.paper else "—", e.title]
+            for name, e in sorted(experiments().items())]
     return "\n".join(["# Reproductions", "", "Each paper figure or table the project reproduces, with the paper's "
                       "claims beside our measured numbers.", "", markdown_table(["experiment", "paper", "title"], rows), ""])
 
@@ -266,6 +295,33 @@ def on_config(config: Any) -> Any:
         {"API reference": _reference_pages()},
     ]
     return config
+
+
+def _first_sentence(text: str) -> str:
+    sentence = text.split(". ")[0].split("; ")[0].strip().rstrip(".")
+    return sentence + "."
+
+
+def gallery() -> str:
+    """The home page's gallery: every family's episode GIF, name and one-line description, linking its page."""
+    import mtenvs
+
+    cards = []
+    for name in mtenvs.families():
+        if name == "ToyChain":   # the test-only family registered by the test suite
+            continue
+        gif = DOCS / "assets" / "gallery" / f"{name}.gif"
+        picture = f"[![{name}: an episode](assets/gallery/{name}.gif)](families/{name}.md)\n\n    " if gif.exists() else ""
+        description = _first_sentence(mtenvs.family(name).description).replace("|", "/")
+        cards.append(f"-   {picture}**[{name}](families/{name}.md)**: {description}")
+    return '<div class="grid cards" markdown>\n\n' + "\n\n".join(cards) + "\n\n</div>\n"
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """Fill the home page's ``<!-- gallery -->`` marker with the family gallery."""
+    if page.file.src_uri == "index.md":
+        return markdown.replace("<!-- gallery -->", gallery())
+    return markdown
 
 
 def on_files(files: Any, config: Any) -> Any:

@@ -5,6 +5,12 @@
 
 The reproduction page of the experiment then shows the plots, the summary and the paper's claims beside our
 numbers, with the size and package versions recorded in ``results.json``. Unfinished runs are refused.
+
+After a change to an experiment's plotting code, redraw the committed plots from the committed records, without
+rerunning anything::
+
+    python docs/publish_results.py --replot 002-lifelong-rewards 004-synthetic
+    python docs/publish_results.py --replot all
 """
 
 from __future__ import annotations
@@ -32,11 +38,37 @@ def publish(run_dir: Path) -> Path:
     return target
 
 
+def replot(name: str) -> list[Path]:
+    """Redraw ``docs/results/<name>/*.png`` from its ``results.json`` with the experiment's current plot function."""
+    if str(RESULTS.parents[1]) not in sys.path:  # this checkout's code, not another installed copy
+        sys.path.insert(0, str(RESULTS.parents[1]))
+    from mtenvs.runner import get
+    from mtenvs.runner.report import save_figures
+    from mtenvs.runner.units import UnitRecord
+
+    target = RESULTS / name
+    document = json.loads((target / "results.json").read_text())
+    experiment = get(document["experiment"])
+    if experiment.plot is None:
+        return []
+    config = experiment.make_config(document["size"], document.get("overrides") or {})
+    records = [UnitRecord.from_json(u) for u in sorted(document["units"], key=lambda u: u["index"])]
+    figures = experiment.plot(config, records, document["summary"])
+    for png in target.glob("*.png"):
+        png.unlink()
+    return save_figures(figures, target, experiment.name)
+
+
 def main(paths: list[str]) -> int:
-    """Publish every run directory in ``paths``; returns a process exit code."""
+    """Publish every run directory in ``paths`` (or, after ``--replot``, redraw the named experiments' plots)."""
     if not paths:
         print(__doc__)
         return 2
+    if paths[0] == "--replot":
+        names = sorted(p.name for p in RESULTS.iterdir() if p.is_dir()) if paths[1:] == ["all"] else paths[1:]
+        for name in names:
+            print(f"{name}: " + ", ".join(str(path) for path in replot(name)))
+        return 0
     for path in paths:
         print(f"{path} -> {publish(Path(path))}")
     return 0

@@ -9,7 +9,9 @@ where ``random`` is a uniformly random policy's return on the same episodes and 
 optimum when it has one, else the return of the family's documented reference policy (``entry.reference``, e.g.
 cart-pole's per-task LQR controller). So 0 is random, 1 is optimal (or as good as the reference). The scorecard
 reports per-task scores and, per evaluation set and overall, the interquartile mean (IQM) with a 95% percentile
-bootstrap interval over the (task, seed) scores, the mean and the median, as Agarwal et al. (2021) recommend.
+interval from the stratified bootstrap (seeds resampled within each task, the default of rliable's
+``get_interval_estimates``), the mean and the median, as Agarwal et al. (2021) recommend. With one seed the
+interval is a point: the tasks are fixed and there is no second run to resample.
 
 The agent protocol (``--agent module:attribute``):
 
@@ -42,7 +44,8 @@ from mtenvs.core.task import Task
 from mtenvs.evaluation import RandomPolicy, evaluate, rollout_returns
 from mtenvs.suites import Suite, SuiteEntry, get_suite, register_suite, suites
 
-__all__ = ["Suite", "SuiteEntry", "get_suite", "iqm", "main", "register_suite", "run_suite", "score_tasks", "suites"]
+__all__ = ["Suite", "SuiteEntry", "get_suite", "iqm", "main", "register_suite", "run_suite", "score_tasks",
+           "stratified_bootstrap_interval", "suites"]
 
 
 # --------------------------------------------------------------------------------------------- scoring
@@ -53,16 +56,45 @@ def iqm(scores: Sequence[float]) -> float:
     return float(trim_mean(np.asarray(scores, dtype=float), 0.25))
 
 
-def bootstrap_interval(scores: Sequence[float], seed: int = 0, resamples: int = 2000) -> tuple[float, float] | None:
-    """95% percentile-bootstrap interval of the IQM (``None`` with fewer than two scores or no spread)."""
-    from scipy.stats import bootstrap
+def stratified_bootstrap_interval(runs_by_task: Sequence[Sequence[float]], *, seed: int = 0, resamples: int = 50_000,
+                                  confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the IQM from the stratified bootstrap over runs within each task.
 
-    values = np.asarray(scores, dtype=float)
-    if len(values) < 2 or np.all(values == values[0]):
-        return None
-    result = bootstrap((values,), lambda x, axis=-1: _trim(x, axis), n_resamples=resamples, method="percentile",
-                       confidence_level=0.95, rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    Each resample draws, for every task independently, as many runs as the task has, with replacement, from that
+    task's own runs, and takes the IQM of all drawn scores. This is rliable's default interval
+    (``get_interval_estimates`` with ``StratifiedBootstrap``, ``task_bootstrap=False``, ``method="percentile"``)
+    generalized to tasks with different numbers of runs; rliable itself is not called because its resampling draws
+    from NumPy's global random state and it needs the ``arch`` package at run time.
+
+    Args:
+        runs_by_task: one sequence of run scores (one per seed) per task.
+        seed: seed of the resampling generator.
+        resamples: number of bootstrap resamples (rliable's default is 50 000).
+        confidence: coverage of the interval.
+
+    Returns:
+        The ``(low, high)`` percentiles; a point ``(iqm, iqm)`` when every task has a single run.
+
+    Raises:
+        ValueError: if ``runs_by_task`` is empty, a task has no run, or ``resamples`` or ``confidence`` is invalid.
+    """
+    tasks = [np.asarray(runs, dtype=float).ravel() for runs in runs_by_task]
+    if not tasks or any(len(runs) == 0 for runs in tasks):
+        raise ValueError("runs_by_task: every task needs at least one run score")
+    if resamples < 1:
+        raise ValueError(f"resamples: must be at least 1, got {resamples}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence: must lie in (0, 1), got {confidence}")
+    rng = np.random.default_rng(seed)
+    statistics = np.empty(resamples)
+    block = max(1, 2_000_000 // sum(len(runs) for runs in tasks))  # bounds memory at ~16 MB per block
+    for start in range(0, resamples, block):
+        size = min(block, resamples - start)
+        drawn = [runs[rng.integers(0, len(runs), size=(size, len(runs)))] for runs in tasks]
+        statistics[start:start + size] = _trim(np.concatenate(drawn, axis=1), axis=1)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(statistics, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _trim(x: np.ndarray, axis: int) -> np.ndarray:
@@ -123,7 +155,9 @@ def build_agent(factory: Any, env: Any, seed: int) -> Any:
 
     if isinstance(factory, type) and issubclass(factory, BaseAlgorithm):
         policy = "MultiInputPolicy" if isinstance(env.observation_space, gym.spaces.Dict) else "MlpPolicy"
-        return factory(policy, env, seed=seed, device="cpu", verbose=0)
+        from mtenvs.sb3 import without_log_folder
+
+        return without_log_folder(factory(policy, env, seed=seed, device="cpu", verbose=0))
     agent = factory(env=env, seed=seed)
     for method in ("learn", "predict"):
         if not callable(getattr(agent, method, None)):
@@ -190,7 +224,10 @@ def run_entry(entry: SuiteEntry, factory: Any, seed: int, cfg: Any) -> dict[str,
 
 
 def scorecard(suite: Suite, records: Sequence[Any]) -> dict[str, Any]:
-    """Per-set and overall IQM (with bootstrap interval), mean and median of the normalized scores."""
+    """Per-set and overall IQM (with its stratified-bootstrap interval), mean and median of the normalized scores.
+
+    The runs of a task are its scores over the suite's seeds; the overall set stratifies by (set, task).
+    """
     by_set: dict[str, list[float]] = {}
     per_task: dict[str, dict[str, list[float]]] = {}
     undefined = 0
@@ -208,7 +245,9 @@ def scorecard(suite: Suite, records: Sequence[Any]) -> dict[str, Any]:
     for key, scores in [*by_set.items(), ("overall", everything)]:
         if not scores:
             continue
-        interval = bootstrap_interval(scores)
+        strata = ([runs for tasks in per_task.values() for runs in tasks.values()] if key == "overall"
+                  else list(per_task[key].values()))
+        interval = stratified_bootstrap_interval(strata)
         summary["sets"][key] = {"iqm": iqm(scores), "iqm_low": interval[0] if interval else None,
                                 "iqm_high": interval[1] if interval else None, "mean": float(np.mean(scores)),
                                 "median": float(np.median(scores)), "n": len(scores)}
@@ -217,7 +256,7 @@ def scorecard(suite: Suite, records: Sequence[Any]) -> dict[str, Any]:
 
 
 def plot_scorecard(suite: Suite, summary: Mapping[str, Any]) -> Any:
-    """A bar chart of the IQM per evaluation set with its bootstrap interval."""
+    """A bar chart of the IQM per evaluation set with its stratified-bootstrap interval."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -228,12 +267,14 @@ def plot_scorecard(suite: Suite, summary: Mapping[str, Any]) -> Any:
     values = [sets[n]["iqm"] for n in names]
     low = [v - (sets[n]["iqm_low"] if sets[n]["iqm_low"] is not None else v) for n, v in zip(names, values, strict=True)]
     high = [(sets[n]["iqm_high"] if sets[n]["iqm_high"] is not None else v) - v for n, v in zip(names, values, strict=True)]
-    figure, axis = plt.subplots(figsize=(6, 3.5))
+    figure, axis = plt.subplots(figsize=(7, 1.6 + 0.5 * len(names)))
     axis.barh(names, values, xerr=[low, high], color="tab:blue", capsize=4)
+    axis.invert_yaxis()  # the sets top to bottom in the scorecard's order, overall last
     axis.axvline(0, color="grey", lw=0.8)
     axis.axvline(1, color="grey", lw=0.8, ls="--")
-    axis.set_xlabel("normalized score, IQM with 95% bootstrap CI")
-    axis.set_title(f"{suite.id}  (0 = random, 1 = optimum or reference)", fontsize=10)
+    axis.set_xlabel("normalized score (0 = random, 1 = optimum or reference)\n"
+                    "IQM with 95% stratified-bootstrap CI over seeds", fontsize=9)
+    axis.set_title(suite.id, fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -247,10 +288,15 @@ def run_suite(suite: str | Suite, agent: str, *, size: str = "quick", seed: int 
     suite = get_suite(suite) if isinstance(suite, str) else suite
     load_agent(agent)  # fail before anything is written
     experiment = _experiment(suite)
-    safe_agent = agent.replace(":", "-").replace(".", "-")
     plan = plan_run(experiment, size, seed=seed, overrides={**dict(overrides or {}), "agent": agent},
-                    out=out or Path("runs") / f"benchmark-{suite.id}-{safe_agent}-{size}-seed{seed}")
+                    out=out or default_out(suite, agent, size, seed))
     return execute(plan, force=force, progress=progress)
+
+
+def default_out(suite: Suite, agent: str, size: str, seed: int) -> Path:
+    """Where ``run_suite`` writes when given no ``out``: ``runs/benchmark-<suite>-<agent>-<size>-seed<seed>``."""
+    safe_agent = agent.replace(":", "-").replace(".", "-")
+    return Path("runs") / f"benchmark-{suite.id}-{safe_agent}-{size}-seed{seed}"
 
 
 def format_scorecard(summary: Mapping[str, Any]) -> str:
@@ -285,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mtenvs benchmark: error: {error}", file=sys.stderr)
         return 2
     print(format_scorecard(document["summary"]))
-    print(f"scorecard: {Path(document.get('out', args.out or '.'))}")
+    out = Path(args.out) if args.out else default_out(suite, args.agent, args.size, args.seed)
+    print(f"scorecard: {out / f'benchmark-{suite.id}.png'} and {out / 'results.json'}")
     return 0
 

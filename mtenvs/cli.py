@@ -197,10 +197,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         takes_argv = bool(inspect.signature(main_fn).parameters)
         if args.args and not takes_argv:
             raise UsageError(f"benchmark {name!r} takes no options")
+        program, sys.argv[0] = sys.argv[0], f"mtenvs bench {name}"  # the script's argparse names itself from argv[0]
         try:
             code = main_fn(list(args.args)) if takes_argv else main_fn()
         except SystemExit as exit_:  # the script's own argparse (--help, bad options)
             code = exit_.code
+        finally:
+            sys.argv[0] = program
         if code:
             return code if isinstance(code, int) else EXIT_FAILURE
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""stable-baselines3 adapters: an SB3 ``VecEnv`` over mtenvs vector envs, and a per-task logging callback.
+"""stable-baselines3 adapters: an SB3 ``VecEnv`` over mtenvs vector envs, a per-task logging callback, and a logger
+that leaves no empty folder behind.
 
 SB3 does not accept Gymnasium vector envs, and its ``make_vec_env`` gives every copy the same task. Here::
 
@@ -9,6 +10,9 @@ Each sub-env runs its own task (a list with one task per sub-env) or draws a new
 reset. Episode ends follow SB3's conventions exactly: the returned observation is already the next episode's,
 ``info["terminal_observation"]`` holds the final one, and ``info["TimeLimit.truncated"]`` marks time-limit ends (so
 on-policy algorithms bootstrap them). Every info has the ``task_id`` of the episode it belongs to.
+
+Without ``tensorboard_log``, SB3's ``learn`` configures a logger whose folder, ``<tempdir>/SB3-<date-time>``, it
+creates and never writes to; ``without_log_folder(model)`` gives the model the same outputs with no folder.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from mtenvs.core.samplers import TaskSpec
 
-__all__ = ["SB3VecEnv", "TaskStatsCallback", "make_vec_env"]
+__all__ = ["SB3VecEnv", "TaskStatsCallback", "make_vec_env", "without_log_folder"]
 
 
 def split_infos(infos: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
@@ -219,3 +223,27 @@ class TaskStatsCallback(BaseCallback):
         """``{task_id: {"mean_return", "mean_length", "episodes"}}`` over the window."""
         return {task_id: {"mean_return": float(np.mean(r)), "mean_length": float(np.mean(self._lengths[task_id])),
                           "episodes": len(r)} for task_id, r in self._returns.items()}
+
+
+def without_log_folder(model: Any) -> Any:
+    """Give an SB3 model the logger its ``learn`` would configure, minus the empty ``SB3-<date-time>`` temp folder.
+
+    SB3 (``stable_baselines3.common.logger.configure``) creates ``<tempdir>/SB3-<date-time>`` on every ``learn``
+    of a model without ``tensorboard_log``, although its outputs (standard output with ``verbose >= 1``, else
+    none) write no file. This sets a logger with the same outputs and no folder. A model with ``tensorboard_log``
+    or a logger of its own is left as it is.
+
+    Args:
+        model: an SB3 algorithm (``BaseAlgorithm``).
+
+    Returns:
+        The same model, for chaining: ``without_log_folder(PPO("MlpPolicy", env)).learn(10_000)``.
+    """
+    import sys
+
+    from stable_baselines3.common.logger import HumanOutputFormat, Logger
+
+    if getattr(model, "tensorboard_log", None) is None and not getattr(model, "_custom_logger", False):
+        outputs = [HumanOutputFormat(sys.stdout)] if getattr(model, "verbose", 0) >= 1 else []
+        model.set_logger(Logger(folder=None, output_formats=outputs))
+    return model

@@ -1,4 +1,5 @@
-"""Test configuration: one torch thread (small networks are several times slower with two on a busy machine)."""
+"""Test configuration: one torch thread (small networks are several times slower with two on a busy machine), and
+every test that needs a Ray session marked ``slow`` (a session starts worker processes; ``-m "not slow"`` skips them)."""
 
 import os
 from typing import Any
@@ -24,3 +25,10 @@ def ray_cluster() -> Any:
     yield ray
     if started:
         ray.shutdown()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that use the ``ray_cluster`` session are ``slow``: they start Ray workers and kill actors on purpose."""
+    for item in items:
+        if "ray_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

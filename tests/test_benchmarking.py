@@ -12,7 +12,15 @@ import pytest
 from PIL import Image
 
 from mtenvs import benchmarking
-from mtenvs.benchmarking import Suite, SuiteEntry, iqm, register_suite, run_suite, score_tasks
+from mtenvs.benchmarking import (
+    Suite,
+    SuiteEntry,
+    iqm,
+    register_suite,
+    run_suite,
+    score_tasks,
+    stratified_bootstrap_interval,
+)
 from mtenvs.cli import main as cli
 from mtenvs.evaluation import RandomPolicy
 
@@ -59,6 +67,71 @@ def test_iqm_is_the_mean_of_the_middle_half() -> None:
     assert iqm([0, 0, 0, 1, 1, 1, 100, -100]) == pytest.approx(0.5)
 
 
+def _rliable_interval(matrix: np.ndarray, reps: int) -> np.ndarray:
+    """rliable's default IQM interval (``get_interval_estimates``: stratified bootstrap, percentile) of a
+    ``(runs, tasks)`` matrix. rliable 1.2 passes ``random_state`` to ``arch``'s bootstrap, which ``arch`` 8 renamed
+    ``seed``; the shim forwards it. rliable resamples with NumPy's global generator, hence ``np.random.seed``."""
+    import inspect
+
+    import arch.bootstrap as arch_bs
+    from rliable import library, metrics
+
+    init = arch_bs.IIDBootstrap.__init__
+    if "random_state" not in inspect.signature(init).parameters:
+        def forward(self: Any, *args: Any, random_state: Any = None, **kwargs: Any) -> None:
+            init(self, *args, seed=random_state, **kwargs)
+
+        arch_bs.IIDBootstrap.__init__ = forward
+    try:
+        np.random.seed(0)
+        _, intervals = library.get_interval_estimates(
+            {"agent": matrix}, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
+    finally:
+        arch_bs.IIDBootstrap.__init__ = init
+    return intervals["agent"].ravel()
+
+
+def _pooled_interval(matrix: np.ndarray, reps: int) -> tuple[float, float]:
+    """The interval of a bootstrap over pooled (task, run) scores, which rliable's default is not."""
+    rng = np.random.default_rng(0)
+    flat = matrix.ravel()
+    stats = [iqm(flat[rng.integers(0, len(flat), len(flat))]) for _ in range(reps)]
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@pytest.mark.parametrize("shape", [(1, 12), (3, 10), (5, 4), (3, 50)])
+def test_iqm_interval_matches_rliable(shape: tuple[int, int]) -> None:
+    """Same resample count as rliable; the two intervals differ only by Monte-Carlo error, whose standard deviation
+    at 10 000 resamples is about 1% of the interval's width for each bound (4% is a four-sigma bound)."""
+    rng = np.random.default_rng(sum(shape))
+    runs, tasks = shape
+    matrix = rng.normal(0.5, 0.3, size=(1, tasks)) + rng.normal(0.0, 0.3, size=shape)  # task effect + run noise
+    reference = _rliable_interval(matrix, reps=10_000)
+    ours = np.array(stratified_bootstrap_interval(matrix.T, resamples=10_000))
+    width = reference[1] - reference[0]
+    if runs == 1:  # nothing to resample within a task: a point, the IQM itself
+        assert ours[0] == ours[1] == pytest.approx(iqm(matrix.ravel()))
+        assert reference == pytest.approx(ours)
+    else:
+        assert np.abs(ours - reference).max() < 0.04 * width, (ours, reference)
+        pooled = np.array(_pooled_interval(matrix, reps=2_000))
+        assert np.abs(pooled - reference).max() > 0.04 * width  # the check can tell the two bootstraps apart
+
+
+def test_interval_with_unequal_runs_and_bad_input() -> None:
+    # A task with one run always contributes its one score; tasks keep their own run counts.
+    low, high = stratified_bootstrap_interval([[0.0, 1.0], [0.5], [0.2, 0.4, 0.9]], resamples=2_000)
+    assert 0.0 <= low <= iqm([0.0, 1.0, 0.5, 0.2, 0.4, 0.9]) <= high <= 1.0
+    for bad, field in [([], "runs_by_task"), ([[1.0], []], "runs_by_task")]:
+        with pytest.raises(ValueError, match=field):
+            stratified_bootstrap_interval(bad)
+    with pytest.raises(ValueError, match="resamples"):
+        stratified_bootstrap_interval([[1.0]], resamples=0)
+    with pytest.raises(ValueError, match="confidence"):
+        stratified_bootstrap_interval([[1.0]], confidence=1.5)
+
+
 def test_score_formula_and_undefined_span() -> None:
     scores = score_tasks(np.array([5.0, 1.0, 3.0]), np.array([1.0, 1.0, 3.0]), np.array([9.0, 5.0, 3.0]))
     assert scores == [0.5, 0.0, None]
@@ -77,6 +150,7 @@ def test_oracle_scores_one_and_random_scores_zero(tmp_path: Path, suite: Suite, 
     assert len(document["units"]) == 2
 
 
+@pytest.mark.slow
 def test_cli_benchmark_with_sb3_ppo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ppo"
     code = cli(["benchmark", "cartpole-generalization", "--agent", "stable_baselines3:PPO", "--out", str(out),
@@ -92,7 +166,19 @@ def test_cli_benchmark_with_sb3_ppo(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert high == 500.0  # the LQR reference balances the pole for the whole episode
     with Image.open(out / "benchmark-cartpole-generalization-v0.png") as image:
         assert image.format == "PNG"
-    assert "overall" in capsys.readouterr().out
+    stdout = capsys.readouterr().out
+    assert "overall" in stdout
+    assert f"scorecard: {out / 'benchmark-cartpole-generalization-v0.png'} and {out / 'results.json'}" in stdout
+
+
+def test_benchmark_prints_where_its_scorecard_went(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the default output folder is relative to the working directory
+    assert benchmarking.main(["test-chain", "--agent", "test_benchmarking:OracleAgent"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    out = Path("runs") / "benchmark-test-chain-v0-test_benchmarking-OracleAgent-quick-seed0"
+    assert line == f"scorecard: {out / 'benchmark-test-chain-v0.png'} and {out / 'results.json'}"
+    assert (tmp_path / out / "benchmark-test-chain-v0.png").exists() and (tmp_path / out / "results.json").exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -249,6 +249,13 @@ def test_bench_runs_a_script_through_its_main(capsys) -> None:
     assert code == 0 and stdout.startswith("== cartpole_throughput") and stdout.count("ratio") == 2
 
 
+def test_bench_help_names_the_program_mtenvs_bench_name(capsys) -> None:
+    program = sys.argv[0]
+    code, stdout, _ = run_cli(capsys, "bench", "cartpole_throughput", "--help")
+    assert code == 0 and "usage: mtenvs bench cartpole_throughput [-h]" in stdout
+    assert sys.argv[0] == program  # restored for whatever runs next
+
+
 def test_bench_without_the_source_tree_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(cli, "benchmarks_dir", lambda: tmp_path / "benchmarks")
     code, _, stderr = run_cli(capsys, "bench")

@@ -19,6 +19,12 @@ from mtenvs.runner import experiments
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
+SLOW_PAGES = {"ray", "train-across-tasks", "benchmark-your-algorithm", "methods/experience-sharing.md",
+              "methods/perminv.md"}  # 3.5 s or more each: marked slow
+
+
+def _params(names: list[str]) -> list:
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_PAGES else n for n in names]
 
 
 def _hooks():
@@ -57,6 +63,53 @@ def test_every_family_and_experiment_has_a_generated_page() -> None:
             assert f"`{claim.metric}`" in page
 
 
+def _all_pages() -> dict[str, str]:
+    pages = {str(p.relative_to(DOCS)): p.read_text() for p in DOCS.rglob("*.md")}
+    return pages | _hooks().generated_pages()
+
+
+def _fenced_lines(text: str) -> list[tuple[str, str]]:
+    """``(language, line)`` for every line inside a fenced code block."""
+    lines, language = [], None
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            language = (line.strip()[3:].split() or [""])[0] if language is None else None
+        elif language is not None:
+            lines.append((language, line))
+    return lines
+
+
+def test_code_lines_fit_in_100_characters() -> None:
+    long = [(page, line) for page, text in _all_pages().items() for language, line in _fenced_lines(text)
+            if language != "text" and len(line) > 100]  # printed output (text blocks) may be wider
+    assert not long, long[:5]
+
+
+def test_pages_cite_only_what_a_reader_has() -> None:
+    """No page refers to material outside the repository; the papers are cited in full on papers.md."""
+    pattern = re.compile(r"notes-\d|\(notes\b|notes §|Appendix Z|§3\.3b|\bissue \d", flags=re.IGNORECASE)
+    hits = [(page, m.group(0)) for page, text in _all_pages().items() for m in pattern.finditer(text)]
+    assert not hits, hits[:5]
+    papers = (DOCS / "papers.md").read_text()
+    for experiment in experiments().values():
+        if experiment.paper:
+            assert f'id="paper-{experiment.paper}"' in papers, experiment.paper
+
+
+def test_home_page_gallery_shows_every_family() -> None:
+    hooks = _hooks()
+    gallery = hooks.gallery()
+    for name in mtenvs.families():
+        if name == "ToyChain":
+            continue
+        assert f"](families/{name}.md)" in gallery
+        if _renders(name):
+            gif = DOCS / "assets" / "gallery" / f"{name}.gif"
+            assert gif.exists(), f"no episode GIF of {name}: run python docs/render_images.py {name}"
+            assert gif.stat().st_size <= 300_000, f"{gif.name} is {gif.stat().st_size // 1000} KB"
+    assert "<!-- gallery -->" in (DOCS / "index.md").read_text()
+
+
 def test_parameter_ranges_on_family_pages() -> None:
     page = _hooks().family_page("CartPole")
     row = next(line for line in page.splitlines() if line.startswith("| `pole_length`"))
@@ -69,31 +122,44 @@ def test_headings_are_demoted_outside_code() -> None:
     assert _hooks().demote_headings(text) == "### Reward\n```python\n# a comment\n```\nsee `mtenvs.Task`"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("mkdocs") is None, reason="mkdocs is in the dev extra")
 def test_site_builds_strictly(tmp_path: Path) -> None:
     result = subprocess.run(["mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=ROOT,
-                            capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=600)
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT)})  # this checkout
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "families" / "CartPole" / "index.html").exists()
 
 
-@pytest.mark.parametrize("tutorial", TUTORIALS, ids=[t.stem for t in TUTORIALS])
-def test_tutorial_runs(tutorial: Path, tmp_path: Path) -> None:
-    """Each tutorial's Python blocks, concatenated, run as a script in a fresh process (they register things)."""
-    code = "\n".join(re.findall(r"```python\n(.*?)```", tutorial.read_text(), flags=re.DOTALL))
-    assert code, f"{tutorial.name} has no python blocks"
-    script = tmp_path / "tutorial.py"
-    script.write_text("import torch\ntorch.set_num_threads(1)\n" + code)
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+def _tutorial_outputs():
+    spec = importlib.util.spec_from_file_location("tutorial_outputs", DOCS / "tutorial_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", _params([t.stem for t in TUTORIALS]))
+def test_tutorial_runs(name: str, tmp_path: Path) -> None:
+    """Each tutorial's Python blocks, concatenated, run as a script in a fresh process (they register things), and
+    each block that prints is followed on the page by what it prints (numbers aside; `docs/tutorial_outputs.py`
+    regenerates them)."""
+    outputs = _tutorial_outputs()
+    text = (DOCS / "tutorials" / f"{name}.md").read_text()
+    assert outputs.code_blocks(text), f"{name}.md has no python blocks"
+    result, printed = outputs.run(text, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    for index, (shown, actual) in enumerate(zip(outputs.committed_outputs(text), printed, strict=True)):
+        if actual.strip():
+            assert shown is not None, f"{name}.md block {index + 1} prints but shows no output block"
+            assert outputs.masked(shown) == outputs.masked(actual), (index, shown, actual)
 
 
 PAGES_WITH_CODE = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")
                          if p.parent.name != "tutorials" and "```python" in p.read_text())
 
 
-@pytest.mark.parametrize("page", PAGES_WITH_CODE)
+@pytest.mark.parametrize("page", _params(PAGES_WITH_CODE))
 def test_page_code_runs(page: str, tmp_path: Path) -> None:
     """The Python blocks of every other hand-written page (methods, home, getting started) run as written."""
     code = "\n".join(re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(), flags=re.DOTALL))

@@ -109,3 +109,31 @@ def test_vector_wrappers_show_the_task_to_the_agent() -> None:
     assert ended >= 4
     np.testing.assert_allclose(obs[:, 4:], np.stack([FAMILY.features(t) for t in venv.venv.venv.unwrapped.tasks]))
     PPO("MlpPolicy", venv, n_steps=64, batch_size=64, device="cpu", seed=0).learn(256)
+
+
+def test_trainings_leave_no_sb3_folder_in_the_temp_dir(tmp_path, monkeypatch, capsys) -> None:
+    """SB3 creates ``<tempdir>/SB3-<date-time>`` on each ``learn`` of a model without ``tensorboard_log``; the
+    benchmark's agents, deep DCPG's learners and ``without_log_folder`` models create none, and keep their output."""
+    import tempfile
+
+    from stable_baselines3 import A2C
+
+    from agents.dcpg.deep import DeepDCPG
+    from mtenvs.benchmarking import build_agent
+    from mtenvs.sb3 import without_log_folder
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    venv = make_vec_env("mtenvs/CartPole-v0", n_envs=2, tasks="train", seed=0)
+    PPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, device="cpu").learn(32)
+    (made,) = temp.glob("SB3-*")  # SB3's own behaviour, which the rest avoids
+    made.rmdir()  # empty
+
+    build_agent(PPO, venv, seed=0).learn(32)
+    chatty = without_log_folder(A2C("MlpPolicy", venv, n_steps=8, device="cpu", verbose=1))
+    chatty.learn(32, log_interval=1)
+    assert "total_timesteps" in capsys.readouterr().out  # verbose output still printed
+    DeepDCPG("mtenvs/DroneNav-v0", [{"plan": "long"}, {"plan": "cloud"}], algo="a2c", n_envs=1, n_steps=8,
+             env_kwargs={"image_shape": (8, 8), "max_episode_steps": 30}).learn(2)
+    assert list(temp.glob("SB3-*")) == []

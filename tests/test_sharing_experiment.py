@@ -15,6 +15,7 @@ TINY = ["games=Breakout,Pong", "num_games=2", "steps_per_task=100", "simnet_step
         "max_episode_steps=50", "reward_window=1"]
 
 
+@pytest.mark.slow
 def test_atari_sharing_reports_reward_thresholds_and_the_confusion_matrix(tmp_path: Path) -> None:
     document = execute(plan_run(get("000-atari-sharing"), "quick", overrides=TINY, out=tmp_path / "run"))
     jsonschema.validate(document, schema())

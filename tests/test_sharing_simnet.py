@@ -109,6 +109,7 @@ def _dummy_env():
     return Ram()
 
 
+@pytest.mark.slow
 def test_input_profile_identifies_held_out_games() -> None:
     """Held-out check at toy size: SimNets of three games from new seeds match their own game's stored SimNet."""
     config = SimNetConfig(steps=300, learning_starts=30, target_update_interval=15, max_episode_steps=100)

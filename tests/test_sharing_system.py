@@ -78,6 +78,7 @@ def test_system_rejects_bad_arguments() -> None:
         SharingSystem(GAMES, 2, LEARNER)
 
 
+@pytest.mark.slow
 def test_a_run_resumes_from_its_checkpoint_with_the_same_records(tmp_path: Path) -> None:
     def system() -> SharingSystem:
         return SharingSystem(GAMES, 2, LEARNER, None, SIMNET, SimilarityMatcher(tau=None), seed=3)

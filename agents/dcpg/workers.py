@@ -176,13 +176,14 @@ class DeepAgentWorker:
         """Build the environments and the learner (seeded with the agent's seed)."""
         from agents.dcpg.learners import ALGORITHMS
         from agents.dcpg.policies import RegularizedActorCriticPolicy
-        from mtenvs.sb3 import make_vec_env
+        from mtenvs.sb3 import make_vec_env, without_log_folder
 
         env = make_vec_env(self.env_id, self.n_envs, task=self.task, seed=self.seed, env_kwargs=self.env_kwargs)
         kwargs = dict(self.algo_kwargs)
         kwargs["policy_kwargs"] = self._policy_kwargs(env.observation_space, kwargs.get("policy_kwargs"))
         self.model = ALGORITHMS[self.algo](RegularizedActorCriticPolicy, env, seed=self.seed, device=self.device,
                                            **kwargs)
+        without_log_folder(self.model)
 
     @staticmethod
     def _policy_kwargs(space: Any, extra: Mapping[str, Any] | None) -> dict[str, Any]:

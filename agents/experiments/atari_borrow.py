@@ -120,22 +120,30 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Training-episode returns against own frames for the lender, the borrowers and the second isolated agent."""
+    """Training-episode returns against own frames for the lender, the borrowers and the second isolated agent
+    (mean and range over seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from agents.experiments._plotting import mean_band
+
     figure, axis = plt.subplots(figsize=(6, 4))
     colours = {"lender": "tab:blue", "isolated": "tab:cyan", "buffer": "tab:orange", "buffer+weights": "tab:red"}
-    for r in records:
-        for variant, (frames, returns) in r.metrics["curves"].items():
-            axis.plot(frames, returns, color=colours[variant], alpha=0.6,
-                      label=variant if r is records[0] else None)
-        axis.axhline(r.metrics["isolated_reward"], color="grey", ls=":", lw=0.8)
+    for variant, colour in colours.items():
+        curves = [r.metrics["curves"][variant] for r in records if variant in r.metrics["curves"]]
+        if not curves:
+            continue
+        grid = np.unique(np.concatenate([np.asarray(frames, dtype=float) for frames, _ in curves]))
+        runs = [np.interp(grid, frames, returns) for frames, returns in curves]  # one frame grid for every seed
+        mean_band(axis, grid, runs, color=colour, label=variant)
+    isolated = float(np.mean([r.metrics["isolated_reward"] for r in records]))
+    axis.axhline(isolated, color="grey", ls=":", lw=1, label="isolated final reward (mean)")
     axis.set_xlabel("own frames (agent steps)")
     axis.set_ylabel(f"{cfg.game} training-episode return")
-    axis.set_title(f"{cfg.game}: borrowed buffer vs isolated (dotted: isolated final reward)", fontsize=9)
+    spread = f"; mean over {len(records)} seeds, shaded: lowest to highest" if len(records) > 1 else ""
+    axis.set_title(f"{cfg.game}: borrowed buffer vs isolated{spread}", fontsize=9)
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure

@@ -1,6 +1,6 @@
 """GridWorld panels (a)-(e) of paper 003 (Fig. 2): DCPG's common policy against each single-agent policy.
 
-Every panel is a set of 10x10 GridWorlds (reconstructed layouts, notes-003 Appendix Z) with one agent per
+Every panel is a set of 10x10 GridWorlds (layouts reconstructed from the paper's figure) with one agent per
 environment on a ring with lazy Metropolis weights. DCPG trains one common policy; the single-agent baselines SA-i
 train the same way on environment ``i`` alone (``W = I``). Every policy is then scored on all environments of the
 panel: the joint objective ``sum_i V_i(rho_i)`` (exact, gamma = 0.99), how many goals the greedy policy reaches
@@ -9,7 +9,7 @@ within 100 steps, and, for DCPG, the consensus error ``max_i ||theta_i - theta_b
 The paper reports: (a) DCPG finds all goals; (b) it still solves all tasks; (c) it compromises with 3 of 4 (with the
 swap conflict ``V_2 + V_3 = 0`` for every policy, so 2 or 3 "finished" tasks are equally optimal); (d) from the
 top-left corner it misses the optimum, (e) from the top-right it finds it. The reconstructed (d)/(e) layout does not
-reproduce that contrast at convergence (notes-003 Appendix Z).
+reproduce that contrast at convergence.
 """
 
 from __future__ import annotations

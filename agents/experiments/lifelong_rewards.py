@@ -147,35 +147,43 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Fig. 1: greedy cost (-reward, log scale) vs iteration per domain (mean over seeds); Algorithm 2 consensus error."""
+    """Fig. 1: greedy cost (-reward, log scale) vs iteration per domain (mean and range over seeds); Algorithm 2's
+    consensus error."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 3, figsize=(13, 7))
+    from agents.experiments._plotting import integer_ticks, mean_band
+
+    seeds = len({r.params["seed"] for r in records})
+    figure, axes = plt.subplots(2, 3, figsize=(13, 7.6))
     for axis, domain in zip(axes.flat, cfg.domains, strict=False):
         for method in cfg.methods:
             mine = _records(records, domain, method)
             if mine:
-                cost = -np.mean([r.metrics["eval_reward"] for r in mine], axis=0)
-                axis.semilogy(np.arange(1, len(cost) + 1), cost, label=method)
+                costs = [-np.asarray(r.metrics["eval_reward"], dtype=float) for r in mine]
+                mean_band(axis, np.arange(1, len(costs[0]) + 1), costs, label=method)
         optimum = summary.get(f"lqr_optimum_per_step/{ABBREVIATIONS.get(domain, domain)}")
         if optimum is not None:
             axis.axhline(-optimum, color="grey", ls="--", lw=0.8, label="LQR optimum")
-        axis.set_title(ABBREVIATIONS.get(domain, domain))
+        axis.set_yscale("log")
+        axis.set_title(f"{domain} ({ABBREVIATIONS.get(domain, domain)})", fontsize=10)
         axis.set_xlabel("iteration")
-        axis.set_ylabel("average cost = -reward (greedy, log)")
+        axis.set_ylabel("average cost per step (log)")
+        integer_ticks(axis)
     axes.flat[0].legend(fontsize=7)
     consensus = axes.flat[5]
     for r in records:
         if r.params["method"] == "ePG-ELLA" and r.params["seed"] == 0:
-            consensus.semilogy(np.maximum(r.metrics["alg2_consensus_first"], 1e-16),
-                               label=ABBREVIATIONS.get(str(r.params["domain"]), r.params["domain"]))
+            consensus.semilogy(np.maximum(r.metrics["alg2_consensus_first"], 1e-16), label=str(r.params["domain"]))
     consensus.set_xlabel("ADMM iteration (first outer iteration)")
     consensus.set_ylabel("consensus error ||A vec(L)||")
-    consensus.set_title("ePG-ELLA agreement error (Fig. 1f)")
+    consensus.set_title("ePG-ELLA agreement error, seed 0 (Fig. 1f)", fontsize=10)
+    integer_ticks(consensus)
     consensus.legend(fontsize=7)
+    band = f"mean over {seeds} seeds, shaded: lowest to highest seed" if seeds > 1 else "one seed"
+    figure.suptitle(f"Greedy policy's cost = −reward on the tasks learned so far ({band})", fontsize=10)
     figure.tight_layout()
     return figure
 

@@ -4,7 +4,7 @@ Each lifelong method (PG-ELLA, GO-MTL, ePG-ELLA) first learns a basis ``L`` on `
 (paper: 49 helicopter tasks). A new, unseen task (from the family's ``test`` set) then starts from the basis: its
 trajectories under the initial policy ``theta = 0`` give the method's own operating point (one eNAC step for
 PG-ELLA and GO-MTL, the reward-weighted operating point of Algorithm 1 for ePG-ELLA) and Hessian, the LASSO gives
-``s_new`` and the task starts from ``theta = L s_new``, then keeps learning with eNAC (notes-002 §4.2's warm-start
+``s_new`` and the task starts from ``theta = L s_new``, then keeps learning with eNAC (a warm-start
 protocol). PG learns the same new tasks from ``theta = 0``.
 
 * jump-start (Fig. 2a): greedy reward of the starting policy minus that of ``theta = 0``;
@@ -143,22 +143,31 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Fig. 2d: greedy cost (-reward, log scale) on the new tasks vs iteration (0 = the starting policy)."""
+    """Fig. 2d: greedy cost (-reward, log scale) on the new tasks vs iteration (0 = the starting policy), mean and
+    range over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(cfg.domains), figsize=(5.5 * len(cfg.domains), 4), squeeze=False)
+    from agents.experiments._plotting import integer_ticks, mean_band
+
+    seeds = len({r.params["seed"] for r in records})
+    figure, axes = plt.subplots(1, len(cfg.domains), figsize=(6 * len(cfg.domains), 4.4), squeeze=False)
     for axis, domain in zip(axes[0], cfg.domains, strict=True):
         for method in cfg.methods:
             mine = [r for r in records if r.params["domain"] == domain and r.params["method"] == method]
             if mine:
-                axis.semilogy(-np.mean([r.metrics["curve"] for r in mine], axis=0), label=method)
-        axis.set_xlabel("iteration on the new tasks")
-        axis.set_ylabel("average cost = -reward (greedy, log)")
-        axis.set_title(f"new {ABBREVIATIONS.get(domain, domain)} tasks from a learned basis (Fig. 2d)", fontsize=10)
+                costs = [-np.asarray(r.metrics["curve"], dtype=float) for r in mine]
+                mean_band(axis, np.arange(len(costs[0])), costs, label=method)
+        axis.set_yscale("log")
+        axis.set_xlabel("iteration on the new tasks (0: the starting policy)")
+        axis.set_ylabel("average cost per step = −reward (log)")
+        axis.set_title(f"New {domain} tasks from a learned basis (Fig. 2d)", fontsize=10)
+        integer_ticks(axis)
         axis.legend(fontsize=7)
+    if seeds > 1:
+        figure.text(0.99, 0.01, f"mean over {seeds} seeds; shaded: lowest to highest seed", ha="right", fontsize=7)
     figure.tight_layout()
     return figure
 

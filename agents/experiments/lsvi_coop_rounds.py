@@ -124,28 +124,43 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Rounds against log T per algorithm and S (linear rounds axis), with the lemmas' bounds dashed."""
+    """Top: rounds against log T per algorithm and S (mean, 95% interval over seeds). Bottom: the same rounds as a
+    fraction of the lemma's bound, which holds where the curve stays below 1."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, algorithm, thresholds, lemma in ((axes[0], 1, cfg.thresholds_alg1, "Lemma 1"),
-                                               (axes[1], 2, cfg.thresholds_alg2, "Lemma 3")):
+    from agents.experiments._plotting import mean_band
+
+    figure, axes = plt.subplots(2, 2, figsize=(10.5, 7), sharex=True)
+    for column, algorithm, thresholds, lemma in ((0, 1, cfg.thresholds_alg1, "Lemma 1"),
+                                                 (1, 2, cfg.thresholds_alg2, "Lemma 3")):
+        top, bottom = axes[0, column], axes[1, column]
         for threshold, colour in zip(thresholds, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False):
             rs = [r.metrics for r in records
                   if r.params["algorithm"] == algorithm and float(r.params["threshold"]) == threshold]
             if not rs:
                 continue
             times = rs[0]["T"]
-            axis.plot(times, np.mean([r["rounds"] for r in rs], axis=0), marker="o", color=colour, label=f"S = {threshold:g}")
-            axis.plot(times, rs[0]["bound"], ls="--", color=colour, alpha=0.6)
-        axis.set_xscale("log")                               # a log T law is a straight line on these axes
-        axis.set_xlabel("episodes T (log scale)")
-        axis.set_ylabel("episodes with communication")
-        axis.set_title(f"Algorithm {algorithm} (dashed: {lemma} bound)", fontsize=10)
-        axis.legend(fontsize=8)
+            rounds = np.array([r["rounds"] for r in rs], dtype=float)
+            bound = np.asarray(rs[0]["bound"], dtype=float)
+            mean_band(top, times, rounds, spread="ci", marker="o", color=colour, label=f"S = {threshold:g}")
+            mean_band(bottom, times, rounds / bound, spread="ci", marker="o", color=colour, label=f"S = {threshold:g}")
+        bottom.axhline(1.0, color="black", ls="--", lw=1, label=f"{lemma} bound")
+        top.set_ylabel("episodes with communication")
+        top.set_title(f"Algorithm {algorithm}: communication rounds", fontsize=10)
+        bottom.set_ylabel(f"rounds / {lemma} bound")
+        bottom.set_yscale("log")
+        bottom.set_ylim(top=1.5)
+        bottom.set_title(f"Algorithm {algorithm}: share of the {lemma} bound used", fontsize=10)
+        bottom.set_xlabel("episodes T (log scale)")
+        bottom.set_xscale("log")                           # a log T law is a straight line on these axes
+        top.legend(fontsize=8)
+        bottom.legend(fontsize=8)
+    seeds = len({r.params["seed"] for r in records})
+    if seeds > 1:
+        figure.suptitle(f"Mean over {seeds} seeds; shaded: 95% interval", fontsize=9)
     figure.tight_layout()
     return figure
 

@@ -3,7 +3,7 @@
 Algorithm 2 draws a scalarization v_t ~ Dirichlet(1_N) every episode and plays the optimistic greedy joint policy
 for vᵀr; the policies learned so far, Π̂_T, approximate the (convex part of the) Pareto front. The Bayes regret
 (Eq. 12) R_B(T) = E_v[V*_v(x_1) − max_{π∈Π̂_T} vᵀV^π(x_1)] should fall towards 0: Theorem 4 with Proposition 3 gives
-R_B(T) ≤ R_C(T)/T + o(1) = Õ(sqrt(S/T)) plus a Wasserstein term (notes-001 §4.4). We evaluate R_B exactly per policy
+R_B(T) ≤ R_C(T)/T + o(1) = Õ(sqrt(S/T)) plus a Wasserstein term. We evaluate R_B exactly per policy
 (vector values by DP, V*_v by DP on the scalarized MDP) and by Monte Carlo over v, on the ``LinearMultiAgent``
 family, for several synchronization thresholds S (S ≤ 1: every episode).
 """
@@ -96,11 +96,13 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Bayes regret against T for each S (mean over seeds), log-log, with a T^{-1/2} reference."""
+    """Bayes regret against T for each S (mean and range over seeds), log-log, with a T^{-1/2} reference."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from agents.experiments._plotting import mean_band
 
     figure, axis = plt.subplots(figsize=(6.5, 4))
     for threshold in cfg.thresholds:
@@ -108,7 +110,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
         if not rs:
             continue
         syncs = np.mean([r["final_sync_episodes"] for r in rs])
-        axis.plot(rs[0]["T"], np.mean([r["bayes_regret"] for r in rs], axis=0), marker="o",
+        mean_band(axis, rs[0]["T"], [r["bayes_regret"] for r in rs], marker="o",
                   label=f"S = {threshold:g} ({syncs:.0f} syncs)")
     times = np.asarray(records[0].metrics["T"], dtype=float)
     start = np.mean([r.metrics["bayes_regret"][0] for r in records])
@@ -117,7 +119,9 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
     axis.set_yscale("log")
     axis.set_xlabel("episodes T")
     axis.set_ylabel("Bayes regret R_B(T)")
-    axis.set_title(f"Pareto-front recovery, {cfg.n_agents}-agent linear MMDP (Algorithm 2)", fontsize=10)
+    seeds = len({r.params["seed"] for r in records})
+    spread = f"\nmean over {seeds} seeds, shaded: lowest to highest seed" if seeds > 1 else ""
+    axis.set_title(f"Pareto-front recovery, {cfg.n_agents}-agent linear MMDP (Algorithm 2){spread}", fontsize=9)
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure

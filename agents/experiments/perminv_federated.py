@@ -69,7 +69,7 @@ def env_kwargs(cfg: Config) -> dict[str, Any]:
 def train(cfg: Config, tasks: Sequence[Any], seed: int) -> Any:
     """IS-PPO with the permutation-invariant policy on ``tasks`` (uniform task sampling) for ``episodes`` episodes."""
     from agents.perminv import ISPPO, PermutationInvariantPolicy, PrioritizedTasks
-    from mtenvs.sb3 import make_vec_env
+    from mtenvs.sb3 import make_vec_env, without_log_folder
 
     sampler = PrioritizedTasks(tasks, alpha=0.0)
     venv = make_vec_env(ENV_ID, cfg.n_envs, tasks=sampler, seed=seed, env_kwargs=env_kwargs(cfg))
@@ -77,7 +77,7 @@ def train(cfg: Config, tasks: Sequence[Any], seed: int) -> Any:
     model = ISPPO(PermutationInvariantPolicy, venv, sampler=sampler, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
                   n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate, gamma=cfg.gamma, seed=seed, device="cpu",
                   policy_kwargs={"features_extractor_kwargs": encoder, "concentration_init": cfg.concentration_init})
-    model.learn(cfg.episodes * cfg.rounds)
+    without_log_folder(model).learn(cfg.episodes * cfg.rounds)
     venv.close()
     return model
 
@@ -138,16 +138,23 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Test accuracy of the aggregate per round (mean over seeds and unseen tasks), as Fig. 6 (left)."""
+    """Test accuracy of the aggregate per round (mean over unseen tasks; mean and range over seeds), as Fig. 6."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from agents.experiments._plotting import mean_band
+
     figure, axis = plt.subplots(figsize=(6.5, 4))
     for name, colour in zip(POLICIES, ("tab:blue", "tab:orange", "tab:grey"), strict=True):
-        curve = np.mean([r.metrics[f"{name}_curve"] for r in records], axis=0)
-        axis.plot(np.arange(1, len(curve) + 1), curve, color=colour, label={"fedavg": "FedAvg"}.get(name, name.upper()))
+        curves = [r.metrics[f"{name}_curve"] for r in records]
+        mean_band(axis, np.arange(1, len(curves[0]) + 1), curves, color=colour,
+                  label={"fedavg": "FedAvg"}.get(name, name.upper()))
+    seeds = len(records)
+    if seeds > 1:
+        axis.text(0.99, 0.02, f"mean over {seeds} seeds; shaded: lowest to highest", transform=axis.transAxes,
+                  ha="right", va="bottom", fontsize=7)
     axis.set_xlabel("federated round")
     axis.set_ylabel("test accuracy of the aggregate")
     axis.set_title("Learned aggregation weights vs FedAvg on unseen client splits (paper 004, Fig. 6)", fontsize=9)

@@ -129,32 +129,38 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
 
 
 def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
-    """Fig. 1's three panels: regret vs N at the largest and smallest ε, and the N_max gap vs ε."""
+    """Fig. 1's three panels: regret vs N at the smallest and the largest ε, and the N_max gap vs ε; error bars are
+    95% intervals over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    from agents.experiments._plotting import estimate_bars
+
+    figure, axes = plt.subplots(1, 3, figsize=(12.5, 3.8))
     sizes = list(cfg.sample_sizes)
-    for axis, e in zip(axes[:2], (max(cfg.mismatches), min(cfg.mismatches)), strict=True):
+    for axis, e in zip(axes[:2], (min(cfg.mismatches), max(cfg.mismatches)), strict=True):
         for method, colour in (("real", "tab:blue"), ("permuted", "tab:orange")):
-            means = [summary[f"{method}_regret_eps{e:g}_n{n}"]["mean"] for n in sizes]
-            axis.plot(sizes, means, marker="o", color=colour, label=f"{method}" + (" (20 real)" if method == "permuted" else ""))
+            estimates = [summary[f"{method}_regret_eps{e:g}_n{n}"] for n in sizes]
+            label = "N real samples" if method == "real" else f"{cfg.base_samples} real + permutations to N"
+            estimate_bars(axis, sizes, estimates, positive=True, marker="o", color=colour, label=label)
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel("N (training samples)")
         axis.set_ylabel("regret vs exact optimum")
-        axis.set_title(f"ε = {e:g}")
-        axis.legend()
+        axis.set_title(f"task mismatch ε = {e:g}", fontsize=10)
+        axis.legend(fontsize=8)
     n_max = max(sizes)
-    gaps = [summary[f"gap_eps{e:g}_n{n_max}"]["mean"] for e in cfg.mismatches]
-    axes[2].plot(cfg.mismatches, gaps, marker="o", color="tab:red")
+    estimate_bars(axes[2], cfg.mismatches, [summary[f"gap_eps{e:g}_n{n_max}"] for e in cfg.mismatches],
+                  marker="o", color="tab:red")
     axes[2].axhline(0.0, color="grey", lw=0.8)
     axes[2].set_xlabel("ε (entropy-weight range)")
-    axes[2].set_ylabel(f"regret(permuted) − regret(real), N={n_max}")
-    axes[2].set_title("cost of the nearby MDP")
-    figure.suptitle("LSPI on the synthetic allocation task (paper 004, Fig. 1)", fontsize=10)
+    axes[2].set_ylabel(f"regret(permuted) − regret(real), N = {n_max}")
+    axes[2].set_title("cost of the nearby MDP", fontsize=10)
+    seeds = len({r.params["seed"] for r in records})
+    figure.suptitle(f"LSPI on the synthetic allocation task (paper 004, Fig. 1); mean over {seeds} seeds, "
+                    "bars: 95% interval", fontsize=10)
     figure.tight_layout()
     return figure
 

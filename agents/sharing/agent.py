@@ -138,13 +138,14 @@ class SharingAgent:
     def _build(self, env: Any, seed: int) -> Any:
         from agents.sharing.ewc import EWCDQN
         from agents.sharing.ram import ram_policy_kwargs
+        from mtenvs.sb3 import without_log_folder
 
         c = self.config
-        return EWCDQN("MlpPolicy", env, ewc_lambda=c.ewc_lambda, learning_rate=c.learning_rate,
+        return without_log_folder(EWCDQN("MlpPolicy", env, ewc_lambda=c.ewc_lambda, learning_rate=c.learning_rate,
                       buffer_size=c.buffer_size, learning_starts=c.learning_starts, batch_size=c.batch_size,
                       gamma=c.gamma, train_freq=c.train_freq, target_update_interval=c.target_update_interval,
                       exploration_fraction=c.exploration_fraction, exploration_final_eps=c.exploration_final_eps,
-                      policy_kwargs=ram_policy_kwargs(c.net_arch), seed=seed, device="cpu")
+                      policy_kwargs=ram_policy_kwargs(c.net_arch), seed=seed, device="cpu"))
 
     def learn_task(self, game: str, round_: int, reply: Reply | None = None) -> TaskRecord:
         """Learn ``game`` (step 2: Scenario 2 if ``reply`` matched, else Scenario 1), then consolidate (step 3)."""

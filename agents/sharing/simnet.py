@@ -112,6 +112,7 @@ class SimNet:
         from stable_baselines3 import DQN
 
         from agents.sharing.ram import ram_policy_kwargs
+        from mtenvs.sb3 import without_log_folder
 
         c = self.config
         model = DQN("MlpPolicy", env, learning_rate=c.learning_rate, buffer_size=c.buffer_size,
@@ -119,6 +120,7 @@ class SimNet:
                     target_update_interval=c.target_update_interval, exploration_fraction=c.exploration_fraction,
                     exploration_final_eps=c.exploration_final_eps, policy_kwargs=ram_policy_kwargs([c.hidden]),
                     seed=int(seed), device="cpu")
+        without_log_folder(model)
         start = th.as_tensor(self.initial_parameters)
         th.nn.utils.vector_to_parameters(start.clone(), model.q_net.parameters())
         th.nn.utils.vector_to_parameters(start.clone(), model.q_net_target.parameters())
