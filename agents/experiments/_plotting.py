@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner.stats import mean_ci
+from mtenvs.runner.stats import mean_ci
 
 
 def interval(runs: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
