@@ -89,8 +89,8 @@ def test_the_run_is_reproducible_and_reaches_consensus(reference: dict[str, Any]
 def test_a_resumed_run_ends_as_an_uninterrupted_one(reference: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / "run.ckpt"
 
-    def crash(algo: EPGELLA, record: dict[str, Any]) -> None:
-        if record["iteration"] == 2:
+    def crash(algo: EPGELLA, record: Any) -> None:
+        if record.index == 2:
             raise KeyboardInterrupt("the driver goes away")
 
     first = learner()
@@ -100,7 +100,7 @@ def test_a_resumed_run_ends_as_an_uninterrupted_one(reference: dict[str, Any], t
     second = learner()
     seen: list[int] = []
     try:
-        second.learn(3, callback=lambda algo, record: seen.append(record["iteration"]), checkpoint_path=path)
+        second.learn(3, callback=lambda algo, record: seen.append(record.index), checkpoint_path=path)
         assert seen == [3]  # only the missing iteration ran
         assert_identical(outcome(second), reference)
     finally:
@@ -150,7 +150,7 @@ def test_killed_node_actors_are_restarted_without_changing_the_run(ray_cluster: 
     monkeypatch.setattr(epg_ella, "ProcessorNode", DyingNode)  # node 1 dies inside a call in iteration 2
 
     def kill_node_2(algo: EPGELLA, record: dict[str, Any]) -> None:
-        if record["iteration"] == 2:
+        if record.index == 2:
             ray_cluster.kill(algo.pool.actor(2))  # killed between iterations
 
     algo = learner("ray")

@@ -23,10 +23,8 @@ resumes from that file.
 
 from __future__ import annotations
 
-import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
-from os import PathLike
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -41,7 +39,8 @@ import mtenvs
 from agents.common.communication import Communicator
 from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, build_graph, consensus_error, mixing_matrix, second_largest_eigenvalue_modulus
-from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
+from agents.common.method import Method
+from agents.common.workers import WorkerPool
 from agents.dcpg.reinforce import Reinforce
 from agents.dcpg.workers import DeepAgentWorker
 from mtenvs.core.seeding import child_seeds
@@ -95,8 +94,12 @@ def mixed_parameters(policy: BasePolicy, scope: str = "policy") -> list[torch.nn
     return [p for p in policy.parameters() if id(p) not in local]
 
 
-class DeepDCPG:
+class DeepDCPG(Method):
     """Decentralized policy gradient with deep policies: one SB3 agent per task, parameters mixed every round.
+
+    The method contract (`agents.common.method.Method`) with the unit "round": `learn(total)` runs `total` rounds;
+    a run saved with `checkpoint_path=` or `save` holds every agent with its random streams, the history and the
+    message counts.
 
     Args:
         env_id: an mtenvs id, e.g. ``"mtenvs/DroneNav-v0"``.
@@ -129,6 +132,9 @@ class DeepDCPG:
             running), ``checkpoint_every``, ``max_restarts``, ``actor_options`` of the worker pool, and further
             ``ray.init`` options.
     """
+
+    unit = "round"
+    _resources = ("_runtime", "communicator", "pool")
 
     def __init__(
         self,
@@ -292,45 +298,12 @@ class DeepDCPG:
             "seconds": seconds,
         }
 
-    # ------------------------------------------------------------------------------------------ checkpoints
-    def _checkpoint(self, start: int) -> dict[str, Any]:
-        return {"num_agents": self.num_agents, "seed": self.seed, "start": start, "rounds_done": self.rounds_done,
-                "history": copy.deepcopy(self.history), "comm": copy.deepcopy(self.communicator.stats),
-                "workers": self.pool.snapshot()}
+    # ------------------------------------------------------------------------------------------ the run
+    def _learn_unit(self) -> dict[str, Any]:
+        return self.step()
 
-    def _resume(self, payload: dict[str, Any], path: str | PathLike[str]) -> int:
-        if (payload.get("num_agents"), payload.get("seed")) != (self.num_agents, self.seed):
-            raise ValueError(f"checkpoint_path {str(path)!r} holds a run with {payload.get('num_agents')} agents and "
-                             f"seed {payload.get('seed')}; this one has {self.num_agents} agents and seed {self.seed}")
-        self.pool.restore(payload["workers"])
-        self.rounds_done, self.history = payload["rounds_done"], copy.deepcopy(payload["history"])
-        self.communicator.stats = copy.deepcopy(payload["comm"])
-        return int(payload["start"])
-
-    def learn(self, rounds: int, callback: Callable[[DeepDCPG, dict[str, Any]], Any] | None = None,
-              progress_bar: bool = False, checkpoint_path: str | PathLike[str] | None = None) -> DeepDCPG:
-        """Run ``rounds`` DCPG rounds; ``callback(self, record)`` after each (return ``False`` to stop).
-
-        With ``checkpoint_path``, the run (agents with their random streams, history, message counts) is saved there
-        after every round, before the callback; if the file exists, the run resumes from it and ends where the
-        interrupted call would have ended (``rounds`` after that call's start), with the same result.
-        """
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
-            raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
-        payload = load_checkpoint(checkpoint_path) if checkpoint_path is not None else None
-        start = self._resume(payload, checkpoint_path) if payload is not None else self.rounds_done  # type: ignore[arg-type]
-        iterator: Any = range(start + rounds - self.rounds_done)
-        if progress_bar:
-            from tqdm import tqdm
-
-            iterator = tqdm(iterator, desc=f"DCPG-{self.algo}")
-        for _ in iterator:
-            record = self.step()
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, self._checkpoint(start))
-            if callback is not None and callback(self, record) is False:
-                break
-        return self
+    def _fingerprint(self) -> dict[str, Any]:
+        return {**super()._fingerprint(), "num_agents": self.num_agents}
 
     def close(self) -> None:
         """Close every agent's environments and release the workers (Ray actors) and the communicator."""

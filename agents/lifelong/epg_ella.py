@@ -25,8 +25,6 @@ problems of Algorithm 1 (one per task) run side by side, each with its own round
 from __future__ import annotations
 
 import contextlib
-import copy
-import os
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
@@ -36,9 +34,9 @@ import numpy as np
 from agents.common.communication import Communicator
 from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, chain_plus_random_edges
-from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
+from agents.common.workers import WorkerPool
 from agents.lifelong.admm import drive_consensus
-from agents.lifelong.base import Callback, PolicySearchLearner
+from agents.lifelong.base import PolicySearchLearner
 from agents.lifelong.policy import Trajectories
 from agents.lifelong.workers import BASIS, ProcessorNode, operating_point_problem
 
@@ -71,6 +69,7 @@ class EPGELLA(PolicySearchLearner):
 
     name = "ePG-ELLA"
     samples_in_driver = False
+    _resources = ("sampler", "_deployment", "comm", "pool")
 
     def __init__(self, env_id: str, tasks: Any, *, latent_dim: int = 2, mu1: float = np.exp(-5),
                  mu2: float = np.exp(-5), graph: Graph | None = None, num_nodes: int = 10, extra_edges: int = 20,
@@ -193,62 +192,27 @@ class EPGELLA(PolicySearchLearner):
         merged = {j: value for found in results.values() for j, value in found.items()}
         return [merged[j] for j in range(self.num_tasks)]
 
-    def learn(self, iterations: int, callback: Callback | None = None,
-              checkpoint_path: str | os.PathLike[str] | None = None) -> EPGELLA:
-        """Run ``iterations`` iterations (rollouts in the nodes' workers); each appends a record to :attr:`history`
-        and is passed to ``callback``.
+    def _learn_unit(self) -> dict[str, Any]:
+        """One iteration, rollouts in the nodes' workers; the record is appended to :attr:`history`.
 
-        With ``checkpoint_path``, the run's state (driver, every node's worker, communication counts) is saved there
-        after every iteration, and a call that finds a checkpoint there resumes from it: it runs the iterations
-        still missing to reach ``iterations`` and ends exactly as an uninterrupted run.
+        A run saved with `learn(..., checkpoint_path=...)` or `save` holds the driver's state, every node's worker
+        and the communication counts, so it continues exactly as an uninterrupted run.
         """
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"EPGELLA.learn: iterations must be an integer >= 0, got {iterations!r}")
-        done = 0
-        if checkpoint_path is not None:
-            saved = load_checkpoint(checkpoint_path)
-            if saved is not None:
-                done = self._restore(saved)
-        while done < iterations:
-            tic = time.perf_counter()
-            task_rewards = self._by_task(self.pool.call("sample"))
-            sampled = time.perf_counter()
-            extra = self._update()
-            record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
-                      "task_rewards": task_rewards, "sample_seconds": sampled - tic,
-                      "update_seconds": time.perf_counter() - sampled, **extra}
-            if self.evaluate:
-                record["eval_task_rewards"] = self._by_task(self.pool.call("evaluate"))
-                record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
-            self.history.append(record)
-            done += 1
-            checkpoint = getattr(self.pool, "checkpoint", None)
-            if checkpoint is not None and not getattr(self.pool, "checkpoint_every", 1):
-                checkpoint()  # a restarted node replays at most one iteration's calls
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, self._state(done))
-            if callback is not None and callback(self, record) is False:
-                break
-        return self
-
-    # --- run-level checkpoints ------------------------------------------------------------------------------------
-
-    def _state(self, done: int) -> dict[str, Any]:
-        return {"round": done, "pool": self.pool.snapshot(), "comm": copy.deepcopy(self.comm.stats),
-                "driver": {"history": self.history, "thetas": self.thetas, "coefficients": self.coefficients,
-                           "bases": self.bases, "seen": self.seen, "rng": self.rng.bit_generator.state}}
-
-    def _restore(self, saved: Mapping[str, Any]) -> int:
-        if set(saved.get("pool", {})) != set(self.graph.nodes):
-            raise ValueError(f"EPGELLA.learn: the checkpoint's nodes {sorted(saved.get('pool', {}))} are not this "
-                             f"learner's graph nodes {list(self.graph.nodes)}")
-        driver = copy.deepcopy(saved["driver"])
-        self.history, self.thetas, self.coefficients = driver["history"], driver["thetas"], driver["coefficients"]
-        self.bases, self.seen = driver["bases"], driver["seen"]
-        self.rng.bit_generator.state = driver["rng"]
-        self.comm.stats = copy.deepcopy(saved["comm"])
-        self.pool.restore(saved["pool"])
-        return int(saved["round"])
+        tic = time.perf_counter()
+        task_rewards = self._by_task(self.pool.call("sample"))
+        sampled = time.perf_counter()
+        extra = self._update()
+        record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
+                  "task_rewards": task_rewards, "sample_seconds": sampled - tic,
+                  "update_seconds": time.perf_counter() - sampled, **extra}
+        if self.evaluate:
+            record["eval_task_rewards"] = self._by_task(self.pool.call("evaluate"))
+            record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
+        self.history.append(record)
+        checkpoint = getattr(self.pool, "checkpoint", None)
+        if checkpoint is not None and not getattr(self.pool, "checkpoint_every", 1):
+            checkpoint()  # a restarted node replays at most one iteration's calls
+        return record
 
     def close(self) -> None:
         """Release the nodes' environments and workers, and the communicator this learner opened."""
