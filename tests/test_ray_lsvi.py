@@ -19,7 +19,7 @@ from identical import assert_identical
 
 import mtenvs
 from agents.lsvi.coop import CoopLSVI, HeterogeneousCoopLSVI
-from agents.lsvi.distmt import DistMTLSVI, RoundRecord
+from agents.lsvi.distmt import DistMTLSVI
 from agents.lsvi.workers import CoopAgent
 
 SIZES = {"instance": 0, "n_states": 5, "n_actions": 3, "dim": 4, "horizon": 3}
@@ -112,7 +112,7 @@ def test_backend_arguments_are_checked(distmt_tasks: list, coop_task: Any, tmp_p
     with pytest.raises(ValueError, match="checkpoint_every"):
         coop(coop_task).learn(2, checkpoint_path=tmp_path / "a", checkpoint_every=0)
     coop(coop_task).learn(2, checkpoint_path=tmp_path / "b")
-    with pytest.raises(ValueError, match="holds nodes"):
+    with pytest.raises(ValueError, match="holds another run"):
         CoopLSVI([coop_task] * 2, seed=0).learn(2, checkpoint_path=tmp_path / "b")
 
 
@@ -127,14 +127,14 @@ def test_distmt_resumes_from_its_checkpoint(distmt_tasks: list, tmp_path: Path) 
     path = tmp_path / "distmt.ckpt"
     reference = distmt_result(distmt(distmt_tasks).learn(4))
 
-    def die_after_round_1(algo: DistMTLSVI, record: RoundRecord) -> None:
-        if record.round == 1:
+    def die_after_round_1(algo: DistMTLSVI, record: Any) -> None:
+        if record.info.round == 1:
             raise Stop
 
     with pytest.raises(Stop):
         distmt(distmt_tasks).learn(4, checkpoint_path=path, callback=die_after_round_1)
     played: list[int] = []
-    resumed = distmt(distmt_tasks).learn(4, checkpoint_path=path, callback=lambda algo, r: played.append(r.round))
+    resumed = distmt(distmt_tasks).learn(4, checkpoint_path=path, callback=lambda algo, r: played.append(r.info.round))
     assert played == [2, 3]                                            # rounds 0 and 1 came from the checkpoint
     assert_identical(distmt_result(resumed), reference)
 
@@ -144,7 +144,7 @@ def test_coop_resumes_from_its_checkpoint(coop_task: Any, tmp_path: Path) -> Non
     reference = coop_result(coop(coop_task).learn(12))
     played: list[int] = []
 
-    def die_at_episode_5(algo: CoopLSVI, regrets: list[float]) -> None:
+    def die_at_episode_5(algo: CoopLSVI, record: Any) -> None:
         played.append(algo.episode)
         if algo.episode == 5:
             raise Stop
@@ -153,7 +153,7 @@ def test_coop_resumes_from_its_checkpoint(coop_task: Any, tmp_path: Path) -> Non
         coop(coop_task).learn(12, checkpoint_path=path, checkpoint_every=2, callback=die_at_episode_5)
     played.clear()
     resumed = coop(coop_task).learn(12, checkpoint_path=path, checkpoint_every=2,
-                                    callback=lambda algo, regrets: played.append(algo.episode))
+                                    callback=lambda algo, record: played.append(algo.episode))
     assert played == list(range(5, 13))                               # the last checkpoint was after episode 4
     assert_identical(coop_result(resumed), reference)
     again = coop(coop_task).learn(12, checkpoint_path=path)            # a finished run's file: nothing left to do
@@ -166,10 +166,10 @@ def test_coop_resumes_from_its_checkpoint(coop_task: Any, tmp_path: Path) -> Non
 def test_distmt_on_ray_equals_local_when_an_agent_and_the_server_die(ray_cluster: Any, distmt_tasks: list) -> None:
     reference = distmt_result(distmt(distmt_tasks).learn(4))
 
-    def kill(algo: DistMTLSVI, record: RoundRecord) -> None:
-        if record.round == 0:
+    def kill(algo: DistMTLSVI, record: Any) -> None:
+        if record.info.round == 0:
             ray_cluster.kill(algo.pool.actor(1))                       # an agent, between rounds
-        if record.round == 2:
+        if record.info.round == 2:
             ray_cluster.kill(algo.pool.actor("server"))                # the server, between rounds
 
     with distmt(distmt_tasks, backend="ray", backend_options={"checkpoint_every": 3}) as algo:
@@ -183,7 +183,7 @@ def test_distmt_on_ray_equals_local_when_an_agent_and_the_server_die(ray_cluster
 def test_coop_on_ray_equals_local_when_actors_die(ray_cluster: Any, coop_task: Any, tmp_path: Path) -> None:
     reference = coop_result(coop(coop_task).learn(12))
 
-    def kill(algo: CoopLSVI, regrets: list[float]) -> None:
+    def kill(algo: CoopLSVI, record: Any) -> None:
         if algo.episode == 3:
             ray_cluster.kill(algo.pool.actor(2))                       # an agent, between episodes
         if algo.episode == 6:

@@ -27,9 +27,8 @@ server are workers (:mod:`agents.lsvi.workers`), in this process or in a Ray act
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +64,10 @@ class CoopHistory:
 class CoopLSVI(PooledRun):
     """Coop-LSVI over parallel linear MDPs, one agent per MDP (paper 001, Algorithm 1, or Algorithm 3).
 
+    The method contract (`agents.common.method.Method`) with the unit "episode": `learn(total)` runs `total` more
+    episodes of every agent; each record's `info` holds the episode's per-agent `regrets` and whether it ended with
+    a synchronization.
+
     Every agent and the server is a worker (:mod:`agents.lsvi.workers`): agent m's environment, data, statistics and
     episodes live in its worker, the synchronized statistics in the server's (node ``comm.server``). Each episode is
     one call to all agents at once; a synchronization is three more calls (pending tuples, the server's union, the
@@ -87,7 +90,7 @@ class CoopLSVI(PooledRun):
             :class:`~agents.common.deployment.Deployment`).
     """
 
-    driver_state = ("history", "episode", "last_sync")
+    unit = "episode"
 
     def __init__(self, tasks: Sequence[Any], *, threshold: float = 1.0, beta: float = 0.5, lam: float = 1.0,
                  agent_features: bool | None = None, comm: Communicator | None = None, seed: int | None = None,
@@ -194,23 +197,10 @@ class CoopLSVI(PooledRun):
         self.episode += 1
         return regrets
 
-    def learn(self, episodes: int, *, checkpoint_path: str | Path | None = None, checkpoint_every: int = 1,
-              callback: Callable[[CoopLSVI, list[float]], Any] | None = None) -> CoopLSVI:
-        """Run ``episodes`` more episodes for every agent.
-
-        Args:
-            episodes: how many episodes.
-            checkpoint_path: save the run (driver, every worker, communication counts) there every
-                ``checkpoint_every`` episodes and at the end; if the file exists, first resume from it (and run to the
-                episode count it was heading for), so a run whose driver died ends exactly as an uninterrupted one.
-            checkpoint_every: episodes between checkpoints.
-            callback: called as ``callback(self, regrets)`` after every episode (and its checkpoint).
-        """
-        if not isinstance(episodes, (int, np.integer)) or isinstance(episodes, bool) or episodes < 0:
-            raise ValueError(f"episodes must be an integer >= 0, got {episodes!r}")
-        self._run(int(episodes), lambda: self.episode, self.step_episode, checkpoint_path=checkpoint_path,
-                  checkpoint_every=checkpoint_every, callback=callback)
-        return self
+    def _learn_unit(self) -> dict[str, Any]:
+        regrets = self.step_episode()
+        return {"episode": self.episode, "group_regret": float(np.sum(regrets)),
+                "synchronized": int(self.history.synchronized[-1]), "regrets": regrets}
 
 
 class HeterogeneousCoopLSVI(CoopLSVI):
