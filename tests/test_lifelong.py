@@ -248,8 +248,6 @@ def test_bad_learner_arguments_raise(tasks):
         small(PG, tasks, estimator="bogus")
     with pytest.raises(ValueError, match="operating_point"):
         small(EPGELLA, tasks, operating_point="bogus")
-    with pytest.raises(ValueError, match="total"):
-        small(PG, tasks).learn(-1)
     with pytest.raises(ValueError, match="step_size"):
         PG(ENV_ID, tasks, step_size=0.0)
 

@@ -84,24 +84,6 @@ def _ship_this_module_by_value() -> Any:
     cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
-# ------------------------------------------------------------------------------------------------ in process
-def test_resumed_deep_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
-    reference = deep().learn(3)
-
-    def crash(dcpg: DeepDCPG, record: Any) -> None:
-        if record.index == 2:
-            raise RuntimeError("driver crash")
-
-    path = tmp_path / "deep.ckpt"
-    with pytest.raises(RuntimeError, match="driver crash"):
-        deep().learn(3, callback=crash, checkpoint_path=path)
-    resumed = deep().learn(3, checkpoint_path=path)
-    assert_identical(deep_result(resumed), deep_result(reference))
-    assert [r["round"] for r in resumed.history] == [1, 2, 3]
-    with pytest.raises(ValueError, match=r"holds another run.*'seed': 3.*'seed': 4"):
-        deep(seed=4).learn(3, checkpoint_path=path)
-
-
 def test_resumed_monte_carlo_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
     reference = tabular(chain_agents()).learn(10, log_interval=3)
 

@@ -86,27 +86,6 @@ def test_the_run_is_reproducible_and_reaches_consensus(reference: dict[str, Any]
     assert len(set(reference["history"][0]["task_rewards"])) == 4  # every task rolled out by its own owner
 
 
-def test_a_resumed_run_ends_as_an_uninterrupted_one(reference: dict[str, Any], tmp_path: Path) -> None:
-    path = tmp_path / "run.ckpt"
-
-    def crash(algo: EPGELLA, record: Any) -> None:
-        if record.index == 2:
-            raise KeyboardInterrupt("the driver goes away")
-
-    first = learner()
-    with pytest.raises(KeyboardInterrupt):
-        first.learn(3, callback=crash, checkpoint_path=path)
-    first.close()
-    second = learner()
-    seen: list[int] = []
-    try:
-        second.learn(3, callback=lambda algo, record: seen.append(record.index), checkpoint_path=path)
-        assert seen == [3]  # only the missing iteration ran
-        assert_identical(outcome(second), reference)
-    finally:
-        second.close()
-
-
 def test_bad_backends_raise(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match=r"backend must be one of \['local', 'ray'\]"):
         learner(backend="mpi")
@@ -126,18 +105,6 @@ def test_bad_backends_raise(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ Ray
-
-
-def test_ray_nodes_give_the_identical_run(ray_cluster: Any, reference: dict[str, Any]) -> None:
-    algo = learner("ray")
-    try:
-        pids = algo.pool.pids()
-        assert len(set(pids.values())) == 3 and os.getpid() not in pids.values()  # every node in its own process
-        assert_identical(outcome(algo.learn(3)), reference)
-        assert algo.pool.restarts == {0: 0, 1: 0, 2: 0}
-    finally:
-        algo.close()
-    assert ray_cluster.is_initialized()  # the learner joined the session, so it leaves it running
 
 
 @pytest.mark.usefixtures("_ship_this_module_by_value")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pytest
 import torch as th
@@ -76,31 +73,3 @@ def test_system_rejects_bad_arguments() -> None:
         SharingSystem(GAMES, 0, LEARNER, sharing=False)
     with pytest.raises(ValueError, match="needs a matcher"):
         SharingSystem(GAMES, 2, LEARNER)
-
-
-def test_a_run_resumes_from_its_checkpoint_with_the_same_records(tmp_path: Path) -> None:
-    def system() -> SharingSystem:
-        return SharingSystem(GAMES, 2, LEARNER, None, SIMNET, SimilarityMatcher(tau=None), seed=3)
-
-    def records(run: SharingSystem) -> list[dict[str, Any]]:
-        return [{k: v for k, v in r.as_dict().items() if k != "wall_time"} for r in run.records]
-
-    with system() as uninterrupted:
-        uninterrupted.learn(len(GAMES))
-        expected, stats = records(uninterrupted), uninterrupted.comm.stats.as_dict()
-    path = tmp_path / "sharing.ckpt"
-
-    def dies_after_round_one(run: SharingSystem, record: Any) -> None:
-        if record.index == 1:
-            raise KeyboardInterrupt  # the driver dies after round 0's checkpoint
-
-    with system() as interrupted, pytest.raises(KeyboardInterrupt):
-        interrupted.learn(len(GAMES), callback=dies_after_round_one, checkpoint_path=path)
-    with system() as resumed:
-        rounds: list[int] = []
-        resumed.learn(len(GAMES), callback=lambda run, record: rounds.append(record.index), checkpoint_path=path)
-        assert rounds == [2]  # only the missing round runs
-        assert records(resumed) == expected and resumed.comm.stats.as_dict() == stats
-    with SharingSystem(GAMES, 2, LEARNER, None, SIMNET, SimilarityMatcher(tau=None), seed=4) as other, \
-            pytest.raises(ValueError, match="holds another run"):
-        other.learn(len(GAMES), checkpoint_path=path)

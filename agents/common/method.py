@@ -370,6 +370,10 @@ class Method(ABC):
     def load(cls, path: str | PathLike[str], *args: Any, **kwargs: Any) -> Self:
         """The method `save` wrote to `path`, built again and ready to continue.
 
+        The constructor runs with the saved arguments, updated by those given here, and the saved state is then put
+        back; arguments therefore change only what the state does not hold: the backend and its options,
+        environments, communicators.
+
         Args:
             path: the file `save` wrote.
             *args: positional constructor arguments replacing the saved ones (e.g. environments).

@@ -109,6 +109,8 @@ class TabularDCPG(Method):
             to an actor). Same results on both.
         backend_options: for ``"ray"``: ``address`` and further ``ray.init`` options, and for the Monte-Carlo workers
             ``checkpoint_every``, ``max_restarts``, ``actor_options``.
+        log_interval: iterations between two evaluations recorded in ``history`` (and run checkpoints); every
+            ``learn`` call also records its last iteration.
     """
 
     unit = "iteration"
@@ -119,7 +121,7 @@ class TabularDCPG(Method):
                  gradient: GradientMode = "exact", gamma: float | None = None, train_start: Sequence[Any] | None = None,
                  theta0: Any = None, max_steps: int = 200, discount_weighting: bool = True, eval_horizon: int = 100,
                  communicator: Communicator | None = None, seed: int | None = None, backend: str = "local",
-                 backend_options: Mapping[str, Any] | None = None) -> None:
+                 backend_options: Mapping[str, Any] | None = None, log_interval: int = 10) -> None:
         entries = list(tasks_or_models)
         if not entries:
             raise ValueError("tasks_or_models is empty: give one task or model per agent")
@@ -139,7 +141,7 @@ class TabularDCPG(Method):
         self.train_start = self._train_starts(train_start)
         self.theta = self._initial_theta(theta0)
         self.iteration = 0
-        self.log_interval = 10
+        self.log_interval = self._check_log_interval(log_interval)
         self.history: list[dict[str, Any]] = []
         self.seed, self.backend = seed, backend
         workers = None
@@ -281,9 +283,19 @@ class TabularDCPG(Method):
     def _fingerprint(self) -> dict[str, Any]:
         return {**super()._fingerprint(), "num_agents": self.num_agents}
 
+    @staticmethod
+    def _check_log_interval(log_interval: Any) -> int:
+        if isinstance(log_interval, bool) or not isinstance(log_interval, (int, np.integer)) or log_interval < 1:
+            raise ValueError(f"log_interval must be an integer >= 1, got {log_interval!r}")
+        return int(log_interval)
+
     def learn(self, total: int, *, callback: Any = None, progress_bar: bool = False,
-              checkpoint_path: str | PathLike[str] | None = None, log_interval: int = 10) -> Self:
+              checkpoint_path: str | PathLike[str] | None = None, checkpoint_every: int | None = None,
+              log_interval: int | None = None) -> Self:
         """Run `total` iterations, recording an evaluation in `history` every `log_interval` (and at the last).
+
+        `log_interval` (default: the constructor's) also sets the interval for later calls; `checkpoint_every`
+        defaults to it.
 
         The callback receives `(self, record)` after every iteration and stops training by returning `False`. With
         `checkpoint_path`, the run (parameters, history, message counts and the Monte-Carlo agents' samplers and
@@ -291,11 +303,10 @@ class TabularDCPG(Method):
         where the interrupted call would have ended, with the same result. Iterations after the last save are run
         again, so saving at log points costs no exactness.
         """
-        if isinstance(log_interval, bool) or not isinstance(log_interval, (int, np.integer)) or log_interval < 1:
-            raise ValueError(f"log_interval must be an integer >= 1, got {log_interval!r}")
-        self.log_interval = int(log_interval)
+        if log_interval is not None:
+            self.log_interval = self._check_log_interval(log_interval)
         return super().learn(total, callback=callback, progress_bar=progress_bar, checkpoint_path=checkpoint_path,
-                             checkpoint_every=self.log_interval)
+                             checkpoint_every=self.log_interval if checkpoint_every is None else checkpoint_every)
 
     def close(self) -> None:
         """Release the Monte-Carlo workers (Ray actors) and the communicator this object opened."""
