@@ -18,9 +18,8 @@ import pytest
 from identical import assert_identical
 
 import mtenvs
-from agents.lsvi.coop import CoopLSVI
+from agents.lsvi.coop import CoopAgent, CoopLSVI
 from agents.lsvi.distmt import DistMTLSVI
-from agents.lsvi.workers import CoopAgent
 
 SIZES = {"instance": 0, "n_states": 5, "n_actions": 3, "dim": 4, "horizon": 3}
 
