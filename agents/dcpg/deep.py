@@ -195,11 +195,11 @@ class DeepDCPG(Method):
         self.communicator: Communicator = self._runtime.comm
         self.pool: WorkerPool = self._runtime.pool  # type: ignore[assignment]
         try:
-            self.pool.call("setup")
+            self.pool.map(DeepAgentWorker.setup)
             # Identical initial parameters for every agent, as the analysis assumes (Lemma B.2).
-            initial = self.pool.call("policy_state", nodes=[0])[0]
+            initial = self.pool.map(DeepAgentWorker.policy_state, nodes=[0])[0]
             if n > 1:
-                self.pool.call("load_policy_state", {i: (initial,) for i in range(1, n)})
+                self.pool.map(DeepAgentWorker.load_policy_state, {i: (initial,) for i in range(1, n)})
         except BaseException:
             self._runtime.close()
             raise
@@ -227,15 +227,15 @@ class DeepDCPG(Method):
 
     def parameter_vector(self, i: int) -> torch.Tensor:
         """Agent ``i``'s mixed parameters ``theta_i`` as one flat tensor (a copy)."""
-        return self.pool.call("parameter_vector", nodes=[i])[i]
+        return self.pool.map(DeepAgentWorker.parameter_vector, nodes=[i])[i]
 
     def parameter_vectors(self) -> dict[int, torch.Tensor]:
         """Every agent's parameter vector, keyed by agent (graph node)."""
-        return self.pool.call("parameter_vector")
+        return self.pool.map(DeepAgentWorker.parameter_vector)
 
     def set_parameter_vector(self, i: int, vector: torch.Tensor) -> None:
         """Load a flat vector of mixed parameters into agent ``i``'s policy."""
-        self.pool.call("set_parameter_vector", {i: (vector,)})
+        self.pool.map(DeepAgentWorker.set_parameter_vector, {i: (vector,)})
 
     def consensus_error(self) -> float:
         """``max_i ||theta_i - theta_bar||`` over the agents' parameter vectors."""
@@ -266,14 +266,15 @@ class DeepDCPG(Method):
 
     def consensus(self) -> None:
         """One pure consensus round, ``theta_i <- sum_j W_ij theta_j`` (Eq. 9 with a zero gradient)."""
-        self.pool.call("set_parameter_vector", {i: (v,) for i, v in self.mix(self.parameter_vectors()).items()})
+        self.pool.map(DeepAgentWorker.set_parameter_vector, {i: (v,) for i, v in self.mix(self.parameter_vectors()).items()})
 
     def step(self) -> dict[str, Any]:
         """One DCPG round (Eq. 9); returns its log record."""
         started = time.perf_counter()
-        before = self.pool.call("local_step")          # every agent's local step from theta_i^k; returns theta_i^k
+        before = self.pool.map(DeepAgentWorker.local_step)     # every agent's local step from theta_i^k; returns theta_i^k
         mixed: Mapping[int, Any] = self.mix(before) if self.links.num_edges > 0 else {}     # sum_j W_ij theta_j^k
-        reports = self.pool.call("apply", {i: (mixed.get(i),) for i in range(self.num_agents)})  # Eq. (9) in each agent
+        reports = self.pool.map(DeepAgentWorker.apply,                                         # Eq. (9) in each agent
+                                {i: (mixed.get(i),) for i in range(self.num_agents)})
         self.rounds_done += 1
         record = self._record(reports, time.perf_counter() - started)
         self.history.append(record)
@@ -310,7 +311,7 @@ class DeepDCPG(Method):
         if not getattr(self, "_closed", False):
             self._closed = True
             try:
-                self.pool.call("close")
+                self.pool.map(DeepAgentWorker.close)
             finally:
                 self._runtime.close()
 

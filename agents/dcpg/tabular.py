@@ -224,7 +224,7 @@ class TabularDCPG(Method):
         episode, sampled by the agent's worker)."""
         if self.pool is None:
             return self.models[i].policy_gradient(theta, self.lam, self.train_start[i])          # Eq. 8
-        return self.pool.call("gradient", {i: (np.asarray(theta),)})[i]
+        return self.pool.map(TabularAgentWorker.gradient, {i: (np.asarray(theta),)})[i]
 
     def step(self) -> None:
         """One iteration of Algorithm 1 for all agents at once (synchronous)."""
@@ -235,7 +235,8 @@ class TabularDCPG(Method):
             gradients = [self.local_gradient(i, self.theta[i]) for i in range(self.num_agents)]  # at theta_i^k
             self.theta = np.stack([mixed[i] + alpha * gradients[i] for i in range(self.num_agents)])  # Eq. 9
         else:  # each agent samples at theta_i^k and applies Eq. 9 in its worker
-            updated = self.pool.call("update", {i: (self.theta[i], mixed[i], alpha) for i in range(self.num_agents)})
+            updated = self.pool.map(TabularAgentWorker.update,
+                                    {i: (self.theta[i], mixed[i], alpha) for i in range(self.num_agents)})
             self.theta = np.stack([updated[i] for i in range(self.num_agents)])
         self.iteration += 1
 

@@ -126,7 +126,7 @@ class EPGELLA(PolicySearchLearner):
     def _node_call(self, method: str, requests: Mapping[int, Mapping[Hashable, tuple]],
                    inbox: Mapping[int, Mapping[Hashable, Mapping[int, Any]]]) -> dict[int, dict[Hashable, Any]]:
         """The consensus steps run inside the nodes' workers (see :func:`agents.lifelong.admm.drive_consensus`)."""
-        return self.pool.call("admm", {i: (method, requests[i], inbox.get(i, {})) for i in requests})
+        return self.pool.map(ProcessorNode.admm, {i: (method, requests[i], inbox.get(i, {})) for i in requests})
 
     def _by_owner(self, tasks: Sequence[int]) -> dict[int, tuple[list[int]]]:
         return {i: ([int(j) for j in tasks if self.owner[j] == i],) for i in self.graph.nodes
@@ -139,18 +139,18 @@ class EPGELLA(PolicySearchLearner):
         """Algorithm 1 for ``tasks`` on the trajectories their owners hold: ``{j: (theta*_j, H_j)}`` (as the owners
         have them), each task's consensus errors, and the critical-path seconds."""
         if self.operating_point == "owner":
-            points = self.pool.call("owner_points", self._by_owner(tasks))
+            points = self.pool.map(ProcessorNode.owner_points, self._by_owner(tasks))
             return {j: point for found in points.values() for j, point in found.items()}, {j: [] for j in tasks}, 0.0
-        shares = {j: share for found in self.pool.call("share_statistics", self._by_owner(tasks)).values()
+        shares = {j: share for found in self.pool.map(ProcessorNode.share_statistics, self._by_owner(tasks)).values()
                   for j, share in found.items()}
-        self.pool.call("open_problems", {k: ({operating_point_problem(j): (*shares[j][k], self.thetas[j])
+        self.pool.map(ProcessorNode.open_problems, {k: ({operating_point_problem(j): (*shares[j][k], self.thetas[j])
                                               for j in tasks},) for k in self.graph.nodes})
         results = drive_consensus(self._node_call, [operating_point_problem(j) for j in tasks], self.graph, self.comm,
                                   **self.admm_options)
         # H_j = sum_k G_k at the owner
         gathered = {j: self.comm.gather({k: shares[j][k][0] for k in self.graph.nodes}, to=int(self.owner[j]))
                     for j in tasks}
-        points = self.pool.call("adopt_operating_points",
+        points = self.pool.map(ProcessorNode.adopt_operating_points,
                                 {i: ({j: gathered[j] for j in mine},) for i, (mine,) in self._by_owner(tasks).items()})
         critical = float(sum(r.critical_path_seconds for r in results.values()))
         return ({j: point for found in points.values() for j, point in found.items()},
@@ -158,7 +158,7 @@ class EPGELLA(PolicySearchLearner):
 
     def _operating_point(self, j: int, traj: Trajectories) -> tuple[np.ndarray, np.ndarray, list[float], float]:
         """Algorithm 1 for task ``j`` on ``traj``: ``theta*_j``, ``H_j``, its consensus errors, critical seconds."""
-        self.pool.call("hold_trajectories", {int(self.owner[j]): ({j: traj},)})
+        self.pool.map(ProcessorNode.hold_trajectories, {int(self.owner[j]): ({j: traj},)})
         points, errors, critical = self._operating_points([j])
         return points[j][0], points[j][1], errors[j], critical
 
@@ -171,12 +171,12 @@ class EPGELLA(PolicySearchLearner):
         alg1_seconds = time.perf_counter() - tic
         first = [int(j) for j in np.flatnonzero(~self.seen)]
         if first:  # first visits: s before L
-            self.pool.call("lasso", self._by_owner(first))
+            self.pool.map(ProcessorNode.lasso, self._by_owner(first))
         self.seen[:] = True
         tic = time.perf_counter()
-        self.pool.call("open_basis_problem")
+        self.pool.map(ProcessorNode.open_basis_problem)
         alg2 = drive_consensus(self._node_call, [BASIS], self.graph, self.comm, **self.admm_options)[BASIS]
-        adopted = self.pool.call("adopt_basis")
+        adopted = self.pool.map(ProcessorNode.adopt_basis)
         alg2_seconds = time.perf_counter() - tic
         for i, (basis, coefficients, thetas) in adopted.items():
             self.bases[i] = basis
@@ -199,14 +199,14 @@ class EPGELLA(PolicySearchLearner):
         and the communication counts, so it continues exactly as an uninterrupted run.
         """
         tic = time.perf_counter()
-        task_rewards = self._by_task(self.pool.call("sample"))
+        task_rewards = self._by_task(self.pool.map(ProcessorNode.sample))
         sampled = time.perf_counter()
         extra = self._update()
         record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
                   "task_rewards": task_rewards, "sample_seconds": sampled - tic,
                   "update_seconds": time.perf_counter() - sampled, **extra}
         if self.evaluate:
-            record["eval_task_rewards"] = self._by_task(self.pool.call("evaluate"))
+            record["eval_task_rewards"] = self._by_task(self.pool.map(ProcessorNode.evaluate))
             record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
         self.history.append(record)
         checkpoint = getattr(self.pool, "checkpoint", None)
@@ -218,6 +218,6 @@ class EPGELLA(PolicySearchLearner):
         """Release the nodes' environments and workers, and the communicator this learner opened."""
         if getattr(self, "_deployment", None) is not None:
             with contextlib.suppress(Exception):
-                self.pool.call("close")
+                self.pool.map(ProcessorNode.close)
             self._deployment.close()
             self._deployment = None

@@ -101,10 +101,10 @@ class SharingSystem(Method):
         games = {i: self.sequences[i][t] for i in agents}
         replies: dict[Any, Any] = {}
         if self.hub is not None:
-            replies = self.hub.query(self.pool.call("similarity", {i: (games[i], t) for i in agents}))
-        done = self.pool.call("learn_task", {i: (games[i], t, replies.get(i)) for i in agents})
+            replies = self.hub.query(self.pool.map(SharingAgent.similarity, {i: (games[i], t) for i in agents}))
+        done = self.pool.map(SharingAgent.learn_task, {i: (games[i], t, replies.get(i)) for i in agents})
         if self.hub is not None:
-            self.hub.publish(self.pool.call("publication", {i: (t, games[i]) for i in agents}))
+            self.hub.publish(self.pool.map(SharingAgent.publication, {i: (t, games[i]) for i in agents}))
         for i, record in done.items():
             self._records[i].append(record)
         self.round += 1
@@ -133,7 +133,7 @@ class SharingSystem(Method):
     def close(self) -> None:
         """Close every agent's environment and release the workers (and the communicator made here)."""
         if self.deployment.pool is not None:
-            self.pool.call("close", nodes=list(range(self.n_agents)))
+            self.pool.map(SharingAgent.close, nodes=list(range(self.n_agents)))
         self.deployment.close()
 
     def __enter__(self) -> SharingSystem:
