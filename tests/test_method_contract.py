@@ -337,3 +337,28 @@ def test_load_rejects_another_methods_file(tmp_path: Path) -> None:
         AllocationLSPI.load(tmp_path / "missing.pkl")
     loaded = AllocationLSPI.load(tmp_path / "lspi.pkl", max_iterations=3)  # the saved state wins over arguments
     assert loaded.num_units == 1 and loaded.max_iterations == 50
+
+
+class Counter(Method):
+    """A minimal method: each unit adds a random draw to a running sum."""
+
+    unit = "step"
+    _resources = ("lock",)
+
+    def __init__(self, lock: Any, seed: int = 0) -> None:
+        self.lock, self.rng, self.total = lock, np.random.default_rng(seed), 0.0
+
+    def _learn_unit(self) -> dict[str, float]:
+        self.total += float(self.rng.random())
+        return {"total": self.total}
+
+
+def test_arguments_that_do_not_pickle_are_passed_to_load(tmp_path: Path) -> None:
+    import threading
+
+    method = Counter(threading.Lock(), seed=1).learn(2)
+    method.save(tmp_path / "counter.pkl")
+    with pytest.raises(ValueError, match="did not pickle; pass them to load"):
+        Counter.load(tmp_path / "counter.pkl")
+    resumed = Counter.load(tmp_path / "counter.pkl", threading.Lock()).learn(1)
+    assert resumed.total == Counter(threading.Lock(), seed=1).learn(3).total and resumed.num_units == 3

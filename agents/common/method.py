@@ -29,10 +29,11 @@ import dataclasses
 import numbers
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, ClassVar, Self
 
+import cloudpickle
 import numpy as np
 from stable_baselines3.common.logger import Logger
 
@@ -40,6 +41,7 @@ from agents.common.workers import load_checkpoint, save_checkpoint
 from mtenvs.progress import Progress
 
 __all__ = [
+    "CallbackLike",
     "CallbackList",
     "FunctionCallback",
     "Method",
@@ -116,6 +118,10 @@ class MethodCallback:
         pass
 
 
+#: What `learn` accepts as a callback: `None`, a `MethodCallback`, a plain `fn(method, record)`, or a list of them.
+CallbackLike = MethodCallback | Callable[[Any, UnitRecord], bool | None] | Sequence[Any] | None
+
+
 class FunctionCallback(MethodCallback):
     """A plain callable `fn(method, record)` as a callback (its return value `False` stops)."""
 
@@ -164,7 +170,7 @@ class StopAfterUnits(MethodCallback):
         return record.index < self.units
 
 
-def as_callback(callback: Any) -> MethodCallback:
+def as_callback(callback: CallbackLike) -> MethodCallback:
     """`callback` as a `MethodCallback`: `None`, a `MethodCallback`, a plain callable or a list of them."""
     if callback is None:
         return MethodCallback()
@@ -280,7 +286,7 @@ class Method(ABC):
         logger.dump(step=record.index)
 
     # --- the run loop -----------------------------------------------------------------------------------------
-    def learn(self, total: int, *, callback: Any = None, progress_bar: bool = False,
+    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool = False,
               checkpoint_path: str | PathLike[str] | None = None, checkpoint_every: int = 1) -> Self:
         """Run `total` more units (fewer if the callback stops the run or the method is done).
 
@@ -362,9 +368,14 @@ class Method(ABC):
     def save(self, path: str | PathLike[str]) -> None:
         """Write the method to `path` (its constructor arguments and state) so that `load` continues it exactly."""
         args, kwargs = self._init_arguments
-        kwargs = {k: v for k, v in kwargs.items() if k not in self._unsaved_arguments}
+        arguments: tuple[tuple[Any, ...], dict[str, Any]] | None = (
+            args, {k: v for k, v in kwargs.items() if k not in self._unsaved_arguments})
+        try:
+            cloudpickle.dumps(arguments)
+        except Exception:  # e.g. live environments: `load` then needs them again
+            arguments = None
         save_checkpoint(path, {"format": SAVE_FORMAT, "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                               "arguments": (args, kwargs), **self._method_state()})
+                               "arguments": arguments, **self._method_state()})
 
     @classmethod
     def load(cls, path: str | PathLike[str], *args: Any, **kwargs: Any) -> Self:
@@ -381,7 +392,8 @@ class Method(ABC):
 
         Raises:
             FileNotFoundError: nothing at `path`.
-            ValueError: the file holds another method.
+            ValueError: the file holds another method, or its constructor arguments could not be saved (objects
+                that do not pickle) and none are given.
         """
         saved = load_checkpoint(path)
         if saved is None:
@@ -390,7 +402,12 @@ class Method(ABC):
         if not isinstance(saved, Mapping) or saved.get("format") != SAVE_FORMAT or saved.get("class") != name:
             found = saved.get("class") if isinstance(saved, Mapping) else type(saved).__name__
             raise ValueError(f"path {str(path)!r} holds {found!r}, not a saved {name}")
-        saved_args, saved_kwargs = saved["arguments"]
+        if saved["arguments"] is None:
+            if not args:
+                raise ValueError(f"the constructor arguments saved at {str(path)!r} did not pickle; pass them to load")
+            saved_args, saved_kwargs = (), {}
+        else:
+            saved_args, saved_kwargs = saved["arguments"]
         method = cls(*(args or saved_args), **{**saved_kwargs, **kwargs})
         method._set_method_state(saved, path)
         return method

@@ -38,7 +38,7 @@ from agents.common.graphs import (
     second_largest_eigenvalue_modulus,
     validate_mixing_matrix,
 )
-from agents.common.method import Method
+from agents.common.method import CallbackLike, Method
 from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, monte_carlo_gradient
 from mtenvs.core.task import Task
 from mtenvs.gridworld.family import ModelFamily
@@ -290,7 +290,7 @@ class TabularDCPG(Method):
             raise ValueError(f"log_interval must be an integer >= 1, got {log_interval!r}")
         return int(log_interval)
 
-    def learn(self, total: int, *, callback: Any = None, progress_bar: bool = False,
+    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool = False,
               checkpoint_path: str | PathLike[str] | None = None, checkpoint_every: int | None = None,
               log_interval: int | None = None) -> Self:
         """Run `total` iterations, recording an evaluation in `history` every `log_interval` (and at the last).
