@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.common.method import Method, UnitRecord
+from agents.common.method import Method
 from agents.lifelong.estimators import Weighting, advantages, enac_gradient, trajectory_weights, weighted_statistics
 from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories, policy_shape
-
-#: ``callback(learner, record)``; returning ``False`` stops :meth:`PolicySearchLearner.learn`.
-Callback = Callable[["PolicySearchLearner", UnitRecord], bool | None]
 
 
 def _check_positive(owner: str, **values: float) -> None:
