@@ -19,6 +19,7 @@ from identical import assert_identical
 
 import mtenvs
 from agents.lifelong import EPGELLA
+from agents.lifelong.admm import ConsensusNode
 from agents.lifelong.workers import ProcessorNode
 
 ENV_ID = "mtenvs/SimpleMass-v0"
@@ -54,8 +55,8 @@ class DyingNode(ProcessorNode):
 
     flag = ""
 
-    def admm(self, method: str, requests: Any, inbox: Any) -> Any:
-        if method == "step" and self.node == 1 and np.any(self.basis) and not os.path.exists(self.flag):
+    def admm(self, method: Any, requests: Any, inbox: Any) -> Any:
+        if method is ConsensusNode.step and self.node == 1 and np.any(self.basis) and not os.path.exists(self.flag):
             Path(self.flag).touch()
             os._exit(1)
         return super().admm(method, requests, inbox)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -123,7 +123,7 @@ class EPGELLA(PolicySearchLearner):
         """Node 0's copy of ``L`` (all copies agree to the ADMM tolerance)."""
         return self.bases[0]
 
-    def _node_call(self, method: str, requests: Mapping[int, Mapping[Hashable, tuple]],
+    def _node_call(self, method: Callable[..., Any], requests: Mapping[int, Mapping[Hashable, tuple]],
                    inbox: Mapping[int, Mapping[Hashable, Mapping[int, Any]]]) -> dict[int, dict[Hashable, Any]]:
         """The consensus steps run inside the nodes' workers (see :func:`agents.lifelong.admm.drive_consensus`)."""
         return self.pool.map(ProcessorNode.admm, {i: (method, requests[i], inbox.get(i, {})) for i in requests})
