@@ -61,8 +61,6 @@ def test_bad_arguments_raise_value_errors() -> None:
         TabularDCPG([PANEL_A[0], CHALLENGE2[0]])
     with pytest.raises(ValueError, match="gradient"):
         TabularDCPG(PANEL_A, gradient="natural")
-    with pytest.raises(ValueError, match="iterations"):
-        TabularDCPG(PANEL_A).learn(-1)
 
 
 # ------------------------------------------------------------------------------------------ the update

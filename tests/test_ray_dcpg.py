@@ -84,28 +84,10 @@ def _ship_this_module_by_value() -> Any:
     cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
-# ------------------------------------------------------------------------------------------------ in process
-def test_resumed_deep_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
-    reference = deep().learn(3)
-
-    def crash(dcpg: DeepDCPG, record: dict[str, Any]) -> None:
-        if record["round"] == 2:
-            raise RuntimeError("driver crash")
-
-    path = tmp_path / "deep.ckpt"
-    with pytest.raises(RuntimeError, match="driver crash"):
-        deep().learn(3, callback=crash, checkpoint_path=path)
-    resumed = deep().learn(3, checkpoint_path=path)
-    assert_identical(deep_result(resumed), deep_result(reference))
-    assert [r["round"] for r in resumed.history] == [1, 2, 3]
-    with pytest.raises(ValueError, match="seed 3; this one has 2 agents and seed 4"):
-        deep(seed=4).learn(3, checkpoint_path=path)
-
-
 def test_resumed_monte_carlo_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
     reference = tabular(chain_agents()).learn(10, log_interval=3)
 
-    def crash(dcpg: TabularDCPG) -> None:
+    def crash(dcpg: TabularDCPG, record: Any) -> None:
         if dcpg.iteration == 8:  # the last checkpoint is from iteration 6: iterations 7 and 8 are run again
             raise RuntimeError("driver crash")
 
@@ -154,8 +136,8 @@ def test_deep_dcpg_on_ray_equals_local_through_a_killed_agent(ray_cluster: Any) 
         pids = dcpg.pool.pids()
         assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()  # one process per agent
 
-        def kill(run: DeepDCPG, record: dict[str, Any]) -> None:
-            if record["round"] == 1:   # between rounds, with calls to replay since the last checkpoint
+        def kill(run: DeepDCPG, record: Any) -> None:
+            if record.index == 1:   # between rounds, with calls to replay since the last checkpoint
                 ray_cluster.kill(run.pool.actor(1))
 
         dcpg.learn(3, callback=kill)
@@ -170,7 +152,7 @@ def test_monte_carlo_dcpg_on_ray_equals_local_through_deaths(ray_cluster: Any, t
     reference = tabular(chain_agents()).learn(9, log_interval=3)
     with tabular(chain_agents(arm), backend="ray", backend_options={"checkpoint_every": 4}) as dcpg:
 
-        def faults(run: TabularDCPG) -> None:
+        def faults(run: TabularDCPG, record: Any) -> None:
             if run.iteration == 3:
                 ray_cluster.kill(run.pool.actor(0))   # killed between calls
             if run.iteration == 6:

@@ -18,9 +18,8 @@ import pytest
 from identical import assert_identical
 
 import mtenvs
-from agents.lsvi.coop import CoopLSVI, HeterogeneousCoopLSVI
-from agents.lsvi.distmt import DistMTLSVI, RoundRecord
-from agents.lsvi.workers import CoopAgent
+from agents.lsvi.coop import CoopAgent, CoopLSVI
+from agents.lsvi.distmt import DistMTLSVI
 
 SIZES = {"instance": 0, "n_states": 5, "n_actions": 3, "dim": 4, "horizon": 3}
 
@@ -112,7 +111,7 @@ def test_backend_arguments_are_checked(distmt_tasks: list, coop_task: Any, tmp_p
     with pytest.raises(ValueError, match="checkpoint_every"):
         coop(coop_task).learn(2, checkpoint_path=tmp_path / "a", checkpoint_every=0)
     coop(coop_task).learn(2, checkpoint_path=tmp_path / "b")
-    with pytest.raises(ValueError, match="holds nodes"):
+    with pytest.raises(ValueError, match="holds another run"):
         CoopLSVI([coop_task] * 2, seed=0).learn(2, checkpoint_path=tmp_path / "b")
 
 
@@ -123,53 +122,16 @@ def test_asking_for_ray_without_ray_names_the_extra(coop_task: Any, monkeypatch:
         coop(coop_task, backend="ray")
 
 
-def test_distmt_resumes_from_its_checkpoint(distmt_tasks: list, tmp_path: Path) -> None:
-    path = tmp_path / "distmt.ckpt"
-    reference = distmt_result(distmt(distmt_tasks).learn(4))
-
-    def die_after_round_1(algo: DistMTLSVI, record: RoundRecord) -> None:
-        if record.round == 1:
-            raise Stop
-
-    with pytest.raises(Stop):
-        distmt(distmt_tasks).learn(4, checkpoint_path=path, callback=die_after_round_1)
-    played: list[int] = []
-    resumed = distmt(distmt_tasks).learn(4, checkpoint_path=path, callback=lambda algo, r: played.append(r.round))
-    assert played == [2, 3]                                            # rounds 0 and 1 came from the checkpoint
-    assert_identical(distmt_result(resumed), reference)
-
-
-def test_coop_resumes_from_its_checkpoint(coop_task: Any, tmp_path: Path) -> None:
-    path = tmp_path / "coop.ckpt"
-    reference = coop_result(coop(coop_task).learn(12))
-    played: list[int] = []
-
-    def die_at_episode_5(algo: CoopLSVI, regrets: list[float]) -> None:
-        played.append(algo.episode)
-        if algo.episode == 5:
-            raise Stop
-
-    with pytest.raises(Stop):
-        coop(coop_task).learn(12, checkpoint_path=path, checkpoint_every=2, callback=die_at_episode_5)
-    played.clear()
-    resumed = coop(coop_task).learn(12, checkpoint_path=path, checkpoint_every=2,
-                                    callback=lambda algo, regrets: played.append(algo.episode))
-    assert played == list(range(5, 13))                               # the last checkpoint was after episode 4
-    assert_identical(coop_result(resumed), reference)
-    again = coop(coop_task).learn(12, checkpoint_path=path)            # a finished run's file: nothing left to do
-    assert_identical(coop_result(again), reference)
-
-
 # ------------------------------------------------------------------------------------------------ Ray
 
 
 def test_distmt_on_ray_equals_local_when_an_agent_and_the_server_die(ray_cluster: Any, distmt_tasks: list) -> None:
     reference = distmt_result(distmt(distmt_tasks).learn(4))
 
-    def kill(algo: DistMTLSVI, record: RoundRecord) -> None:
-        if record.round == 0:
+    def kill(algo: DistMTLSVI, record: Any) -> None:
+        if record.info.round == 0:
             ray_cluster.kill(algo.pool.actor(1))                       # an agent, between rounds
-        if record.round == 2:
+        if record.info.round == 2:
             ray_cluster.kill(algo.pool.actor("server"))                # the server, between rounds
 
     with distmt(distmt_tasks, backend="ray", backend_options={"checkpoint_every": 3}) as algo:
@@ -183,7 +145,7 @@ def test_distmt_on_ray_equals_local_when_an_agent_and_the_server_die(ray_cluster
 def test_coop_on_ray_equals_local_when_actors_die(ray_cluster: Any, coop_task: Any, tmp_path: Path) -> None:
     reference = coop_result(coop(coop_task).learn(12))
 
-    def kill(algo: CoopLSVI, regrets: list[float]) -> None:
+    def kill(algo: CoopLSVI, record: Any) -> None:
         if algo.episode == 3:
             ray_cluster.kill(algo.pool.actor(2))                       # an agent, between episodes
         if algo.episode == 6:
@@ -199,15 +161,3 @@ def test_coop_on_ray_equals_local_when_actors_die(ray_cluster: Any, coop_task: A
         assert algo.pool.restarts == {0: 1, 1: 0, 2: 1, "server": 1}
         assert sum(algo.history.synchronized[6:]) >= 1                 # the server was needed after its death
     assert_identical(coop_result(algo), reference)
-
-
-def test_heterogeneous_coop_on_ray_equals_local(ray_cluster: Any) -> None:
-    family = mtenvs.family("LinearLargeHeterogeneity")
-    sizes = {key: value for key, value in SIZES.items() if key != "instance"}
-    tasks = [family.model(family.task(agent=m, **sizes)) for m in range(2)]
-    results = []
-    for backend in ("local", "ray"):
-        with HeterogeneousCoopLSVI(tasks, threshold=1.0, beta=1.0, seed=3, backend=backend) as algo:
-            algo.learn(6)
-        results.append(coop_result(algo))
-    assert_identical(results[0], results[1])

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pytest
 import torch as th
 
 from agents.common.communication import LocalCommunicator
-from agents.sharing.agent import LearnerConfig, SharingAgent, TaskRecord
+from agents.sharing.agent import LearnerConfig, SharingAgent
 from agents.sharing.buffers import transitions_nbytes
 from agents.sharing.hub import Reply
 from agents.sharing.simnet import SimilarityMatcher, SimNetConfig
@@ -26,7 +23,7 @@ def test_sharing_system_borrows_from_the_previous_round_through_the_communicator
     comm = LocalCommunicator()
     system = SharingSystem(GAMES, 2, LEARNER, comm, SIMNET, SimilarityMatcher(tau=None), seed=3)
     assert all(sorted(seq) == GAMES for seq in system.sequences)
-    records = system.run()
+    records = system.learn(len(GAMES)).records
     system.close()
     assert [(r.agent, r.round) for r in records] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert not any(r.borrowed for r in records if r.round == 0)  # nothing published yet
@@ -42,7 +39,7 @@ def test_sharing_system_borrows_from_the_previous_round_through_the_communicator
 
 def test_isolated_agent_learns_each_game_once_without_messages() -> None:
     system = SharingSystem(GAMES, 1, LEARNER, sharing=False, seed=0)
-    records = system.run()
+    records = system.learn(len(GAMES)).records
     system.close()
     assert sorted(r.game for r in records) == GAMES
     assert not any(r.borrowed for r in records) and all(r.simnet_frames == 0 for r in records)
@@ -76,42 +73,3 @@ def test_system_rejects_bad_arguments() -> None:
         SharingSystem(GAMES, 0, LEARNER, sharing=False)
     with pytest.raises(ValueError, match="needs a matcher"):
         SharingSystem(GAMES, 2, LEARNER)
-
-
-@pytest.mark.slow
-def test_a_run_resumes_from_its_checkpoint_with_the_same_records(tmp_path: Path) -> None:
-    def system() -> SharingSystem:
-        return SharingSystem(GAMES, 2, LEARNER, None, SIMNET, SimilarityMatcher(tau=None), seed=3)
-
-    def records(run: SharingSystem) -> list[dict[str, Any]]:
-        return [{k: v for k, v in r.as_dict().items() if k != "wall_time"} for r in run.records]
-
-    with system() as uninterrupted:
-        uninterrupted.run()
-        expected, stats = records(uninterrupted), uninterrupted.comm.stats.as_dict()
-    path = tmp_path / "sharing.ckpt"
-    with system() as interrupted:
-        step = interrupted.step
-
-        def dies_in_round_one() -> list[TaskRecord]:
-            if interrupted.round == 1:
-                raise KeyboardInterrupt  # the driver dies after round 0's checkpoint
-            return step()
-
-        interrupted.step = dies_in_round_one  # type: ignore[method-assign]
-        with pytest.raises(KeyboardInterrupt):
-            interrupted.run(checkpoint_path=path)
-    with system() as resumed:
-        step, rounds = resumed.step, []
-
-        def logged() -> list[TaskRecord]:
-            rounds.append(resumed.round)
-            return step()
-
-        resumed.step = logged  # type: ignore[method-assign]
-        resumed.run(checkpoint_path=path)
-        assert rounds == [1]  # only the missing round runs
-        assert records(resumed) == expected and resumed.comm.stats.as_dict() == stats
-    with SharingSystem(GAMES, 2, LEARNER, None, SIMNET, SimilarityMatcher(tau=None), seed=4) as other, \
-            pytest.raises(ValueError, match="belongs to another system"):
-        other.run(checkpoint_path=path)

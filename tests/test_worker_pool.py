@@ -202,3 +202,11 @@ def test_ray_pool_gives_up_after_max_restarts(ray_cluster: Any, tmp_path: Path) 
         pool.close()
     with pytest.raises(ValueError, match="checkpoint_every"):
         make_worker_pool(drawers(1), backend="ray", checkpoint_every=-1)
+
+
+def test_map_runs_a_method_given_by_reference_as_call_runs_it_by_name() -> None:
+    by_name, by_reference = LocalWorkerPool(drawers(3), seed=4), LocalWorkerPool(drawers(3), seed=4)
+    assert_identical(by_reference.map(Drawer.draw, {0: (2.0,), 2: (3.0,)}), by_name.call("draw", {0: (2.0,), 2: (3.0,)}))
+    assert_identical(by_reference.map(Drawer.add, nodes=[1], amount=1.5), by_name.call("add", nodes=[1], amount=1.5))
+    with pytest.raises(TypeError, match=r"method reference such as CoopAgent.play, got 'draw'"):
+        by_reference.map("draw")  # type: ignore[arg-type]

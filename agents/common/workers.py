@@ -169,6 +169,20 @@ class WorkerPool(ABC):
             **kwargs: keyword arguments shared by every call.
         """
 
+    def map(self, method: Callable[..., Any], args: Mapping[Node, Any] | None = None, *,
+            nodes: Sequence[Node] | None = None, **kwargs: Any) -> dict[Node, Any]:
+        """Run a worker method, given by reference (e.g. `CoopAgent.play`), on the chosen workers; as `call`.
+
+        The reference is what a reader, an editor or a type checker follows to the code that runs; the pool runs each
+        worker's method of that name (a subclass's override, as any method call would).
+
+        Raises:
+            TypeError: `method` is a name or not a function.
+        """
+        if isinstance(method, str) or not callable(method) or not hasattr(method, "__name__"):
+            raise TypeError(f"method must be a worker method reference such as CoopAgent.play, got {method!r}")
+        return self.call(method.__name__, args, nodes=nodes, **kwargs)
+
     @abstractmethod
     def snapshot(self) -> dict[Node, bytes]:
         """Every worker serialized together with its random streams."""

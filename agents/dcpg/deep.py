@@ -23,10 +23,8 @@ resumes from that file.
 
 from __future__ import annotations
 
-import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
-from os import PathLike
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +37,8 @@ import mtenvs
 from agents.common.communication import Communicator
 from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, build_graph, consensus_error, mixing_matrix, second_largest_eigenvalue_modulus
-from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
+from agents.common.method import Method
+from agents.common.workers import WorkerPool
 from agents.dcpg.learners import ALGORITHMS, EpisodeLog, mixed_parameters  # noqa: F401  (EpisodeLog: older pickles name it here)
 from agents.dcpg.workers import DeepAgentWorker
 from mtenvs.core.seeding import child_seeds
@@ -59,8 +58,12 @@ def default_algo_kwargs(algo: str, n_steps: int, n_envs: int) -> dict[str, Any]:
     return {}
 
 
-class DeepDCPG:
+class DeepDCPG(Method):
     """Decentralized policy gradient with deep policies: one SB3 agent per task, parameters mixed every round.
+
+    The method contract (`agents.common.method.Method`) with the unit "round": `learn(total)` runs `total` rounds;
+    a run saved with `checkpoint_path=` or `save` holds every agent with its random streams, the history and the
+    message counts.
 
     Args:
         env_id: an mtenvs id, e.g. ``"mtenvs/DroneNav-v0"``.
@@ -93,6 +96,9 @@ class DeepDCPG:
             running), ``checkpoint_every``, ``max_restarts``, ``actor_options`` of the worker pool, and further
             ``ray.init`` options.
     """
+
+    unit = "round"
+    _resources = ("_runtime", "communicator", "pool")
 
     def __init__(
         self,
@@ -153,11 +159,11 @@ class DeepDCPG:
         self.communicator: Communicator = self._runtime.comm
         self.pool: WorkerPool = self._runtime.pool  # type: ignore[assignment]
         try:
-            self.pool.call("setup")
+            self.pool.map(DeepAgentWorker.setup)
             # Identical initial parameters for every agent, as the analysis assumes (Lemma B.2).
-            initial = self.pool.call("policy_state", nodes=[0])[0]
+            initial = self.pool.map(DeepAgentWorker.policy_state, nodes=[0])[0]
             if n > 1:
-                self.pool.call("load_policy_state", {i: (initial,) for i in range(1, n)})
+                self.pool.map(DeepAgentWorker.load_policy_state, {i: (initial,) for i in range(1, n)})
         except BaseException:
             self._runtime.close()
             raise
@@ -185,15 +191,15 @@ class DeepDCPG:
 
     def parameter_vector(self, i: int) -> torch.Tensor:
         """Agent ``i``'s mixed parameters ``theta_i`` as one flat tensor (a copy)."""
-        return self.pool.call("parameter_vector", nodes=[i])[i]
+        return self.pool.map(DeepAgentWorker.parameter_vector, nodes=[i])[i]
 
     def parameter_vectors(self) -> dict[int, torch.Tensor]:
         """Every agent's parameter vector, keyed by agent (graph node)."""
-        return self.pool.call("parameter_vector")
+        return self.pool.map(DeepAgentWorker.parameter_vector)
 
     def set_parameter_vector(self, i: int, vector: torch.Tensor) -> None:
         """Load a flat vector of mixed parameters into agent ``i``'s policy."""
-        self.pool.call("set_parameter_vector", {i: (vector,)})
+        self.pool.map(DeepAgentWorker.set_parameter_vector, {i: (vector,)})
 
     def consensus_error(self) -> float:
         """``max_i ||theta_i - theta_bar||`` over the agents' parameter vectors."""
@@ -224,14 +230,15 @@ class DeepDCPG:
 
     def consensus(self) -> None:
         """One pure consensus round, ``theta_i <- sum_j W_ij theta_j`` (Eq. 9 with a zero gradient)."""
-        self.pool.call("set_parameter_vector", {i: (v,) for i, v in self.mix(self.parameter_vectors()).items()})
+        self.pool.map(DeepAgentWorker.set_parameter_vector, {i: (v,) for i, v in self.mix(self.parameter_vectors()).items()})
 
     def step(self) -> dict[str, Any]:
         """One DCPG round (Eq. 9); returns its log record."""
         started = time.perf_counter()
-        before = self.pool.call("local_step")          # every agent's local step from theta_i^k; returns theta_i^k
+        before = self.pool.map(DeepAgentWorker.local_step)     # every agent's local step from theta_i^k; returns theta_i^k
         mixed: Mapping[int, Any] = self.mix(before) if self.links.num_edges > 0 else {}     # sum_j W_ij theta_j^k
-        reports = self.pool.call("apply", {i: (mixed.get(i),) for i in range(self.num_agents)})  # Eq. (9) in each agent
+        reports = self.pool.map(DeepAgentWorker.apply,                                         # Eq. (9) in each agent
+                                {i: (mixed.get(i),) for i in range(self.num_agents)})
         self.rounds_done += 1
         record = self._record(reports, time.perf_counter() - started)
         self.history.append(record)
@@ -256,52 +263,19 @@ class DeepDCPG:
             "seconds": seconds,
         }
 
-    # ------------------------------------------------------------------------------------------ checkpoints
-    def _checkpoint(self, start: int) -> dict[str, Any]:
-        return {"num_agents": self.num_agents, "seed": self.seed, "start": start, "rounds_done": self.rounds_done,
-                "history": copy.deepcopy(self.history), "comm": copy.deepcopy(self.communicator.stats),
-                "workers": self.pool.snapshot()}
+    # ------------------------------------------------------------------------------------------ the run
+    def _learn_unit(self) -> dict[str, Any]:
+        return self.step()
 
-    def _resume(self, payload: dict[str, Any], path: str | PathLike[str]) -> int:
-        if (payload.get("num_agents"), payload.get("seed")) != (self.num_agents, self.seed):
-            raise ValueError(f"checkpoint_path {str(path)!r} holds a run with {payload.get('num_agents')} agents and "
-                             f"seed {payload.get('seed')}; this one has {self.num_agents} agents and seed {self.seed}")
-        self.pool.restore(payload["workers"])
-        self.rounds_done, self.history = payload["rounds_done"], copy.deepcopy(payload["history"])
-        self.communicator.stats = copy.deepcopy(payload["comm"])
-        return int(payload["start"])
-
-    def learn(self, rounds: int, callback: Callable[[DeepDCPG, dict[str, Any]], Any] | None = None,
-              progress_bar: bool = False, checkpoint_path: str | PathLike[str] | None = None) -> DeepDCPG:
-        """Run ``rounds`` DCPG rounds; ``callback(self, record)`` after each (return ``False`` to stop).
-
-        With ``checkpoint_path``, the run (agents with their random streams, history, message counts) is saved there
-        after every round, before the callback; if the file exists, the run resumes from it and ends where the
-        interrupted call would have ended (``rounds`` after that call's start), with the same result.
-        """
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
-            raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
-        payload = load_checkpoint(checkpoint_path) if checkpoint_path is not None else None
-        start = self._resume(payload, checkpoint_path) if payload is not None else self.rounds_done  # type: ignore[arg-type]
-        iterator: Any = range(start + rounds - self.rounds_done)
-        if progress_bar:
-            from tqdm import tqdm
-
-            iterator = tqdm(iterator, desc=f"DCPG-{self.algo}")
-        for _ in iterator:
-            record = self.step()
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, self._checkpoint(start))
-            if callback is not None and callback(self, record) is False:
-                break
-        return self
+    def _fingerprint(self) -> dict[str, Any]:
+        return {**super()._fingerprint(), "num_agents": self.num_agents}
 
     def close(self) -> None:
         """Close every agent's environments and release the workers (Ray actors) and the communicator."""
         if not getattr(self, "_closed", False):
             self._closed = True
             try:
-                self.pool.call("close")
+                self.pool.map(DeepAgentWorker.close)
             finally:
                 self._runtime.close()
 

@@ -19,11 +19,10 @@ and applies Eq. 9, in this process or in its own Ray actor (``backend="ray"``), 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import scipy.linalg
@@ -39,7 +38,7 @@ from agents.common.graphs import (
     second_largest_eigenvalue_modulus,
     validate_mixing_matrix,
 )
-from agents.common.workers import load_checkpoint, save_checkpoint
+from agents.common.method import CallbackLike, Method
 from agents.dcpg.objective import objective, policy_gradient, softmax_policy
 from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, monte_carlo_gradient
 from mtenvs.core.task import Task
@@ -79,8 +78,10 @@ class Evaluation:
         return int(sum(self.solved))
 
 
-class TabularDCPG:
+class TabularDCPG(Method):
     """Decentralized policy gradient with tabular softmax policies, one agent per task (Algorithm 1).
+
+    The method contract (`agents.common.method.Method`) with the unit "iteration".
 
     Args:
         tasks_or_models: one entry per agent: a :class:`Task` of a family with a known model (``GridWorld``,
@@ -109,14 +110,19 @@ class TabularDCPG:
             to an actor). Same results on both.
         backend_options: for ``"ray"``: ``address`` and further ``ray.init`` options, and for the Monte-Carlo workers
             ``checkpoint_every``, ``max_restarts``, ``actor_options``.
+        log_interval: iterations between two evaluations recorded in ``history`` (and run checkpoints); every
+            ``learn`` call also records its last iteration.
     """
+
+    unit = "iteration"
+    _resources = ("_runtime", "communicator", "pool")
 
     def __init__(self, tasks_or_models: Sequence[Task | TabularMDP], graph: str | Graph | Sequence[tuple[int, int]] = "ring",
                  weights: str | Any = "lazy-metropolis", *, alpha: float | Callable[[int], float] = 1.0, lam: float = 1e-3,
                  gradient: GradientMode = "exact", gamma: float | None = None, train_start: Sequence[Any] | None = None,
                  theta0: Any = None, max_steps: int = 200, discount_weighting: bool = True, eval_horizon: int = 100,
                  communicator: Communicator | None = None, seed: int | None = None, backend: str = "local",
-                 backend_options: Mapping[str, Any] | None = None) -> None:
+                 backend_options: Mapping[str, Any] | None = None, log_interval: int = 10) -> None:
         entries = list(tasks_or_models)
         if not entries:
             raise ValueError("tasks_or_models is empty: give one task or model per agent")
@@ -136,6 +142,7 @@ class TabularDCPG:
         self.train_start = self._train_starts(train_start)
         self.theta = self._initial_theta(theta0)
         self.iteration = 0
+        self.log_interval = self._check_log_interval(log_interval)
         self.history: list[dict[str, Any]] = []
         self.seed, self.backend = seed, backend
         workers = None
@@ -218,7 +225,7 @@ class TabularDCPG:
         episode, sampled by the agent's worker)."""
         if self.pool is None:
             return policy_gradient(self.models[i], theta, self.lam, self.train_start[i])          # Eq. 8
-        return self.pool.call("gradient", {i: (np.asarray(theta),)})[i]
+        return self.pool.map(TabularAgentWorker.gradient, {i: (np.asarray(theta),)})[i]
 
     def step(self) -> None:
         """One iteration of Algorithm 1 for all agents at once (synchronous)."""
@@ -229,7 +236,8 @@ class TabularDCPG:
             gradients = [self.local_gradient(i, self.theta[i]) for i in range(self.num_agents)]  # at theta_i^k
             self.theta = np.stack([mixed[i] + alpha * gradients[i] for i in range(self.num_agents)])  # Eq. 9
         else:  # each agent samples at theta_i^k and applies Eq. 9 in its worker
-            updated = self.pool.call("update", {i: (self.theta[i], mixed[i], alpha) for i in range(self.num_agents)})
+            updated = self.pool.map(TabularAgentWorker.update,
+                                    {i: (self.theta[i], mixed[i], alpha) for i in range(self.num_agents)})
             self.theta = np.stack([updated[i] for i in range(self.num_agents)])
         self.iteration += 1
 
@@ -258,60 +266,49 @@ class TabularDCPG:
         self.history.append(record)
         return record
 
-    def _checkpoint(self, start: int) -> dict[str, Any]:
-        return {"num_agents": self.num_agents, "seed": self.seed, "start": start, "iteration": self.iteration,
-                "theta": self.theta.copy(), "history": copy.deepcopy(self.history),
-                "comm": copy.deepcopy(self.communicator.stats),
-                "workers": self.pool.snapshot() if self.pool is not None else None}
+    # ------------------------------------------------------------------------------------------- the run
+    def _learn_unit(self) -> dict[str, Any]:
+        """One iteration; the evaluation record is taken every `log_interval` iterations and at the last one."""
+        self.step()
+        if self.iteration % self.log_interval == 0 or self.iteration == self._target:
+            return self._log()
+        return {"iteration": self.iteration}
 
-    def _resume(self, payload: dict[str, Any], path: str | PathLike[str]) -> int:
-        if (payload.get("num_agents"), payload.get("seed")) != (self.num_agents, self.seed):
-            raise ValueError(f"checkpoint_path {str(path)!r} holds a run with {payload.get('num_agents')} agents and "
-                             f"seed {payload.get('seed')}; this one has {self.num_agents} agents and seed {self.seed}")
-        if self.pool is not None:
-            self.pool.restore(payload["workers"])
-        self.iteration, self.theta = payload["iteration"], payload["theta"].copy()
-        self.history = copy.deepcopy(payload["history"])
-        self.communicator.stats = copy.deepcopy(payload["comm"])
-        return int(payload["start"])
-
-    def learn(self, iterations: int, callback: Callable[[TabularDCPG], bool | None] | None = None,
-              log_interval: int = 10, progress_bar: bool = False,
-              checkpoint_path: str | PathLike[str] | None = None) -> TabularDCPG:
-        """Run ``iterations`` iterations, logging every ``log_interval`` (and the last); ``callback(self)`` is called
-        after every iteration and stops training by returning ``False``.
-
-        With ``checkpoint_path``, the run (parameters, history, message counts and the Monte-Carlo agents' samplers
-        and generators) is saved there at every logged iteration; if the file exists, the run resumes from it and
-        ends where the interrupted call would have ended (``iterations`` after that call's start), with the same
-        result. Iterations after the last save are run again, so saving at log points costs no exactness.
-        """
-        for name, value, minimum in (("iterations", iterations, 0), ("log_interval", log_interval, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        payload = load_checkpoint(checkpoint_path) if checkpoint_path is not None else None
-        start = self._resume(payload, checkpoint_path) if payload is not None else self.iteration  # type: ignore[arg-type]
-        end = start + int(iterations)
+    def _before_learn(self) -> None:
         if not self.history:
             self._log()
-        steps: Any = range(self.iteration, end)
-        if progress_bar:
-            from tqdm import tqdm
 
-            steps = tqdm(steps, desc="DCPG")
-        for _ in steps:
-            self.step()
-            last = self.iteration == end
-            logged = self.iteration % log_interval == 0 or last
-            if logged:
-                self._log()
-                if checkpoint_path is not None:
-                    save_checkpoint(checkpoint_path, self._checkpoint(start))
-            if callback is not None and callback(self) is False:
-                if not logged:
-                    self._log()
-                break
-        return self
+    def _after_learn(self) -> None:
+        if self.history[-1]["iteration"] != self.iteration:  # stopped by the callback between two logged iterations
+            self._log()
+
+    def _fingerprint(self) -> dict[str, Any]:
+        return {**super()._fingerprint(), "num_agents": self.num_agents}
+
+    @staticmethod
+    def _check_log_interval(log_interval: Any) -> int:
+        if isinstance(log_interval, bool) or not isinstance(log_interval, (int, np.integer)) or log_interval < 1:
+            raise ValueError(f"log_interval must be an integer >= 1, got {log_interval!r}")
+        return int(log_interval)
+
+    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool = False,
+              checkpoint_path: str | PathLike[str] | None = None, checkpoint_every: int | None = None,
+              log_interval: int | None = None) -> Self:
+        """Run `total` iterations, recording an evaluation in `history` every `log_interval` (and at the last).
+
+        `log_interval` (default: the constructor's) also sets the interval for later calls; `checkpoint_every`
+        defaults to it.
+
+        The callback receives `(self, record)` after every iteration and stops training by returning `False`. With
+        `checkpoint_path`, the run (parameters, history, message counts and the Monte-Carlo agents' samplers and
+        generators) is saved there at every logged iteration; if the file exists, the run resumes from it and ends
+        where the interrupted call would have ended, with the same result. Iterations after the last save are run
+        again, so saving at log points costs no exactness.
+        """
+        if log_interval is not None:
+            self.log_interval = self._check_log_interval(log_interval)
+        return super().learn(total, callback=callback, progress_bar=progress_bar, checkpoint_path=checkpoint_path,
+                             checkpoint_every=self.log_interval if checkpoint_every is None else checkpoint_every)
 
     def close(self) -> None:
         """Release the Monte-Carlo workers (Ray actors) and the communicator this object opened."""

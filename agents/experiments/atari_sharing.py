@@ -185,7 +185,7 @@ def _system(cfg: Config, n: int, state: dict[str, Any], seed: int) -> dict[str, 
     system = SharingSystem(state["games"], n, _learner(cfg), None, _simnet_config(cfg) if sharing else None, matcher,
                            sharing=sharing, seed=seed, backend=cfg.backend)
     try:
-        records = system.run()
+        records = system.learn(len(system.games)).records
         stats = system.comm.stats
     finally:
         system.close()

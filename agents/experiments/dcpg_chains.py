@@ -62,11 +62,12 @@ def _train(tasks: list[Any], alpha: float, lam: float, gamma: float, iterations:
     with TabularDCPG(tasks, "ring", weights, alpha=alpha, lam=lam, gamma=gamma, theta0=theta0, backend=backend) as agent:
         trace = [[0, float(agent.policy()[2, 0])]]
 
-        def record(a: TabularDCPG) -> None:
+        def record(a: TabularDCPG, _: Any) -> None:
             if a.iteration % log_interval == 0:
                 trace.append([a.iteration, float(a.policy()[2, 0])])
 
-        agent.learn(iterations, callback=record, log_interval=max(iterations, 1))
+        if iterations > 0:
+            agent.learn(iterations, callback=record, log_interval=iterations)
     return agent, trace
 
 

@@ -62,7 +62,8 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     at, bayes, average = checkpoints(cfg), [], []
     with comm:
         for t in at:
-            algo.learn(t - algo.episode)
+            if t > algo.episode:
+                algo.learn(t - algo.episode)
             bayes.append(bayes_regret(model, np.array(algo.history.values), weights, optimal))
             average.append(float(np.mean(algo.history.regret)))
     syncs = algo.history.sync_episodes

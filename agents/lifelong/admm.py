@@ -184,18 +184,22 @@ class ConsensusNode:
 #: then run ``ConsensusNode.<method>(*args)`` for every ``requests[node][problem] = args``; results as
 #: ``{node: {problem: result}}``. In process it is :func:`run_node_requests` per node; a worker pool runs it inside
 #: each node's worker.
-NodeCall = Callable[[str, Mapping[int, Mapping[Hashable, tuple]], Mapping[int, Mapping[Hashable, Mapping[int, Any]]]],
-                    dict[int, dict[Hashable, Any]]]
+NodeCall = Callable[[Callable[..., Any], Mapping[int, Mapping[Hashable, tuple]],
+                     Mapping[int, Mapping[Hashable, Mapping[int, Any]]]], dict[int, dict[Hashable, Any]]]
+
+#: The consensus node's steps a `NodeCall` may run (by reference).
+NODE_STEPS = (ConsensusNode.get_quadratic, ConsensusNode.open, ConsensusNode.step)
 
 
-def run_node_requests(problems: Mapping[Hashable, ConsensusNode], method: str, requests: Mapping[Hashable, tuple],
-                      inbox: Mapping[Hashable, Mapping[int, Any]]) -> dict[Hashable, Any]:
-    """One node's part of a :data:`NodeCall`: take in its mail, then run ``method`` on the problems requested."""
-    if method not in ("get_quadratic", "open", "step"):
-        raise ValueError(f"unknown consensus node method {method!r}")
+def run_node_requests(problems: Mapping[Hashable, ConsensusNode], method: Callable[..., Any],
+                      requests: Mapping[Hashable, tuple], inbox: Mapping[Hashable, Mapping[int, Any]]) -> dict[Hashable, Any]:
+    """One node's part of a :data:`NodeCall`: take in its mail, then run ``method`` (a `ConsensusNode` method given
+    by reference, e.g. `ConsensusNode.step`) on the problems requested."""
+    if method not in NODE_STEPS:
+        raise ValueError(f"method must be one of {[f.__qualname__ for f in NODE_STEPS]}; got {method!r}")
     for problem, received in inbox.items():
         problems[problem].receive(received)
-    return {problem: getattr(problems[problem], method)(*args) for problem, args in requests.items()}
+    return {problem: method(problems[problem], *args) for problem, args in requests.items()}
 
 
 def drive_consensus(call: NodeCall, problems: Sequence[Hashable], graph: Graph, comm: Communicator, *,
@@ -217,8 +221,8 @@ def drive_consensus(call: NodeCall, problems: Sequence[Hashable], graph: Graph, 
         for target, received in inboxes.items():
             pending[target].setdefault(problem, {}).update(received)
 
-    def send(method: str, targets: Sequence[int], active: Sequence[Hashable], args: Callable[[int, Hashable], tuple]
-             ) -> dict[int, dict[Hashable, Any]]:
+    def send(method: Callable[..., Any], targets: Sequence[int], active: Sequence[Hashable],
+             args: Callable[[int, Hashable], tuple]) -> dict[int, dict[Hashable, Any]]:
         mail = {i: pending[i] for i in targets}
         for i in targets:
             pending[i] = {}
@@ -226,11 +230,11 @@ def drive_consensus(call: NodeCall, problems: Sequence[Hashable], graph: Graph, 
 
     # Shared preconditioner (one all-reduce round per problem): every node ends with the same mean, hence the same C.
     if precondition and len(nodes) > 1:
-        quadratics = send("get_quadratic", nodes, problems, lambda i, p: ())
+        quadratics = send(ConsensusNode.get_quadratic, nodes, problems, lambda i, p: ())
         means = {p: comm.all_reduce_mean({i: quadratics[i][p] for i in nodes}) for p in problems}
-        opened = send("open", nodes, problems, lambda i, p: (True, means[p][i]))
+        opened = send(ConsensusNode.open, nodes, problems, lambda i, p: (True, means[p][i]))
     else:
-        opened = send("open", nodes, problems, lambda i, p: (precondition, None))
+        opened = send(ConsensusNode.open, nodes, problems, lambda i, p: (precondition, None))
     results = {p: ADMMResult({i: opened[i][p][1] for i in nodes}) for p in problems}
     if graph.num_edges:  # each node's copies of its neighbours' starting values
         for p in problems:
@@ -243,7 +247,7 @@ def drive_consensus(call: NodeCall, problems: Sequence[Hashable], graph: Graph, 
         values: dict[Hashable, dict[int, np.ndarray]] = {p: {} for p in active}
         reports: dict[Hashable, dict[int, np.ndarray]] = {p: {} for p in active}
         for wave in waves:  # the nodes of a wave are independent: each could run on its own processor
-            stepped = send("step", wave, active, lambda i, p: ())
+            stepped = send(ConsensusNode.step, wave, active, lambda i, p: ())
             for p in active:
                 results[p].critical_path_seconds += max(stepped[i][p][3] for i in wave)
                 post(p, comm.route((i, l, stepped[i][p][0]) for i in wave for l in graph.neighbors(i)))
@@ -293,7 +297,7 @@ def consensus_admm(
     nodes = {i: {None: ConsensusNode(i, graph, quadratics[i], linears[i], rho, None if initial is None else initial[i])}
              for i in graph.nodes}
 
-    def call(method: str, requests: Mapping[int, Mapping[Hashable, tuple]],
+    def call(method: Callable[..., Any], requests: Mapping[int, Mapping[Hashable, tuple]],
              inbox: Mapping[int, Mapping[Hashable, Mapping[int, Any]]]) -> dict[int, dict[Hashable, Any]]:
         return {i: run_node_requests(nodes[i], method, requests[i], inbox.get(i, {})) for i in requests}
 

@@ -10,17 +10,15 @@ which removes the exploration noise's own cost from the comparison.
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
+from agents.common.method import Method
 from agents.lifelong.estimators import Weighting, advantages, enac_gradient, trajectory_weights, weighted_statistics
 from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories, policy_shape
-
-#: ``callback(learner, record)``; returning ``False`` stops :meth:`PolicySearchLearner.learn`.
-Callback = Callable[["PolicySearchLearner", dict[str, Any]], bool | None]
 
 
 def _check_positive(owner: str, **values: float) -> None:
@@ -29,8 +27,11 @@ def _check_positive(owner: str, **values: float) -> None:
             raise ValueError(f"{owner}: {name} must be a positive number, got {value!r}")
 
 
-class PolicySearchLearner(ABC):
+class PolicySearchLearner(Method):
     """Linear Gaussian policies ``theta_j`` for a list of tasks of one family, learned from batched rollouts.
+
+    The method contract (`agents.common.method.Method`): `learn(total)` runs `total` iterations; each iteration's
+    record (also appended to `history`) is the `info` of the `UnitRecord` the callback receives.
 
     Args:
         env_id: a registered id whose vector env takes ``tasks=[...]`` (one task per sub-env).
@@ -51,6 +52,8 @@ class PolicySearchLearner(ABC):
     """
 
     name = "base"
+    unit: ClassVar[str] = "iteration"
+    _resources: ClassVar[tuple[str, ...]] = ("sampler",)
     #: Whether :meth:`learn` samples every task here in one batch (else the learner's nodes do).
     samples_in_driver = True
 
@@ -120,30 +123,25 @@ class PolicySearchLearner(ABC):
         g_matrix, _ = weighted_statistics(self.policy, traj, self.weights(traj))
         return g_matrix + self.hessian_ridge * np.eye(self.policy.dim)
 
-    # --- the loop -----------------------------------------------------------------------------------------------
+    # --- one iteration -------------------------------------------------------------------------------------------
 
-    def learn(self, iterations: int, callback: Callback | None = None) -> PolicySearchLearner:
-        """Run ``iterations`` iterations; each appends a record to :attr:`history` and is passed to ``callback``."""
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"{type(self).__name__}.learn: iterations must be an integer >= 0, got {iterations!r}")
-        for _ in range(iterations):
-            tic = time.perf_counter()
-            traj = self.sampler.sample(self.policy, self.thetas, self.rng)
-            sampled = time.perf_counter()
-            extra = self._update(traj)
-            done = time.perf_counter()
-            task_rewards = [float(traj.of_task(j).scores.mean()) for j in range(self.num_tasks)]
-            record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
-                      "task_rewards": task_rewards, "sample_seconds": sampled - tic, "update_seconds": done - sampled,
-                      **extra}
-            if self.evaluate:
-                greedy = self.sampler.sample(self.policy, self.thetas, self._eval_rng, explore=False)
-                record["eval_task_rewards"] = [float(greedy.of_task(j).scores.mean()) for j in range(self.num_tasks)]
-                record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
-            self.history.append(record)
-            if callback is not None and callback(self, record) is False:
-                break
-        return self
+    def _learn_unit(self) -> dict[str, Any]:
+        """One iteration: sample every task once, update; the record is appended to :attr:`history`."""
+        tic = time.perf_counter()
+        traj = self.sampler.sample(self.policy, self.thetas, self.rng)
+        sampled = time.perf_counter()
+        extra = self._update(traj)
+        done = time.perf_counter()
+        task_rewards = [float(traj.of_task(j).scores.mean()) for j in range(self.num_tasks)]
+        record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
+                  "task_rewards": task_rewards, "sample_seconds": sampled - tic, "update_seconds": done - sampled,
+                  **extra}
+        if self.evaluate:
+            greedy = self.sampler.sample(self.policy, self.thetas, self._eval_rng, explore=False)
+            record["eval_task_rewards"] = [float(greedy.of_task(j).scores.mean()) for j in range(self.num_tasks)]
+            record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
+        self.history.append(record)
+        return record
 
     def close(self) -> None:
         """Release the vector environment."""

@@ -25,10 +25,8 @@ problems of Algorithm 1 (one per task) run side by side, each with its own round
 from __future__ import annotations
 
 import contextlib
-import copy
-import os
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -36,9 +34,9 @@ import numpy as np
 from agents.common.communication import Communicator
 from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, chain_plus_random_edges
-from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
+from agents.common.workers import WorkerPool
 from agents.lifelong.admm import drive_consensus
-from agents.lifelong.base import Callback, PolicySearchLearner
+from agents.lifelong.base import PolicySearchLearner
 from agents.lifelong.policy import Trajectories
 from agents.lifelong.workers import BASIS, ProcessorNode, operating_point_problem
 
@@ -71,6 +69,7 @@ class EPGELLA(PolicySearchLearner):
 
     name = "ePG-ELLA"
     samples_in_driver = False
+    _resources = ("sampler", "_deployment", "comm", "pool")
 
     def __init__(self, env_id: str, tasks: Any, *, latent_dim: int = 2, mu1: float = np.exp(-5),
                  mu2: float = np.exp(-5), graph: Graph | None = None, num_nodes: int = 10, extra_edges: int = 20,
@@ -124,10 +123,10 @@ class EPGELLA(PolicySearchLearner):
         """Node 0's copy of ``L`` (all copies agree to the ADMM tolerance)."""
         return self.bases[0]
 
-    def _node_call(self, method: str, requests: Mapping[int, Mapping[Hashable, tuple]],
+    def _node_call(self, method: Callable[..., Any], requests: Mapping[int, Mapping[Hashable, tuple]],
                    inbox: Mapping[int, Mapping[Hashable, Mapping[int, Any]]]) -> dict[int, dict[Hashable, Any]]:
         """The consensus steps run inside the nodes' workers (see :func:`agents.lifelong.admm.drive_consensus`)."""
-        return self.pool.call("admm", {i: (method, requests[i], inbox.get(i, {})) for i in requests})
+        return self.pool.map(ProcessorNode.admm, {i: (method, requests[i], inbox.get(i, {})) for i in requests})
 
     def _by_owner(self, tasks: Sequence[int]) -> dict[int, tuple[list[int]]]:
         return {i: ([int(j) for j in tasks if self.owner[j] == i],) for i in self.graph.nodes
@@ -140,18 +139,18 @@ class EPGELLA(PolicySearchLearner):
         """Algorithm 1 for ``tasks`` on the trajectories their owners hold: ``{j: (theta*_j, H_j)}`` (as the owners
         have them), each task's consensus errors, and the critical-path seconds."""
         if self.operating_point == "owner":
-            points = self.pool.call("owner_points", self._by_owner(tasks))
+            points = self.pool.map(ProcessorNode.owner_points, self._by_owner(tasks))
             return {j: point for found in points.values() for j, point in found.items()}, {j: [] for j in tasks}, 0.0
-        shares = {j: share for found in self.pool.call("share_statistics", self._by_owner(tasks)).values()
+        shares = {j: share for found in self.pool.map(ProcessorNode.share_statistics, self._by_owner(tasks)).values()
                   for j, share in found.items()}
-        self.pool.call("open_problems", {k: ({operating_point_problem(j): (*shares[j][k], self.thetas[j])
+        self.pool.map(ProcessorNode.open_problems, {k: ({operating_point_problem(j): (*shares[j][k], self.thetas[j])
                                               for j in tasks},) for k in self.graph.nodes})
         results = drive_consensus(self._node_call, [operating_point_problem(j) for j in tasks], self.graph, self.comm,
                                   **self.admm_options)
         # H_j = sum_k G_k at the owner
         gathered = {j: self.comm.gather({k: shares[j][k][0] for k in self.graph.nodes}, to=int(self.owner[j]))
                     for j in tasks}
-        points = self.pool.call("adopt_operating_points",
+        points = self.pool.map(ProcessorNode.adopt_operating_points,
                                 {i: ({j: gathered[j] for j in mine},) for i, (mine,) in self._by_owner(tasks).items()})
         critical = float(sum(r.critical_path_seconds for r in results.values()))
         return ({j: point for found in points.values() for j, point in found.items()},
@@ -159,7 +158,7 @@ class EPGELLA(PolicySearchLearner):
 
     def _operating_point(self, j: int, traj: Trajectories) -> tuple[np.ndarray, np.ndarray, list[float], float]:
         """Algorithm 1 for task ``j`` on ``traj``: ``theta*_j``, ``H_j``, its consensus errors, critical seconds."""
-        self.pool.call("hold_trajectories", {int(self.owner[j]): ({j: traj},)})
+        self.pool.map(ProcessorNode.hold_trajectories, {int(self.owner[j]): ({j: traj},)})
         points, errors, critical = self._operating_points([j])
         return points[j][0], points[j][1], errors[j], critical
 
@@ -172,12 +171,12 @@ class EPGELLA(PolicySearchLearner):
         alg1_seconds = time.perf_counter() - tic
         first = [int(j) for j in np.flatnonzero(~self.seen)]
         if first:  # first visits: s before L
-            self.pool.call("lasso", self._by_owner(first))
+            self.pool.map(ProcessorNode.lasso, self._by_owner(first))
         self.seen[:] = True
         tic = time.perf_counter()
-        self.pool.call("open_basis_problem")
+        self.pool.map(ProcessorNode.open_basis_problem)
         alg2 = drive_consensus(self._node_call, [BASIS], self.graph, self.comm, **self.admm_options)[BASIS]
-        adopted = self.pool.call("adopt_basis")
+        adopted = self.pool.map(ProcessorNode.adopt_basis)
         alg2_seconds = time.perf_counter() - tic
         for i, (basis, coefficients, thetas) in adopted.items():
             self.bases[i] = basis
@@ -193,67 +192,32 @@ class EPGELLA(PolicySearchLearner):
         merged = {j: value for found in results.values() for j, value in found.items()}
         return [merged[j] for j in range(self.num_tasks)]
 
-    def learn(self, iterations: int, callback: Callback | None = None,
-              checkpoint_path: str | os.PathLike[str] | None = None) -> EPGELLA:
-        """Run ``iterations`` iterations (rollouts in the nodes' workers); each appends a record to :attr:`history`
-        and is passed to ``callback``.
+    def _learn_unit(self) -> dict[str, Any]:
+        """One iteration, rollouts in the nodes' workers; the record is appended to :attr:`history`.
 
-        With ``checkpoint_path``, the run's state (driver, every node's worker, communication counts) is saved there
-        after every iteration, and a call that finds a checkpoint there resumes from it: it runs the iterations
-        still missing to reach ``iterations`` and ends exactly as an uninterrupted run.
+        A run saved with `learn(..., checkpoint_path=...)` or `save` holds the driver's state, every node's worker
+        and the communication counts, so it continues exactly as an uninterrupted run.
         """
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"EPGELLA.learn: iterations must be an integer >= 0, got {iterations!r}")
-        done = 0
-        if checkpoint_path is not None:
-            saved = load_checkpoint(checkpoint_path)
-            if saved is not None:
-                done = self._restore(saved)
-        while done < iterations:
-            tic = time.perf_counter()
-            task_rewards = self._by_task(self.pool.call("sample"))
-            sampled = time.perf_counter()
-            extra = self._update()
-            record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
-                      "task_rewards": task_rewards, "sample_seconds": sampled - tic,
-                      "update_seconds": time.perf_counter() - sampled, **extra}
-            if self.evaluate:
-                record["eval_task_rewards"] = self._by_task(self.pool.call("evaluate"))
-                record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
-            self.history.append(record)
-            done += 1
-            checkpoint = getattr(self.pool, "checkpoint", None)
-            if checkpoint is not None and not getattr(self.pool, "checkpoint_every", 1):
-                checkpoint()  # a restarted node replays at most one iteration's calls
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, self._state(done))
-            if callback is not None and callback(self, record) is False:
-                break
-        return self
-
-    # --- run-level checkpoints ------------------------------------------------------------------------------------
-
-    def _state(self, done: int) -> dict[str, Any]:
-        return {"round": done, "pool": self.pool.snapshot(), "comm": copy.deepcopy(self.comm.stats),
-                "driver": {"history": self.history, "thetas": self.thetas, "coefficients": self.coefficients,
-                           "bases": self.bases, "seen": self.seen, "rng": self.rng.bit_generator.state}}
-
-    def _restore(self, saved: Mapping[str, Any]) -> int:
-        if set(saved.get("pool", {})) != set(self.graph.nodes):
-            raise ValueError(f"EPGELLA.learn: the checkpoint's nodes {sorted(saved.get('pool', {}))} are not this "
-                             f"learner's graph nodes {list(self.graph.nodes)}")
-        driver = copy.deepcopy(saved["driver"])
-        self.history, self.thetas, self.coefficients = driver["history"], driver["thetas"], driver["coefficients"]
-        self.bases, self.seen = driver["bases"], driver["seen"]
-        self.rng.bit_generator.state = driver["rng"]
-        self.comm.stats = copy.deepcopy(saved["comm"])
-        self.pool.restore(saved["pool"])
-        return int(saved["round"])
+        tic = time.perf_counter()
+        task_rewards = self._by_task(self.pool.map(ProcessorNode.sample))
+        sampled = time.perf_counter()
+        extra = self._update()
+        record = {"iteration": len(self.history) + 1, "mean_reward": float(np.mean(task_rewards)),
+                  "task_rewards": task_rewards, "sample_seconds": sampled - tic,
+                  "update_seconds": time.perf_counter() - sampled, **extra}
+        if self.evaluate:
+            record["eval_task_rewards"] = self._by_task(self.pool.map(ProcessorNode.evaluate))
+            record["eval_reward"] = float(np.mean(record["eval_task_rewards"]))
+        self.history.append(record)
+        checkpoint = getattr(self.pool, "checkpoint", None)
+        if checkpoint is not None and not getattr(self.pool, "checkpoint_every", 1):
+            checkpoint()  # a restarted node replays at most one iteration's calls
+        return record
 
     def close(self) -> None:
         """Release the nodes' environments and workers, and the communicator this learner opened."""
         if getattr(self, "_deployment", None) is not None:
             with contextlib.suppress(Exception):
-                self.pool.call("close")
+                self.pool.map(ProcessorNode.close)
             self._deployment.close()
             self._deployment = None

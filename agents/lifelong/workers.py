@@ -14,7 +14,7 @@ the zero-column re-draws, seeded alike on every node), so a node's results depen
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -171,7 +171,7 @@ class ProcessorNode:
         for key, (quadratic, linear, initial) in problems.items():
             self.problems[key] = ConsensusNode(self.node, self.graph, quadratic, linear, self.rho, initial)
 
-    def admm(self, method: str, requests: Mapping[Hashable, tuple],
+    def admm(self, method: Callable[..., Any], requests: Mapping[Hashable, tuple],
              inbox: Mapping[Hashable, Mapping[int, Any]]) -> dict[Hashable, Any]:
         """This node's part of a consensus step (see :func:`agents.lifelong.admm.drive_consensus`)."""
         return run_node_requests(self.problems, method, requests, inbox)

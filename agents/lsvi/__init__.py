@@ -3,10 +3,10 @@
 * :mod:`~agents.lsvi.ridge` — ridge statistics Λ = λI + Σφφᵀ with incremental Λ⁻¹ and log det Λ;
 * :mod:`~agents.lsvi.core` — the LSVI backward pass with the elliptical bonus, episodes on finite linear MDPs;
 * :mod:`~agents.lsvi.distmt` — DistMT-LSVI (paper 000, Algorithms 1–4);
-* :mod:`~agents.lsvi.coop` — Coop-LSVI on parallel MDPs (paper 001, Algorithms 1 and 3) and its two baselines;
+* :mod:`~agents.lsvi.coop` — Coop-LSVI on parallel MDPs (paper 001, Algorithms 1 and 3): its agent, server, driver and baselines;
 * :mod:`~agents.lsvi.mmdp` — Coop-LSVI on a multi-agent MDP by random scalarizations (paper 001, Algorithm 2);
 * :mod:`~agents.lsvi.workers` — the agents and servers of papers 000 and 001 as workers (in process or Ray actors);
-* :mod:`~agents.lsvi.deployment` — run-level checkpoints and worker access shared by the drivers;
+* :mod:`~agents.lsvi.deployment` — the drivers' base: a method whose nodes are workers, and access to them;
 * :mod:`~agents.lsvi.theory` — the papers' formulas for β, K, T, communication and regret bounds.
 """
 

@@ -19,29 +19,151 @@ the episode every agent sends its pending tuples W^m_h to the server, which broa
   table are then (n, x) pairs, row n·|S| + x.
 
 ``threshold=0`` synchronizes after every episode (always-communicating baseline) and ``threshold=inf`` never
-(independent LSVI-UCB agents). Messages carry (n, x, a, r, x') per step (notes-001 Q8) and go through a
-:class:`~agents.common.communication.Communicator`; a synchronization is one gather and one broadcast. Agents and
-server are workers (:mod:`agents.lsvi.workers`), in this process or in a Ray actor each.
+(independent LSVI-UCB agents). Messages carry (n, x, a, r, x') per step and go through a
+:class:`~agents.common.communication.Communicator`; a synchronization is one gather and one broadcast.
+
+The module reads top to bottom: `CoopAgent` (one agent's plan, act and test, Eqs. 1–7), `CoopServer` (the union at a
+synchronization), then `CoopLSVI`, whose episode calls the nodes through the worker pool with method references
+(`pool.map(CoopAgent.play, ...)`): in this process, or each node in a Ray actor of its own, with the same results.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agents.common.communication import SERVER, Communicator
 from agents.common.deployment import Deployment
-from agents.lsvi.core import LinearQ, Optimism, TransitionBuffer, make_sampler
+from agents.lsvi.core import EnvSampler, EpisodeSampler, LinearQ, Optimism, TransitionBuffer, lsvi_backward, make_sampler
 from agents.lsvi.deployment import PooledRun, node_seeds
 from agents.lsvi.ridge import RidgeStatistics
-from agents.lsvi.workers import CoopAgent, CoopServer
 
-__all__ = ["CoopHistory", "CoopLSVI", "HeterogeneousCoopLSVI", "always_communicating", "independent_agents"]
+__all__ = ["CoopAgent", "CoopHistory", "CoopLSVI", "CoopServer", "HeterogeneousCoopLSVI", "always_communicating",
+           "independent_agents"]
+
+
+# ------------------------------------------------------------------------------------------------ the nodes
+class CoopAgent:
+    """Agent m of Coop-LSVI: its environment, data U^m_h, pending tuples W^m_h, statistics λI + S_h + δS_{m,h}.
+
+    Args:
+        index: m.
+        sampler: episodes of agent m's MDP.
+        features: the feature table the agents regress on: the shared φ (Algorithm 1) or the stacked [φ; κ(n)] rows
+            n·|S| + x of every agent (Algorithm 3).
+        n_states: |S|.
+        agent_features: whether rows are (n, x) pairs (Algorithm 3).
+        optimism: bonus scale β and clipping at H − h + 1 (Eqs. 1–6).
+        threshold: S in Eq. 7.
+        lam: the ridge parameter λ.
+        optimal: V*_m(x_1), for the regret of each episode's policy (evaluation only).
+        seed: the agent's episode generator.
+    """
+
+    uses_global_random_streams = False  # draws only from its own generators
+
+    def __init__(self, index: int, sampler: EpisodeSampler | EnvSampler, features: np.ndarray, n_states: int,
+                 agent_features: bool, optimism: Optimism, threshold: float, lam: float, optimal: float,
+                 seed: np.random.SeedSequence) -> None:
+        self.index, self.sampler = index, copy.deepcopy(sampler)
+        self.features, self.n_states, self.agent_features = features, n_states, agent_features
+        self.optimism, self.threshold, self.optimal = optimism, threshold, optimal
+        self.horizon = self.sampler.horizon
+        dim = features.shape[-1]
+        self.rng = np.random.default_rng(seed)
+        self.data = [TransitionBuffer() for _ in range(self.horizon)]                 # U^m_h(t) = U ∪ W^m
+        self.pending = [TransitionBuffer() for _ in range(self.horizon)]              # W^m_h
+        self.stats = [RidgeStatistics(dim, lam) for _ in range(self.horizon)]         # λI + S_h + δS_{m,h}
+        self.synced_logdet = np.full(self.horizon, dim * math.log(lam))               # log det(λI + S_h)
+
+    def _row(self, state: int | np.ndarray) -> int | np.ndarray:
+        return self.index * self.n_states + state if self.agent_features else state
+
+    def q_function(self) -> LinearQ:
+        """The current optimistic Q (Eqs. 1–6) on U^m_h(t)."""
+        return lsvi_backward(self.features, self.data, self.stats, self.optimism)
+
+    def policy(self, q: LinearQ | None = None) -> np.ndarray:
+        """The greedy policy on its own MDP, argmax_a Q(m, x, a), shape ``(H, S)``."""
+        q = self.q_function() if q is None else q
+        return np.argmax(q.q[:, self._row(np.arange(self.n_states))], axis=-1)
+
+    def play(self, elapsed: int) -> tuple[float, bool]:
+        """One episode t: plan, act greedily adding each tuple to U^m_h and W^m_h, test Eq. 7 after each step.
+
+        Args:
+            elapsed: t − k_t ≥ 1, the episodes since the last synchronization (this one included).
+
+        Returns:
+            the regret V*_m(x_1) − V^{π^t_m}_m(x_1) of the episode's policy (exact DP) and whether Eq. 7 fired.
+        """
+        policy = self.policy()
+        regret = float(self.optimal - self.sampler.model.policy_value(policy))
+        state, fire = self.sampler.begin(self.rng), False
+        for h in range(self.horizon):
+            action = int(policy[h, state])
+            reward, next_state = self.sampler.step(h, state, action, self.rng)
+            row, next_row = self._row(state), self._row(next_state)
+            self.data[h].add(row, action, reward, next_row)
+            self.pending[h].add(row, action, reward, next_row)
+            self.stats[h].update(self.features[row, action])                  # δS_{m,h} += φφᵀ (Sherman–Morrison)
+            ratio = self.stats[h].logdet - self.synced_logdet[h]
+            fire |= bool(ratio > self.threshold / elapsed)                    # Eq. 7
+            state = next_state
+        return regret, fire
+
+    def pending_message(self) -> dict[str, np.ndarray]:
+        """W^m_h for every h as flat arrays: step h, generating agent n and the tuple (x, a, r, x')."""
+        columns = [np.concatenate(column) for column in zip(*(b.view() for b in self.pending), strict=True)]
+        return {"step": np.concatenate([np.full(len(b), h) for h, b in enumerate(self.pending)]),
+                "agent": np.full(len(columns[0]), self.index),
+                **dict(zip(("state", "action", "reward", "next_state"), columns, strict=True))}
+
+    def absorb(self, union: Mapping[str, np.ndarray]) -> None:
+        """Add the others' tuples of the union W^h to U^m_h and S_h (Algorithm 1 lines 27–30); δS ← 0, W^m_h ← ∅."""
+        others = union["agent"] != self.index
+        for h in range(self.horizon):
+            take = others & (union["step"] == h)
+            s, a = union["state"][take], union["action"][take]
+            self.data[h].add(s, a, union["reward"][take], union["next_state"][take])
+            self.stats[h].update(self.features[s, a])                         # S_h += Σ_{W^h} φφᵀ (Woodbury)
+            self.synced_logdet[h] = self.stats[h].logdet
+            self.pending[h] = TransitionBuffer()
+
+
+class CoopServer:
+    """The Coop-LSVI server: the union W^h of a synchronization, and the synchronized statistics λI + S_h.
+
+    Args:
+        features: the agents' feature table (as for :class:`CoopAgent`).
+        horizon: H.
+        lam: the ridge parameter λ.
+    """
+
+    uses_global_random_streams = False  # draws only from its own generators
+
+    def __init__(self, features: np.ndarray, horizon: int, lam: float) -> None:
+        self.features = features
+        self.synced = [RidgeStatistics(features.shape[-1], lam) for _ in range(horizon)]   # λI + S_h
+        self.synchronizations = 0
+
+    def merge(self, gathered: Mapping[int, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The union W^h of every agent's pending tuples (agents in the order received), added to S_h."""
+        agents = list(gathered)
+        union = {key: np.concatenate([gathered[m][key] for m in agents]) for key in gathered[agents[0]]}
+        for h, stats in enumerate(self.synced):
+            take = union["step"] == h
+            stats.update(self.features[union["state"][take], union["action"][take]])
+        self.synchronizations += 1
+        return union
+
+
+# ------------------------------------------------------------------------------------------------ the algorithm
 
 
 @dataclass
@@ -65,7 +187,11 @@ class CoopHistory:
 class CoopLSVI(PooledRun):
     """Coop-LSVI over parallel linear MDPs, one agent per MDP (paper 001, Algorithm 1, or Algorithm 3).
 
-    Every agent and the server is a worker (:mod:`agents.lsvi.workers`): agent m's environment, data, statistics and
+    The method contract (`agents.common.method.Method`) with the unit "episode": `learn(total)` runs `total` more
+    episodes of every agent; each record's `info` holds the episode's per-agent `regrets` and whether it ended with
+    a synchronization.
+
+    Every agent and the server is a worker (`CoopAgent`, `CoopServer`): agent m's environment, data, statistics and
     episodes live in its worker, the synchronized statistics in the server's (node ``comm.server``). Each episode is
     one call to all agents at once; a synchronization is three more calls (pending tuples, the server's union, the
     agents absorbing it) around one gather and one broadcast through the communicator.
@@ -87,7 +213,7 @@ class CoopLSVI(PooledRun):
             :class:`~agents.common.deployment.Deployment`).
     """
 
-    driver_state = ("history", "episode", "last_sync")
+    unit = "episode"
 
     def __init__(self, tasks: Sequence[Any], *, threshold: float = 1.0, beta: float = 0.5, lam: float = 1.0,
                  agent_features: bool | None = None, comm: Communicator | None = None, seed: int | None = None,
@@ -175,16 +301,16 @@ class CoopLSVI(PooledRun):
     # -- the algorithm ------------------------------------------------------------------------------------------------
     def _synchronize(self) -> None:
         """Every agent sends W^m_h to the server, which broadcasts the union W^h; all agents add the others' tuples."""
-        messages = self.pool.call("pending_message", nodes=self.agents)
+        messages = self.pool.map(CoopAgent.pending_message, nodes=self.agents)            # W^m_h
         gathered = self.comm.gather(messages)
-        union = self.pool.call("merge", {self.server_node: (gathered,)})[self.server_node]
+        union = self.pool.map(CoopServer.merge, {self.server_node: (gathered,)})[self.server_node]   # W^h
         received = self.comm.broadcast(union, self.agents)
-        self.pool.call("absorb", {m: (received[m],) for m in self.agents})
+        self.pool.map(CoopAgent.absorb, {m: (received[m],) for m in self.agents})
         self.last_sync = self.episode + 1                                 # k_{t+1} = t
 
     def step_episode(self) -> list[float]:
         """One episode for every agent (plan, act, test), then synchronize if any agent fired; returns the regrets."""
-        played = self.pool.call("play", nodes=self.agents, elapsed=self.episode + 1 - self.last_sync)   # t − k_t
+        played = self.pool.map(CoopAgent.play, nodes=self.agents, elapsed=self.episode + 1 - self.last_sync)  # t − k_t
         regrets = [played[m][0] for m in self.agents]
         fire = any(played[m][1] for m in self.agents)
         if fire and self.n_agents > 1:
@@ -194,23 +320,10 @@ class CoopLSVI(PooledRun):
         self.episode += 1
         return regrets
 
-    def learn(self, episodes: int, *, checkpoint_path: str | Path | None = None, checkpoint_every: int = 1,
-              callback: Callable[[CoopLSVI, list[float]], Any] | None = None) -> CoopLSVI:
-        """Run ``episodes`` more episodes for every agent.
-
-        Args:
-            episodes: how many episodes.
-            checkpoint_path: save the run (driver, every worker, communication counts) there every
-                ``checkpoint_every`` episodes and at the end; if the file exists, first resume from it (and run to the
-                episode count it was heading for), so a run whose driver died ends exactly as an uninterrupted one.
-            checkpoint_every: episodes between checkpoints.
-            callback: called as ``callback(self, regrets)`` after every episode (and its checkpoint).
-        """
-        if not isinstance(episodes, (int, np.integer)) or isinstance(episodes, bool) or episodes < 0:
-            raise ValueError(f"episodes must be an integer >= 0, got {episodes!r}")
-        self._run(int(episodes), lambda: self.episode, self.step_episode, checkpoint_path=checkpoint_path,
-                  checkpoint_every=checkpoint_every, callback=callback)
-        return self
+    def _learn_unit(self) -> dict[str, Any]:
+        regrets = self.step_episode()
+        return {"episode": self.episode, "group_regret": float(np.sum(regrets)),
+                "synchronized": int(self.history.synchronized[-1]), "regrets": regrets}
 
 
 class HeterogeneousCoopLSVI(CoopLSVI):

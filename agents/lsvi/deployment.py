@@ -1,22 +1,19 @@
 """What the cooperative LSVI drivers share on top of their :class:`~agents.common.deployment.Deployment`.
 
-:class:`PooledRun` gives access to a worker's state (also after the run is closed), and
-``learn(..., checkpoint_path=...)`` that saves {progress, driver state, every worker, communication counts} after each
-step and resumes from that file.
+:class:`PooledRun` is a method (`agents.common.method.Method`: `learn`, checkpoints, `save` / `load`) whose nodes are
+workers, with access to a worker's state, also after the run is closed.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from agents.common.communication import Communicator, Node
 from agents.common.deployment import Deployment
-from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
+from agents.common.method import Method
+from agents.common.workers import WorkerPool
 
 __all__ = ["PooledRun", "node_seeds"]
 
@@ -28,17 +25,19 @@ def node_seeds(seed: int | None, count: int) -> tuple[int, list[np.random.SeedSe
     return int(pool_seed.generate_state(1, np.uint64)[0] >> np.uint64(1)), children
 
 
-class PooledRun:
+class PooledRun(Method):
     """Shared by the drivers whose nodes are workers: ``self.deployment`` holds the pool and the communicator.
 
-    Subclasses set :attr:`deployment`, :attr:`comm` and list in :attr:`driver_state` the attributes a checkpoint
-    saves besides the workers (the driver's own progress and records).
+    Subclasses set :attr:`deployment` and :attr:`comm` and implement one unit of work (`Method._learn_unit`).
     """
 
     deployment: Deployment
     comm: Communicator
-    driver_state: tuple[str, ...] = ()
     _closed_workers: dict[Node, Any] | None = None
+    _resources: ClassVar[tuple[str, ...]] = ("deployment", "comm", "_closed_workers")
+
+    def _worker_pool(self) -> WorkerPool:
+        return self.pool
 
     @property
     def pool(self) -> WorkerPool:
@@ -65,43 +64,3 @@ class PooledRun:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- run-level checkpoints ----------------------------------------------------------------------------------------
-    def _save(self, path: str | Path, target: int) -> None:
-        save_checkpoint(path, {"target": target, "driver": {name: getattr(self, name) for name in self.driver_state},
-                               "workers": self.pool.snapshot(), "comm": self.comm.stats})
-
-    def _resume(self, path: str | Path) -> int | None:
-        """Put the run back as the checkpoint at ``path`` left it; the step count it was heading for (``None``: no file)."""
-        payload = load_checkpoint(path)
-        if payload is None:
-            return None
-        if set(payload["workers"]) != set(self.pool.nodes):
-            raise ValueError(f"checkpoint {str(path)!r} holds nodes {list(payload['workers'])}, this run has "
-                             f"{list(self.pool.nodes)}")
-        for name, value in payload["driver"].items():
-            setattr(self, name, value)
-        self.pool.restore(payload["workers"])
-        self.comm.stats = copy.deepcopy(payload["comm"])
-        return int(payload["target"])
-
-    def _run(self, steps: int, progress: Callable[[], int], step: Callable[[], Any], *, checkpoint_path: str | Path | None,
-             checkpoint_every: int, callback: Callable[[Any, Any], Any] | None,
-             done: Callable[[], bool] = lambda: False) -> None:
-        """Run ``step`` until ``progress()`` reaches its value now plus ``steps`` (or ``done()``), saving a checkpoint
-        every ``checkpoint_every`` steps and at the end, then calling ``callback(self, record)`` after each step.
-
-        With a ``checkpoint_path`` that exists, the run first resumes from it and heads for the target saved there.
-        """
-        if not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool) or checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
-        target = progress() + steps
-        if checkpoint_path is not None:
-            saved = self._resume(checkpoint_path)
-            target = target if saved is None else saved
-        while progress() < target and not done():
-            record = step()
-            if checkpoint_path is not None and (progress() % checkpoint_every == 0 or progress() >= target or done()):
-                self._save(checkpoint_path, target)
-            if callback is not None:
-                callback(self, record)

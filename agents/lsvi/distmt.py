@@ -23,10 +23,9 @@ their value to the matched G_m (§6.7); several matching labels resolve to the c
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 
@@ -237,6 +236,9 @@ class RoundRecord:
 class DistMTLSVI(PooledRun):
     """DistMT-LSVI for N agents on M linear tasks sharing the feature map φ (paper 000, Algorithm 1).
 
+    The method contract (`agents.common.method.Method`) with the unit "round"; a record's `info` is the round's
+    `RoundRecord`.
+
     Every agent and the server is a worker (:mod:`agents.lsvi.workers`): agent i's environments, episodes, planning
     and label table live in its worker, the label sets in the server's (node ``comm.server``); this driver hands each
     agent its task, calls the workers and routes every message between them through the communicator.
@@ -264,7 +266,8 @@ class DistMTLSVI(PooledRun):
             ``ray.init`` options; see :class:`~agents.common.deployment.Deployment`).
     """
 
-    driver_state = ("history", "episodes", "rng", "_label_policies", "_origin")
+    unit = "round"
+    until_covered = False
 
     def __init__(self, tasks: Sequence[Any], n_agents: int, c_sep: float, *, episodes_phase1: int = 300,
                  episodes_phase2: int = 1000, beta1: float = 0.5, beta2: float = 0.5, epsilon: float = 0.1,
@@ -391,27 +394,24 @@ class DistMTLSVI(PooledRun):
         model = self.tasks[task]
         return float(model.optimal_value() - model.policy_value(policy))
 
-    def learn(self, rounds: int | None = None, *, until_covered: bool = False, checkpoint_path: str | Path | None = None,
-              checkpoint_every: int = 1, callback: Callable[[DistMTLSVI, RoundRecord], Any] | None = None) -> DistMTLSVI:
-        """Run ``rounds`` rounds (default T = ⌈6 M ln(M/δ)/N⌉).
+    def _learn_unit(self) -> RoundRecord:
+        return self.run_round()
+
+    def _done(self) -> bool:
+        return self.until_covered and bool(self.history) and len(self.history[-1].covered) == self.n_tasks
+
+    def learn(self, total: int | None = None, *, until_covered: bool = False, **kwargs: Any) -> Self:
+        """Run `total` rounds (default T = ⌈6 M ln(M/δ)/N⌉); other keywords as `agents.common.method.Method.learn`.
 
         Args:
-            rounds: how many rounds to run.
+            total: how many rounds to run.
             until_covered: stop after the first round at which every agent holds an ε-optimal policy for every task
                 (checked with the exact oracle; a measurement convenience, the algorithm itself never sees the tasks).
-            checkpoint_path: save the run (driver, every worker, communication counts) there every
-                ``checkpoint_every`` rounds and at the end; if the file exists, first resume from it (and run to the
-                round count it was heading for), so a run whose driver died ends exactly as an uninterrupted one.
-            checkpoint_every: rounds between checkpoints.
-            callback: called as ``callback(self, record)`` after every round (and its checkpoint).
+            **kwargs: `callback` (called with `(self, record)`, the record's `info` is the `RoundRecord`),
+                `progress_bar`, `checkpoint_path`, `checkpoint_every`.
         """
-        rounds = self.default_rounds() if rounds is None else int(rounds)
-        if rounds < 0:
-            raise ValueError(f"rounds must be >= 0, got {rounds}")
-        self._run(rounds, lambda: len(self.history), self.run_round, checkpoint_path=checkpoint_path,
-                  checkpoint_every=checkpoint_every, callback=callback,
-                  done=lambda: until_covered and bool(self.history) and len(self.history[-1].covered) == self.n_tasks)
-        return self
+        self.until_covered = bool(until_covered)
+        return super().learn(self.default_rounds() if total is None else total, **kwargs)
 
     def label_policies(self, agent: int = 0) -> dict[int, np.ndarray]:
         """Agent ``agent``'s greedy policy (shape ``(H, S)``) for every label it holds."""

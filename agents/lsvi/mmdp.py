@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from agents.common.communication import Communicator, LocalCommunicator
+from agents.common.method import Method
 from agents.lsvi.ridge import RidgeStatistics
 
 __all__ = ["MMDPHistory", "MultiAgentCoopLSVI", "bayes_regret", "vector_policy_values"]
@@ -76,8 +77,10 @@ class MMDPHistory:
         return np.cumsum(self.synchronized)
 
 
-class MultiAgentCoopLSVI:
+class MultiAgentCoopLSVI(Method):
     """Algorithm 2 of paper 001 on a :class:`~mtenvs.linear.multiagent.LinearMultiAgentMDP`.
+
+    The method contract (`agents.common.method.Method`) with the unit "episode".
 
     Args:
         model: the MMDP; agents use only Φ (``feature_matrix``), the public joint state/action and their own rewards.
@@ -89,6 +92,9 @@ class MultiAgentCoopLSVI:
         weight_concentration: p_Υ = Dirichlet(c · 1_N); ``None`` uses the fixed team average v = 1/N (§4.3).
         comm: the communicator; seed: seeds weights and episodes.
     """
+
+    unit: ClassVar[str] = "episode"
+    _resources: ClassVar[tuple[str, ...]] = ("comm",)
 
     def __init__(self, model: Any, *, threshold: float = 2.0, beta: float = 0.5, lam: float = 1.0,
                  bonus: Bonus = "spectral", literal_log: bool = False, weight_concentration: float | None = 1.0,
@@ -210,13 +216,9 @@ class MultiAgentCoopLSVI:
         self.episode += 1
         return regret
 
-    def learn(self, episodes: int) -> MultiAgentCoopLSVI:
-        """Run ``episodes`` more episodes."""
-        if not isinstance(episodes, (int, np.integer)) or isinstance(episodes, bool) or episodes < 0:
-            raise ValueError(f"episodes must be an integer >= 0, got {episodes!r}")
-        for _ in range(int(episodes)):
-            self.step_episode()
-        return self
+    def _learn_unit(self) -> dict[str, Any]:
+        regret = self.step_episode()
+        return {"episode": self.episode, "regret": regret, "synchronized": int(self.history.synchronized[-1])}
 
     def bayes_regret(self, n_weights: int = 200, seed: int = 0) -> float:
         """Eq. 12 estimated with ``n_weights`` draws of v ~ p_Υ over the policies learned so far."""

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from agents.common.method import Method
 from agents.perminv.network import EncoderKind, PermutationInvariantNet
 from agents.perminv.sampler import PrioritizedTasks
 from mtenvs.core.task import Task
@@ -114,8 +115,11 @@ def portfolio_net(window: int, kind: EncoderKind = "rnn", hidden: int = 25) -> P
 
 
 # ------------------------------------------------------------------------------------------------ trainer
-class PortfolioPG:
+class PortfolioPG(Method):
     """Algorithm 1 with the direct policy gradient (module docstring).
+
+    The method contract (`agents.common.method.Method`) with the unit "update": `learn(total)` runs `total`
+    iterations of Algorithm 1 (one minibatch each).
 
     Args:
         env: a ``mtenvs/Portfolio-v0`` environment (gives the prices, the universe and the window).
@@ -128,6 +132,8 @@ class PortfolioPG:
         buffer_bias: the geometric recency bias of batch starts (Jiang et al.: 5e-5, nearly uniform).
         seed: seeds the task and batch draws (and the initialisation of the default network).
     """
+
+    unit: ClassVar[str] = "update"
 
     def __init__(self, env: Any, tasks: Sequence[Task], net: PermutationInvariantNet | None = None,
                  sampler: PrioritizedTasks | None = None, batch_size: int = 50, learning_rate: float = 1e-3,
@@ -190,16 +196,11 @@ class PortfolioPG:
         self.history.append(record)
         return record
 
-    def learn(self, updates: int, callback: Callable[[PortfolioPG], None] | None = None) -> PortfolioPG:
-        """Run ``updates`` iterations; ``callback(self)`` after each."""
-        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 0:
-            raise ValueError(f"PortfolioPG: updates must be an integer >= 0, got {updates!r}")
+    def _before_learn(self) -> None:
         self.net.train()
-        for _ in range(updates):
-            self.update()
-            if callback is not None:
-                callback(self)
-        return self
+
+    def _learn_unit(self) -> dict[str, float]:
+        return self.update()
 
 
 # ------------------------------------------------------------------------------------------------ evaluation

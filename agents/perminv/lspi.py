@@ -23,9 +23,12 @@ plus a clipped closed-form candidate.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 from scipy.special import xlogy
 
+from agents.common.method import Method
 from mtenvs.entities.allocation import optimal_allocation
 
 #: Dirichlet concentrations of the finite action set (sparse to dense allocations).
@@ -55,8 +58,13 @@ def simplex_action_set(n_entities: int, size: int = 2000, seed: int = 0) -> np.n
     return np.vstack([fixed, *random])
 
 
-class AllocationLSPI:
+class AllocationLSPI(Method):
     """LSPI with the allocation features (module docstring).
+
+    The method contract (`agents.common.method.Method`) with the unit "iteration" (one LSTD-Q solve and greedy
+    step); the batch of samples is the method's data: `fit(states, actions, rewards, next_states)` sets it and runs
+    policy iteration to convergence, or pass `samples=(states, actions, rewards[, next_states])` and call
+    `learn(total)`. Learning stops early once θ has converged (or after one solve when `gamma = 0`).
 
     Args:
         n_entities: ``m``.
@@ -65,10 +73,13 @@ class AllocationLSPI:
         action_set: the finite action set for non-concave greedy steps (default :func:`simplex_action_set`).
         max_iterations: policy-iteration steps (only used when ``gamma > 0``).
         tol: stop when ``max |θ_k − θ_{k−1}| < tol``.
+        samples: the batch ``(states, actions, rewards)`` or ``(states, actions, rewards, next_states)`` to learn from.
     """
 
+    unit: ClassVar[str] = "iteration"
+
     def __init__(self, n_entities: int, gamma: float = 0.0, ridge: float = 1e-3, action_set: np.ndarray | None = None,
-                 max_iterations: int = 20, tol: float = 1e-8) -> None:
+                 max_iterations: int = 20, tol: float = 1e-8, samples: tuple[Any, ...] | None = None) -> None:
         if isinstance(n_entities, bool) or not isinstance(n_entities, int) or n_entities < 2:
             raise ValueError(f"AllocationLSPI: n_entities must be an integer >= 2, got {n_entities!r}")
         if not 0.0 <= gamma < 1.0:
@@ -86,6 +97,10 @@ class AllocationLSPI:
         #: The weights θ (``None`` before :meth:`fit`).
         self.theta: np.ndarray | None = None
         self.iterations = 0
+        self.converged = False
+        self._batch: tuple[np.ndarray, np.ndarray | None, np.ndarray] | None = None
+        if samples is not None:
+            self.set_samples(*samples)
 
     # ------------------------------------------------------------------------------------------- value
     def _blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,26 +138,42 @@ class AllocationLSPI:
         a = features.T @ target + self.ridge * np.eye(features.shape[1])
         return np.linalg.solve(a, features.T @ rewards)
 
-    def fit(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_states: np.ndarray | None = None,
-            ) -> AllocationLSPI:
-        """Run LSPI on a batch of samples (``next_states`` needed only when ``gamma > 0``)."""
+    def set_samples(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                    next_states: np.ndarray | None = None) -> None:
+        """Learn from this batch (``next_states`` needed only when ``gamma > 0``); policy iteration starts over."""
         states = np.asarray(states, dtype=np.float64)
         rewards = np.asarray(rewards, dtype=np.float64)
         if rewards.shape != (len(states),):
             raise ValueError(f"AllocationLSPI: rewards must have shape ({len(states)},), got {rewards.shape}")
         features = allocation_features(states, actions)
-        if self.gamma == 0.0:
-            self.theta, self.iterations = self.lstdq(features, None, rewards), 1
-            return self
-        if next_states is None:
+        if self.gamma > 0.0 and next_states is None:
             raise ValueError("AllocationLSPI: next_states are required when gamma > 0")
-        next_states = np.asarray(next_states, dtype=np.float64)
-        self.theta = np.zeros(features.shape[1])  # π_0 is greedy w.r.t. V_{-1} = 0 (any fixed action)
-        for k in range(1, self.max_iterations + 1):
-            next_features = allocation_features(next_states, self.greedy(next_states))
-            theta = self.lstdq(features, next_features, rewards)
-            change = float(np.max(np.abs(theta - self.theta)))
-            self.theta, self.iterations = theta, k
-            if change < self.tol:
-                break
-        return self
+        following = None if self.gamma == 0.0 else np.asarray(next_states, dtype=np.float64)
+        self._batch = (features, following, rewards)
+        # π_0 is greedy w.r.t. V_{-1} = 0 (any fixed action)
+        self.theta = None if self.gamma == 0.0 else np.zeros(features.shape[1])
+        self.iterations, self.converged = 0, False
+
+    def _learn_unit(self) -> dict[str, float]:
+        """One policy-iteration step: LSTD-Q for the greedy policy of the current θ."""
+        if self._batch is None:
+            raise ValueError("AllocationLSPI: samples is not set: pass samples= or call fit()")
+        features, next_states, rewards = self._batch
+        if next_states is None:
+            self.theta, self.iterations, self.converged = self.lstdq(features, None, rewards), 1, True
+            return {"iteration": 1}
+        next_features = allocation_features(next_states, self.greedy(next_states))
+        theta = self.lstdq(features, next_features, rewards)
+        change = float(np.max(np.abs(theta - self.theta)))
+        self.theta, self.iterations = theta, self.iterations + 1
+        self.converged = change < self.tol
+        return {"iteration": self.iterations, "change": change}
+
+    def _done(self) -> bool:
+        return self.converged or (self._batch is not None and self.iterations >= self.max_iterations)
+
+    def fit(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_states: np.ndarray | None = None,
+            ) -> AllocationLSPI:
+        """Run LSPI on a batch of samples (``next_states`` needed only when ``gamma > 0``) until θ converges."""
+        self.set_samples(states, actions, rewards, next_states)
+        return self.learn(max(int(self.max_iterations), 1))

@@ -10,7 +10,7 @@ store itself (:class:`HubStore`) can live in a worker of its own, e.g. a Ray act
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,10 +118,11 @@ class Hub:
         self.pool = pool
         self._local = HubStore(matcher) if matcher is not None else None
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        """Run a `HubStore` method, given by reference, on the store wherever it lives."""
         if self._local is not None:
-            return getattr(self._local, method)(*args)
-        return self.pool.call(method, {self.comm.server: args})[self.comm.server]  # type: ignore[union-attr]
+            return method(self._local, *args)
+        return self.pool.map(method, {self.comm.server: args})[self.comm.server]  # type: ignore[union-attr]
 
     @property
     def store(self) -> dict[Key, Publication]:
@@ -132,16 +133,16 @@ class Hub:
 
     def publish(self, publications: Mapping[Hashable, Publication]) -> None:
         """Each agent sends its publication to the hub (one gather round); the hub stores it under (agent, round)."""
-        self._call("receive", self.comm.gather({agent: p.message() for agent, p in publications.items()}))
+        self._call(HubStore.receive, self.comm.gather({agent: p.message() for agent, p in publications.items()}))
 
     def best_match(self, simnet: np.ndarray) -> Match | None:
         """The stored task nearest to ``simnet`` (``None`` if the store is empty)."""
-        return self._call("best_match", simnet)
+        return self._call(HubStore.best_match, simnet)
 
     def query(self, simnets: Mapping[Hashable, np.ndarray]) -> dict[Hashable, Reply]:
         """Agents send SimNet parameters (one gather round); the hub replies to each (one scatter round)."""
         received = self.comm.gather({agent: {"simnet": params} for agent, params in simnets.items()})
-        delivered = self.comm.scatter(self._call("answer", received))
+        delivered = self.comm.scatter(self._call(HubStore.answer, received))
         return {agent: _reply(message) for agent, message in delivered.items()}
 
 

@@ -10,16 +10,17 @@ actor, where the agents' SimNet training and DQN learning run in parallel.
 
 from __future__ import annotations
 
-import copy
 import os
+import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from agents.common.communication import SERVER, Communicator
 from agents.common.deployment import Deployment
-from agents.common.workers import WorkerPool, load_checkpoint, save_checkpoint
+from agents.common.method import Method
+from agents.common.workers import WorkerPool
 from agents.sharing.agent import LearnerConfig, SharingAgent, TaskRecord
 from agents.sharing.hub import Hub, HubStore
 from agents.sharing.simnet import SimilarityMatcher, SimNet, SimNetConfig
@@ -28,8 +29,11 @@ from mtenvs.core.seeding import stable_seed
 __all__ = ["SharingSystem"]
 
 
-class SharingSystem:
+class SharingSystem(Method):
     """The N-agent system: every agent a worker (a Ray actor on ``backend="ray"``), the hub's store another.
+
+    The method contract (`agents.common.method.Method`) with the unit "round": `learn(total)` runs up to `total`
+    more rounds (never more than the M games); a record's `info` holds the round's `TaskRecord` of every agent.
 
     Args:
         games: the M games.
@@ -45,6 +49,9 @@ class SharingSystem:
         backend_options: for ``"ray"``: ``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options`` and
             further ``ray.init`` options (see :class:`~agents.common.deployment.Deployment`).
     """
+
+    unit: ClassVar[str] = "round"
+    _resources: ClassVar[tuple[str, ...]] = ("deployment", "comm", "pool", "hub")
 
     def __init__(self, games: Sequence[str], n_agents: int, learner: LearnerConfig, comm: Communicator | None = None,
                  simnet: SimNetConfig | None = None, matcher: SimilarityMatcher | None = None, sharing: bool = True,
@@ -94,45 +101,39 @@ class SharingSystem:
         games = {i: self.sequences[i][t] for i in agents}
         replies: dict[Any, Any] = {}
         if self.hub is not None:
-            replies = self.hub.query(self.pool.call("similarity", {i: (games[i], t) for i in agents}))
-        done = self.pool.call("learn_task", {i: (games[i], t, replies.get(i)) for i in agents})
+            replies = self.hub.query(self.pool.map(SharingAgent.similarity, {i: (games[i], t) for i in agents}))
+        done = self.pool.map(SharingAgent.learn_task, {i: (games[i], t, replies.get(i)) for i in agents})
         if self.hub is not None:
-            self.hub.publish(self.pool.call("publication", {i: (t, games[i]) for i in agents}))
+            self.hub.publish(self.pool.map(SharingAgent.publication, {i: (t, games[i]) for i in agents}))
         for i, record in done.items():
             self._records[i].append(record)
         self.round += 1
         return list(done.values())
 
+    def _learn_unit(self) -> dict[str, Any]:
+        records = self.step()
+        returns = [r.final_reward for r in records]
+        return {"round": self.round, "mean_final_reward": float(np.mean(returns)),
+                "borrowed": sum(r.borrowed for r in records), "records": records}
+
+    def _done(self) -> bool:
+        return self.round >= len(self.games)
+
+    def _fingerprint(self) -> dict[str, Any]:
+        return {**super()._fingerprint(), "sequences": self.sequences}
+
     def run(self, checkpoint_path: str | os.PathLike[str] | None = None) -> list[TaskRecord]:
-        """All remaining rounds; every record.
-
-        With ``checkpoint_path``, the system's state (round, records, every worker, communication counts) is saved
-        there after every round, and a call that finds a checkpoint there first resumes from it, so a run whose
-        driver died ends with the records an uninterrupted run would have had.
-        """
-        if checkpoint_path is not None:
-            self._resume(checkpoint_path)
-        while self.round < len(self.games):
-            self.step()
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, {"round": self.round, "records": self._records, "sequences": self.sequences,
-                                                  "workers": self.pool.snapshot(), "comm": self.comm.stats})
+        """All remaining rounds; every record. Deprecated: use `learn(total)` and `records`."""
+        warnings.warn("SharingSystem.run() is deprecated: use learn(len(games)) and records", DeprecationWarning,
+                      stacklevel=2)
+        if not self._done() or checkpoint_path is not None:
+            self.learn(len(self.games), checkpoint_path=checkpoint_path)
         return self.records
-
-    def _resume(self, path: str | os.PathLike[str]) -> None:
-        saved = load_checkpoint(path)
-        if saved is None:
-            return
-        if saved["sequences"] != self.sequences or set(saved["workers"]) != set(self.pool.nodes):
-            raise ValueError(f"checkpoint {str(path)!r} belongs to another system (games, agents or seed differ)")
-        self.round, self._records = int(saved["round"]), saved["records"]
-        self.pool.restore(saved["workers"])
-        self.comm.stats = copy.deepcopy(saved["comm"])
 
     def close(self) -> None:
         """Close every agent's environment and release the workers (and the communicator made here)."""
         if self.deployment.pool is not None:
-            self.pool.call("close", nodes=list(range(self.n_agents)))
+            self.pool.map(SharingAgent.close, nodes=list(range(self.n_agents)))
         self.deployment.close()
 
     def __enter__(self) -> SharingSystem:

@@ -1,0 +1,129 @@
+"""A progress display that works wherever the output goes: a live bar on a terminal, plain lines elsewhere.
+
+On a terminal that reports its width, `Progress` draws a tqdm bar. Anywhere else (a file, a pipe, a notebook's
+captured stream, a CI log, a terminal that reports no width, on which tqdm draws nothing useful) it writes one plain
+line per update, at most one every `interval` seconds, plus a last line when it closes:
+
+    DCPG: 40/100 iterations | elapsed 00:12 | remaining 00:18
+
+`leave` and `position` nest a bar under an outer one (a method's bar under an experiment's); `enabled=False` gives
+an object whose methods do nothing, so callers never branch on whether a bar is shown.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any, Self
+
+from tqdm import tqdm
+
+__all__ = ["Progress", "terminal_width"]
+
+
+def terminal_width(stream: IO[str]) -> int:
+    """The width in columns of the terminal `stream` writes to; 0 when it is not a terminal or reports no width."""
+    try:
+        if not stream.isatty():
+            return 0
+        return int(os.get_terminal_size(stream.fileno()).columns)
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+class Progress:
+    """Units done out of `total`, with elapsed and remaining time.
+
+    Args:
+        total: the number of units the bar counts to.
+        desc: a label printed before the counts.
+        unit: the name of one unit (plural adds an "s" in plain lines).
+        enabled: `False` shows nothing.
+        stream: where to write (default: standard error).
+        initial: units already done (a resumed run).
+        leave: keep the bar on screen when it closes (`False` for a bar nested under another).
+        position: the line of the bar below the cursor (1 for a bar nested under an outer bar at 0).
+        interval: the least number of seconds between two plain lines.
+        clock: the time source in seconds (for tests).
+
+    Raises:
+        ValueError: `total` or `initial` is negative, or `interval` is negative.
+    """
+
+    def __init__(self, total: int, *, desc: str = "", unit: str = "it", enabled: bool = True,
+                 stream: IO[str] | None = None, initial: int = 0, leave: bool = True, position: int | None = None,
+                 interval: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise ValueError(f"total must be an integer >= 0, got {total!r}")
+        if isinstance(initial, bool) or not isinstance(initial, int) or initial < 0:
+            raise ValueError(f"initial must be an integer >= 0, got {initial!r}")
+        if not interval >= 0:
+            raise ValueError(f"interval must be a number >= 0, got {interval!r}")
+        self.total, self.done, self.desc, self.unit = total, initial, desc, unit
+        self.enabled = bool(enabled)
+        self.interval = float(interval)
+        self._initial = initial
+        self._clock = clock
+        self._start = clock()
+        self._last_line: float | None = None
+        self._written: int | None = None
+        self._closed = not self.enabled
+        self._bar: Any = None
+        self.stream: IO[str] = sys.stderr if stream is None else stream
+        if self.enabled and terminal_width(self.stream) > 0:
+            self._bar = tqdm(total=total, initial=initial, desc=desc or None, unit=unit, file=self.stream, leave=leave,
+                             position=position, dynamic_ncols=True)
+
+    @property
+    def uses_tqdm(self) -> bool:
+        """Whether a tqdm bar is drawn (else plain lines, or nothing when disabled)."""
+        return self._bar is not None
+
+    def update(self, n: int = 1) -> None:
+        """Count `n` more units done."""
+        if self._closed:
+            return
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        now = self._clock()
+        if self._last_line is None or now - self._last_line >= self.interval:
+            self._write(now)
+
+    def line(self, now: float | None = None) -> str:
+        """The plain line for the progress so far, e.g. `"DCPG: 40/100 iterations | elapsed 00:12 | remaining 00:18"`."""
+        now = self._clock() if now is None else now
+        elapsed = max(now - self._start, 0.0)
+        fresh = self.done - self._initial
+        if fresh > 0 and self.total >= self.done:
+            remaining = tqdm.format_interval(elapsed / fresh * (self.total - self.done))
+        else:
+            remaining = "?"
+        units = self.unit if self.total == 1 else f"{self.unit}s"
+        label = f"{self.desc}: " if self.desc else ""
+        return (f"{label}{self.done}/{self.total} {units} | elapsed {tqdm.format_interval(elapsed)} | "
+                f"remaining {remaining}")
+
+    def _write(self, now: float) -> None:
+        self._last_line, self._written = now, self.done
+        self.stream.write(self.line(now) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the display (a plain display writes its final line unless the last update just wrote it)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._bar is not None:
+            self._bar.close()
+        elif self._written != self.done:
+            self._write(self._clock())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

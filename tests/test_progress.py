@@ -1,0 +1,101 @@
+"""`mtenvs.progress.Progress`: tqdm on a terminal that reports a width, throttled plain lines anywhere else."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import struct
+import termios
+
+import pytest
+
+from mtenvs.progress import Progress, terminal_width
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_plain_lines_are_throttled_and_the_last_one_is_written_on_close() -> None:
+    stream, clock = io.StringIO(), Clock()
+    with Progress(10, desc="PG", unit="iteration", stream=stream, interval=5.0, clock=clock) as bar:
+        assert not bar.uses_tqdm
+        bar.update()                      # the first update always writes
+        clock.now += 1.0
+        bar.update()                      # 1 s later: throttled
+        clock.now += 4.0
+        bar.update()                      # 5 s after the last line: written
+        clock.now += 1.0
+        bar.update(2)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["PG: 1/10 iterations | elapsed 00:00 | remaining 00:00",
+                     "PG: 3/10 iterations | elapsed 00:05 | remaining 00:11",
+                     "PG: 5/10 iterations | elapsed 00:06 | remaining 00:06"]   # 6 s for 5 units: 6 s for 5 more
+
+
+def test_a_resumed_bar_counts_from_its_initial_units_and_estimates_from_the_new_ones() -> None:
+    stream, clock = io.StringIO(), Clock()
+    bar = Progress(4, unit="round", stream=stream, initial=2, clock=clock)
+    clock.now += 10.0
+    bar.update()
+    bar.close()
+    bar.close()                           # closing twice writes nothing more
+    assert stream.getvalue().splitlines() == ["3/4 rounds | elapsed 00:10 | remaining 00:10"]
+
+
+def test_a_disabled_bar_writes_nothing() -> None:
+    stream = io.StringIO()
+    with Progress(3, stream=stream, enabled=False) as bar:
+        bar.update(3)
+    assert stream.getvalue() == "" and not bar.uses_tqdm
+
+
+def test_bad_arguments_name_the_field() -> None:
+    for kwargs, field in (({"total": -1}, "total"), ({"total": 2.5}, "total"), ({"total": 3, "initial": -1}, "initial"),
+                          ({"total": 3, "interval": -1.0}, "interval")):
+        with pytest.raises(ValueError, match=field):
+            Progress(**kwargs)
+
+
+def read_all(fd: int) -> str:
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except (BlockingIOError, OSError):
+        pass
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_terminal_that_reports_no_width_gets_plain_lines() -> None:
+    leader, follower = os.openpty()                  # a new pty reports 0 rows and 0 columns
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+    with open(follower, "w", closefd=True) as stream:
+        assert stream.isatty() and terminal_width(stream) == 0
+        with Progress(2, desc="run", stream=stream, interval=0.0) as bar:
+            bar.update(2)
+        assert not bar.uses_tqdm
+    text = read_all(leader)
+    os.close(leader)
+    assert "run: 2/2 its | elapsed" in text
+
+
+def test_a_terminal_with_a_width_gets_a_tqdm_bar() -> None:
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    with open(follower, "w", closefd=True) as stream:
+        assert terminal_width(stream) == 80
+        with Progress(2, desc="run", stream=stream, leave=False, position=1) as bar:
+            assert bar.uses_tqdm
+            bar.update(2)
+    text = read_all(leader)
+    os.close(leader)
+    assert "run:" in text and "/2 [" in text and "elapsed" not in text    # tqdm draws, not plain lines
