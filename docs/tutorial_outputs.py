@@ -50,9 +50,11 @@ def run(text: str, cwd: Path, timeout: float = 600) -> tuple[subprocess.Complete
 
 
 def masked(text: str) -> list[str]:
-    """Lines with every number replaced by ``#`` and runs of spaces by one (training noise, timings and the padding
-    of numbers differ between machines)."""
-    numbers = [re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", line) for line in text.strip().splitlines()]
+    """Lines with every temporary directory replaced by ``<tmp>``, every number by ``#`` and runs of spaces by one
+    (training noise, timings, temporary paths and the padding of numbers differ between runs and machines)."""
+    temporary = re.compile(re.escape(tempfile.gettempdir()) + r"/tmp\w+")
+    numbers = [re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", temporary.sub("<tmp>", line))
+               for line in text.strip().splitlines()]
     return [" ".join(line.split()) for line in numbers]
 
 
