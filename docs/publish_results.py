@@ -5,6 +5,12 @@
 
 The reproduction page of the experiment then shows the plots, the summary and the paper's claims beside our
 numbers, with the size and package versions recorded in ``results.json``. Unfinished runs are refused.
+
+    python docs/publish_results.py --rejudge              # every committed run
+    python docs/publish_results.py --rejudge 004-synthetic
+
+judges committed runs again without rerunning them: each summary and verdict is recomputed from the units the run
+recorded, with the experiment's current aggregate and claims (`mtenvs.runner.rejudge`).
 """
 
 from __future__ import annotations
@@ -32,11 +38,28 @@ def publish(run_dir: Path) -> Path:
     return target
 
 
+def rejudge(names: list[str]) -> list[Path]:
+    """Re-judge the committed runs of ``names`` (every committed run when empty) in place; the files rewritten."""
+    from mtenvs.runner.rejudge import rejudge_file
+
+    files = [RESULTS / name / "results.json" for name in names] or sorted(RESULTS.glob("*/results.json"))
+    for path in files:
+        if not path.exists():
+            raise ValueError(f"experiment: no committed run at {path}")
+        rejudge_file(path)
+    return files
+
+
 def main(paths: list[str]) -> int:
-    """Publish every run directory in ``paths``; returns a process exit code."""
+    """Publish every run directory in ``paths`` (or, after ``--rejudge``, re-judge committed runs); returns a process
+    exit code."""
     if not paths:
         print(__doc__)
         return 2
+    if paths[0] == "--rejudge":
+        for path in rejudge(paths[1:]):
+            print(f"re-judged {path}")
+        return 0
     for path in paths:
         print(f"{path} -> {publish(Path(path))}")
     return 0
