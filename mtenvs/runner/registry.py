@@ -5,8 +5,9 @@ names an experiment and points at the module that registers it (or at the `Exper
 package declares its experiments there in ``pyproject.toml``, and any installed package can add its own the same
 way. `get` imports only the module of the experiment it is asked for; `experiments` imports them all.
 
-How a claim is judged (`Claim.judge`): the verdict comes from the confidence interval ``[low, high]`` of our
-estimate, never from its mean alone.
+How a claim is judged (`Claim.judge`):
+
+The verdict comes from the confidence interval ``[low, high]`` of our estimate, never from its mean alone.
 
 * ``"close"`` (the paper's number ``p`` within a tolerance ``tol = max(tolerance * |p|, atol)``): **agrees** when
   the interval reaches the band ``[p - tol, p + tol]`` (the paper's number is consistent with ours), **differs**
