@@ -9,7 +9,8 @@ Algorithm 2 after every ADMM iteration (Fig. 1f), its communication, and the cri
 
 The paper gives no numbers (its figures are missing from the text); its claims are qualitative: ePG-ELLA has the
 highest average reward on all five domains, reaches consensus, and takes less time. They are checked on differences
-paired by seed (the seeds draw the same tasks for every method): per domain, ePG-ELLA's final reward minus that of
+between methods matched by seed index (every method learns the same fixed tasks; the runs are independent, so the
+interval of the differences is that of two independent samples): per domain, ePG-ELLA's final reward minus that of
 the other method with the highest mean (``epg_minus_best_other/<domain>`` >= 0), and ePG-ELLA's measured run time
 over all domains minus that of the faster of PG-ELLA and GO-MTL (``epg_minus_fastest_seconds`` <= 0).
 """
