@@ -263,7 +263,8 @@ def experiments_index() -> str:
 
     rows = [[f"[{name}]({name}.md)", e.paper or "—", e.title] for name, e in sorted(experiments().items())]
     return "\n".join(["# Reproductions", "", "Each paper figure or table the project reproduces, with the paper's "
-                      "claims beside our measured numbers.", "", markdown_table(["experiment", "paper", "title"], rows), ""])
+                      "claims beside our measured numbers. Every claim's verdict, across the five papers, is on the "
+                      "[claims page](claims.md).", "", markdown_table(["experiment", "paper", "title"], rows), ""])
 
 
 def verdict_rule() -> str:

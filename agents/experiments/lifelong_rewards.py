@@ -143,7 +143,7 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
         summary["alg2_final_consensus_error_max"] = float(max(r.metrics["alg2_consensus_last"][-1] for r in epg))
         summary["alg1_final_consensus_error_max"] = float(max(max(r.metrics["alg1_consensus_error"]) for r in epg))
         summary["epg_critical_path_fraction"] = mean_ci([r.metrics["critical_path_seconds"] / r.metrics["seconds"]
-                                                         for r in epg]).to_json()
+                                                         for r in epg], bounds=(0.0, 1.0)).to_json()
     for method in cfg.methods:
         mine = [r.metrics["seconds"] for r in records if r.params["method"] == method]
         if mine:

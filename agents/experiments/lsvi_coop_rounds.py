@@ -115,10 +115,10 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
             key = f"alg{algorithm}_S{threshold:g}"
             summary[f"{key}_rounds"] = mean_ci([r["rounds"][-1] for r in rs]).to_json()
             summary[f"{key}_bound"] = rs[0]["bound"][-1]
-            summary[f"{key}_log_r2"] = mean_ci([f["log_r2"] for f in fits]).to_json()
+            summary[f"{key}_log_r2"] = mean_ci([f["log_r2"] for f in fits], bounds=(0.0, 1.0)).to_json()
             summary[f"{key}_power_exponent"] = mean_ci([f["power_exponent"] for f in fits]).to_json()
         if fits_all:
-            summary[f"alg{algorithm}_log_r2"] = mean_ci([f["log_r2"] for f in fits_all]).to_json()
+            summary[f"alg{algorithm}_log_r2"] = mean_ci([f["log_r2"] for f in fits_all], bounds=(0.0, 1.0)).to_json()
             summary[f"alg{algorithm}_power_exponent"] = mean_ci([f["power_exponent"] for f in fits_all]).to_json()
     return summary
 
