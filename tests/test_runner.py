@@ -406,6 +406,19 @@ def test_progress_bar_stays_off_when_stderr_is_not_a_terminal(tmp_path: Path, ca
     assert capsys.readouterr().err == ""
 
 
+def test_a_finished_run_is_judged_again_from_its_recorded_units(tmp_path: Path) -> None:
+    from mtenvs.runner import rejudge
+    from mtenvs.runner.rejudge import rejudge_file
+
+    document = run_experiment("test-toy", out=tmp_path)
+    assert rejudge(document) == document  # the same aggregate and claims give the same summary and verdicts
+    stale = {**document, "summary": {}, "claims": [{**c, "verdict": "agrees", "holds": True} for c in document["claims"]]}
+    (tmp_path / "results.json").write_text(json.dumps(stale))
+    assert rejudge_file(tmp_path / "results.json") == document == read_results(tmp_path / "results.json")
+    with pytest.raises(ValueError, match="status"):
+        rejudge({**document, "status": "running"})
+
+
 def test_summary_table_puts_the_paper_beside_our_number(tmp_path: Path) -> None:
     document = run_experiment("test-toy", out=tmp_path)
     table = summary_table(document)
