@@ -22,8 +22,9 @@ The verdict comes from the confidence interval ``[low, high]`` of our estimate, 
 * A ``"text"`` claim is **not checked**, and carries the reason why it cannot be (`Claim.reason`).
 
 The interval is shown beside every verdict: a wide interval "agrees" with every number it reaches, so its width
-says how much an agreement is worth. A missing or non-finite value is inconclusive. The verdict is about the run that was made: a run at the ``quick``
-size, or with overrides, is labelled not comparable to the paper (see `mtenvs.runner.report.claim_results`).
+says how much an agreement is worth. A missing or non-finite value is inconclusive. The verdict is about the run
+that was made: a run at the ``quick`` size, or with overrides, is labelled not comparable to the paper (see
+`mtenvs.runner.report.claim_results`).
 """
 
 from __future__ import annotations
