@@ -182,17 +182,42 @@ def families_index() -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- experiments
-def _claims_table(claims: list[Mapping[str, Any]], summary: Mapping[str, Any] | None) -> str:
-    from mtenvs.runner.report import format_value
+_RELATION = {"close": "≈ ", "at_least": "≥ ", "at_most": "≤ ", "text": ""}
 
+
+def _paper_number(claim: Mapping[str, Any]) -> str:
+    """The paper's number with its relation (``≥ 0``, ``≈ 0.88 ± 25%``) or its words."""
+    text = f"{_RELATION[claim['compare']]}{_cell(claim['paper'])}"
+    if claim["compare"] == "close":
+        relative = claim.get("tolerance", 0) * abs(claim["paper"])
+        tolerance = max(relative, claim.get("atol", 0))
+        if tolerance:
+            text += f" ± {100 * claim['tolerance']:.3g}%" if tolerance == relative else f" ± {tolerance:.3g}"
+    return text
+
+
+def claim_rows(document: Mapping[str, Any] | None, experiment: Any) -> list[dict[str, Any]]:
+    """The claims of an experiment as its pages show them: from the committed ``results.json`` when there is one
+    (our value, verdict and its reason as judged there), else the registered claims with no verdict."""
+    from dataclasses import asdict
+
+    from mtenvs.runner.report import format_value, verdict_text
+
+    if document is None:
+        return [{"metric": c.metric, "paper": _paper_number(asdict(c)), "source": c.source, "ours": "—",
+                 "verdict": "no committed run", "reason": c.reason} for c in experiment.claims]
     rows = []
-    for c in claims:
-        ours = "—" if summary is None or c["metric"] not in summary else format_value(summary[c["metric"]])
-        relation = {"close": "≈ ", "at_least": "≥ ", "at_most": "≤ ", "text": ""}[c["compare"]]
-        holds = c.get("holds")
-        verdict = "" if holds is None else ("agrees" if holds else "differs")
-        rows.append([f"`{c['metric']}`", f"{relation}{c['paper']}", c["source"], ours, verdict])
-    return markdown_table(["metric", "paper", "where", "ours", "check"], rows)
+    for c in document.get("claims", []):
+        rows.append({"metric": c["metric"], "paper": _paper_number(c), "source": c["source"],
+                     "ours": format_value(c["ours"]) if c["metric"] in (document.get("summary") or {}) else "missing",
+                     "verdict": verdict_text(c), "reason": c.get("reason", "")})
+    return rows
+
+
+def _claims_table(rows: list[dict[str, Any]]) -> str:
+    return markdown_table(["metric", "paper", "where", "ours", "verdict", "why"],
+                          [[f"`{r['metric']}`", r["paper"], r["source"], r["ours"], f"**{r['verdict']}**", r["reason"]]
+                           for r in rows])
 
 
 def _wrap_command(command: str, options: list[str], width: int = 100) -> str:
@@ -225,7 +250,7 @@ def experiment_page(name: str) -> str:
               f"mtenvs run {name} --size full    # the paper's budget", "```", ""]
     results_file = RESULTS / name / "results.json"
     document = json.loads(results_file.read_text()) if results_file.exists() else None
-    claims = [asdict(c) | {"holds": None} for c in experiment.claims]
+    claims = list(experiment.claims)
     if document is not None:
         claims = document.get("claims", claims)
         size = document.get("size", "?")
@@ -241,8 +266,16 @@ def experiment_page(name: str) -> str:
         summary = document.get("summary") or {}
         lines += [markdown_table(["metric", "ours"], [[f"`{k}`", format_value(v)] for k, v in summary.items()]), ""]
     if claims:
+        from mtenvs.runner.report import comparability
+
         lines += ["## The paper's claims beside ours", "",
-                  _claims_table(claims, document.get("summary") if document else None), ""]
+                  "Each verdict comes from the 95% interval of our number, not from its mean alone; the rule is on "
+                  "the [claims page](claims.md#how-a-claim-is-judged).", ""]
+        caveat = comparability(document["size"], document.get("overrides")) if document else ""
+        if caveat:
+            lines += ["!!! warning", f"    This run is {caveat.split(':')[0]}: its verdicts are not comparable to "
+                      "the paper's numbers.", ""]
+        lines += [_claims_table(claim_rows(document, experiment)), ""]
     if document is None:
         lines += ["!!! note", "    No committed run yet: the numbers appear here once a `full` run is committed to "
                   f"`docs/results/{name}/`.", ""]
@@ -259,7 +292,48 @@ def experiments_index() -> str:
     rows = [[f"[{name}]({name}.md)", f"[{e.paper}](../papers.md#paper-{e.paper})" if e.paper else "—", e.title]
             for name, e in sorted(experiments().items())]
     return "\n".join(["# Reproductions", "", "Each paper figure or table the project reproduces, with the paper's "
-                      "claims beside our measured numbers.", "", markdown_table(["experiment", "paper", "title"], rows), ""])
+                      "claims beside our measured numbers. Every claim's verdict, across the five papers, is on the "
+                      "[claims page](claims.md).", "", markdown_table(["experiment", "paper", "title"], rows), ""])
+
+
+def verdict_rule() -> str:
+    """The verdict rule, as the runner's registry documents it (one text, shown on the claims page)."""
+    import inspect
+
+    from mtenvs.runner import registry
+
+    doc = inspect.getdoc(registry) or ""
+    start = doc.index("How a claim is judged")
+    return doc[start:].split("\n", 1)[1].strip()
+
+
+def claims_index() -> str:
+    """Every paper's claims in one table: the paper's number, ours with its interval and the verdict, read from the
+    committed results (so the table cannot drift from them)."""
+    from mtenvs.runner import experiments
+
+    rows, counts = [], {}
+    for name, experiment in sorted(experiments().items(), key=lambda item: (item[1].paper or "~", item[0])):
+        if not experiment.claims:
+            continue
+        results = RESULTS / name / "results.json"
+        document = json.loads(results.read_text()) if results.exists() else None
+        for row in claim_rows(document, experiment):
+            verdict = row["verdict"]
+            counts[verdict.split(" (")[0]] = counts.get(verdict.split(" (")[0], 0) + 1
+            rows.append([experiment.paper or "—", f"[{name}]({name}.md)", f"`{row['metric']}` — {row['source']}",
+                         row["paper"], row["ours"], f"**{verdict}**", row["reason"]])
+    tally = ", ".join(f"{count} {verdict}" for verdict, count in sorted(counts.items()))
+    rule = verdict_rule().replace("``", "`")
+    return "\n".join([
+        "# Claims and verdicts", "",
+        "Every claim of the five papers that the project reproduces, with the paper's number, ours (mean, 95% interval "
+        "and number of seeds) and the verdict, read from the committed runs in `docs/results/`. A run made at a "
+        "smaller size than the paper's is marked *not comparable*. Re-judge the committed runs after changing an "
+        "experiment's claims or aggregate with `python docs/publish_results.py --rejudge`.", "",
+        f"In all: {tally}.", "",
+        markdown_table(["paper", "experiment", "claim", "paper's number", "ours", "verdict", "why"], rows), "",
+        "## How a claim is judged", "", rule, ""])
 
 
 # ---------------------------------------------------------------------------------------------------- mkdocs events
@@ -268,7 +342,8 @@ def generated_pages() -> dict[str, str]:
     import mtenvs
     from mtenvs.runner import experiments
 
-    pages = {"families/index.md": families_index(), "reproductions/index.md": experiments_index()}
+    pages = {"families/index.md": families_index(), "reproductions/index.md": experiments_index(),
+             "reproductions/claims.md": claims_index()}
     pages |= {f"families/{name}.md": family_page(name) for name in mtenvs.families()}
     pages |= {f"reproductions/{name}.md": experiment_page(name) for name in sorted(experiments())}
     return pages
@@ -291,7 +366,8 @@ def on_config(config: Any) -> Any:
         *HAND_WRITTEN_NAV,
         {"Families": ["families/index.md", *(f"families/{n}.md" for n in mtenvs.families())]},
         {"Methods": ["methods/index.md", *_method_pages()]},
-        {"Reproductions": ["reproductions/index.md", *(f"reproductions/{n}.md" for n in sorted(experiments()))]},
+        {"Reproductions": ["reproductions/index.md", "reproductions/claims.md",
+                           *(f"reproductions/{n}.md" for n in sorted(experiments()))]},
         {"API reference": _reference_pages()},
     ]
     return config

@@ -11,6 +11,14 @@ rerunning anything::
 
     python docs/publish_results.py --replot 002-lifelong-rewards 004-synthetic
     python docs/publish_results.py --replot all
+
+After a change to an experiment's claims or aggregate, or to the verdict rule::
+
+    python docs/publish_results.py --rejudge              # every committed run
+    python docs/publish_results.py --rejudge 004-synthetic
+
+re-judges committed runs without rerunning them: each summary and verdict is recomputed from the units the run
+recorded, with the experiment's current aggregate and claims (`mtenvs.runner.rejudge`).
 """
 
 from __future__ import annotations
@@ -59,8 +67,21 @@ def replot(name: str) -> list[Path]:
     return save_figures(figures, target, experiment.name)
 
 
+def rejudge(names: list[str]) -> list[Path]:
+    """Re-judge the committed runs of ``names`` (every committed run when empty) in place; the files rewritten."""
+    from mtenvs.runner.rejudge import rejudge_file
+
+    files = [RESULTS / name / "results.json" for name in names] or sorted(RESULTS.glob("*/results.json"))
+    for path in files:
+        if not path.exists():
+            raise ValueError(f"experiment: no committed run at {path}")
+        rejudge_file(path)
+    return files
+
+
 def main(paths: list[str]) -> int:
-    """Publish every run directory in ``paths`` (or, after ``--replot``, redraw the named experiments' plots)."""
+    """Publish every run directory in ``paths`` (or, after ``--replot``, redraw the named experiments' plots; after
+    ``--rejudge``, re-judge committed runs); returns a process exit code."""
     if not paths:
         print(__doc__)
         return 2
@@ -68,6 +89,10 @@ def main(paths: list[str]) -> int:
         names = sorted(p.name for p in RESULTS.iterdir() if p.is_dir()) if paths[1:] == ["all"] else paths[1:]
         for name in names:
             print(f"{name}: " + ", ".join(str(path) for path in replot(name)))
+        return 0
+    if paths[0] == "--rejudge":
+        for path in rejudge(paths[1:]):
+            print(f"re-judged {path}")
         return 0
     for path in paths:
         print(f"{path} -> {publish(Path(path))}")

@@ -107,7 +107,8 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     print("\n" + format_table(["key", "type", "default", *exp.sizes], rows))
     if exp.claims:
         print("\n" + format_table(["claim metric", "paper", "compare", "source"],
-                                  [[c.metric, c.paper, c.compare, c.source] for c in exp.claims]))
+                                  [[c.metric, c.paper, c.compare + (" (exact)" if c.exact else ""),
+                                    c.source + (f"; not checked: {c.reason}" if c.reason else "")] for c in exp.claims]))
     print(f"\nrun: mtenvs run {exp.name} --size quick [--seed N] [--set key=value ...]")
     return EXIT_OK
 

@@ -110,6 +110,37 @@ def test_home_page_gallery_shows_every_family() -> None:
     assert "<!-- gallery -->" in (DOCS / "index.md").read_text()
 
 
+def test_every_page_and_the_claims_index_agree_with_the_committed_results() -> None:
+    from mtenvs.runner.registry import VERDICTS
+    from mtenvs.runner.rejudge import rejudge
+    from mtenvs.runner.report import format_value, verdict_text
+    from mtenvs.runner.results import read_results
+
+    hooks = _hooks()
+    index = hooks.claims_index().splitlines()
+    committed = sorted((DOCS / "results").glob("*/results.json"))
+    assert committed
+    for path in committed:
+        document = read_results(path)
+        name = document["experiment"]
+        # judged by the current claims and aggregate: nothing on the pages is left from an older rule
+        assert rejudge(document) == document, f"stale verdicts: python docs/publish_results.py --rejudge {name}"
+        page = hooks.experiment_page(name).split("## The paper's claims beside ours")[-1].splitlines()
+        for claim in document["claims"]:
+            assert claim["verdict"] in VERDICTS and (claim["verdict"] != "not checked" or claim["reason"])
+            shown = [f"| {format_value(claim['ours'])} | **{verdict_text(claim)}** | {claim['reason']} |"]
+            row = next(line for line in page if line.startswith(f"| `{claim['metric']}` |"))
+            assert row.endswith(shown[0]), (name, row, shown)
+            rows = [line for line in index if f"[{name}]({name}.md)" in line and f"`{claim['metric']}` —" in line]
+            assert len(rows) == 1 and rows[0].endswith(shown[0]), (name, claim["metric"])
+            assert ("not comparable" in row) is (not claim["comparable"])
+    for name, experiment in experiments().items():  # claims without a committed run are listed as such
+        if not (DOCS / "results" / name / "results.json").exists():
+            for claim in experiment.claims:
+                assert any(f"[{name}]" in line and f"`{claim.metric}` —" in line and "no committed run" in line
+                           for line in index)
+
+
 def test_parameter_ranges_on_family_pages() -> None:
     page = _hooks().family_page("CartPole")
     row = next(line for line in page.splitlines() if line.startswith("| `pole_length`"))

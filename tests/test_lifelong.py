@@ -263,17 +263,42 @@ def test_reward_experiment_runs_and_reaches_consensus(tmp_path):
     summary = results["summary"]
     assert len(results["units"]) == 8
     assert summary["alg2_final_consensus_error_max"] <= 1e-6
-    assert sum(summary[f"domains_best/{m}"] for m in ("PG", "PG-ELLA", "GO-MTL", "ePG-ELLA")) == 2
+    final = {(u["params"]["domain"], u["params"]["method"]): u["metrics"]["final_reward"] for u in results["units"]}
+    for domain, short in (("SimpleMass", "SM"), ("Helicopter", "HC")):  # one seed: the difference of two units
+        others = {m: final[(domain, m)] for m in ("PG", "PG-ELLA", "GO-MTL")}
+        best = max(others, key=others.get)
+        assert summary[f"best_other/{short}"] == best
+        assert summary[f"epg_minus_best_other/{short}"]["mean"] == pytest.approx(final[(domain, "ePG-ELLA")] - others[best])
+    seconds = {m: sum(u["metrics"]["seconds"] for u in results["units"] if u["params"]["method"] == m)
+               for m in ("PG-ELLA", "GO-MTL", "ePG-ELLA")}
+    faster = min(seconds["PG-ELLA"], seconds["GO-MTL"])
+    assert summary["epg_minus_fastest_seconds"]["mean"] == pytest.approx(seconds["ePG-ELLA"] - faster)
+    # one seed and a quick size: no interval, so no claim on a difference is decided, and none is comparable
+    verdicts = {c["metric"]: c["verdict"] for c in results["claims"]}
+    assert verdicts["epg_minus_best_other/SM"] == verdicts["epg_minus_fastest_seconds"] == "inconclusive"
+    assert verdicts["alg2_final_consensus_error_max"] == "agrees"   # a worst case over every node: exact
+    assert not any(c["comparable"] for c in results["claims"])
     assert summary["lqr_optimum_per_step/SM"] < 0
     for unit in results["units"]:  # no learned greedy policy beats the exact LQR optimum on average
         if unit["params"]["domain"] == "SimpleMass":
             assert unit["metrics"]["final_reward"] <= summary["lqr_optimum_per_step/SM"] + 0.05
 
 
-def test_transfer_experiment_scores_pg_jump_start_as_zero(tmp_path):
+def test_transfer_experiment_measures_jump_start_from_the_zero_policy(tmp_path):
     from mtenvs.runner import execute, get, plan_run
 
-    overrides = {"train_iterations": 2, "new_iterations": 2, "trajectories": 8}
+    overrides = {"train_iterations": 2, "new_iterations": 2, "trajectories": 8, "seeds": 2}
     results = execute(plan_run(get("002-lifelong-transfer"), "quick", overrides=overrides, out=tmp_path / "transfer"))
-    assert results["summary"]["jump_start/HC/PG"]["mean"] == 0.0
-    assert results["summary"]["best_jump_start/HC"] in ("PG-ELLA", "GO-MTL", "ePG-ELLA")
+    units = {(u["params"]["method"], u["params"]["seed"]): u["metrics"] for u in results["units"]}
+    for metrics in units.values():  # the jump-start is the first point of the curve above the zero policy's reward
+        assert metrics["jump_start"] == pytest.approx(metrics["curve"][0] - metrics["zero_policy_reward"])
+    summary = results["summary"]
+    rival = max(("PG-ELLA", "GO-MTL"), key=lambda m: summary[f"jump_start/HC/{m}"]["mean"])
+    differences = [units[("ePG-ELLA", s)]["jump_start"] - units[(rival, s)]["jump_start"] for s in (0, 1)]
+    estimate = summary["epg_minus_best_other_jump_start/HC"]
+    assert estimate["mean"] == pytest.approx(np.mean(differences))
+    half = 12.706204736174707 * np.std(differences, ddof=1) / np.sqrt(2)   # t_{0.975, 1}
+    assert (estimate["low"], estimate["high"]) == pytest.approx((np.mean(differences) - half, np.mean(differences) + half))
+    verdict = next(c for c in results["claims"] if c["metric"] == "epg_minus_best_other_jump_start/HC")
+    expected = "agrees" if estimate["low"] >= 0 else "differs" if estimate["high"] < 0 else "inconclusive"
+    assert verdict["verdict"] == expected and not verdict["comparable"]

@@ -96,7 +96,7 @@ def toy_plot(cfg: ToyConfig, records, summary) -> Figure:
 TOY = Experiment(
     name="test-toy", title="toy", config=ToyConfig, sizes={"quick": {}, "full": {"seeds": 10}},
     units=toy_units, compute=toy_compute, claims=[Claim("return", 0.0, "close", atol=0.5, source="Fig. 0"),
-                                                  Claim("return", "near zero", "text")],
+                                                  Claim("return", "near zero", "text", reason="the paper gives no number")],
     plot=toy_plot,
 )
 
@@ -167,19 +167,88 @@ def test_mean_over_seeds_averages_tasks_within_a_seed_first() -> None:
     assert summary["r"] == mean_ci([2.0, 6.0]).to_json()
 
 
-def test_claims_compare_numbers_and_estimates() -> None:
-    estimate = mean_ci([0.9, 1.1]).to_json()
-    assert Claim("m", 1.0, "close", tolerance=0.05).holds(estimate) is True
-    assert Claim("m", 1.0, "close", tolerance=0.05).holds(1.2) is False
-    assert Claim("m", 0.0, "close", atol=0.1).holds(-0.05) is True and Claim("m", 0.0).holds(0.05) is False
-    assert Claim("m", 1.0, "at_least").holds(1.0) is True and Claim("m", 1.0, "at_least").holds(0.5) is False
-    assert Claim("m", 1.0, "at_most").holds(0.5) is True
-    assert Claim("m", "beats PG", "text").holds(3.0) is None
-    assert Claim("m", 1.0).holds(None) is None
+def _estimate(low: float | None, high: float | None, n: int = 5) -> dict:
+    mean = None if low is None else (low + high) / 2
+    return {"mean": mean if mean is not None else 1.0, "low": low, "high": high, "n": n, "confidence": 0.95,
+            "method": "student-t"}
+
+
+@pytest.mark.parametrize(("claim", "ours", "verdict"), [
+    # close, paper 1.0 with tolerance 0.05: the band is [0.95, 1.05]
+    (Claim("m", 1.0, "close", tolerance=0.05), _estimate(0.9, 1.1), "agrees"),       # the paper's value inside
+    (Claim("m", 1.0, "close", tolerance=0.05), _estimate(1.04, 1.2), "agrees"),      # the band reaches the interval
+    (Claim("m", 1.0, "close", tolerance=0.05), _estimate(1.06, 1.2), "differs"),     # wholly above the band
+    (Claim("m", 1.0, "close", tolerance=0.05), _estimate(0.5, 0.94), "differs"),     # wholly below it
+    (Claim("m", 0.0, "close", atol=0.1), _estimate(-0.3, -0.1), "agrees"),           # the band's edge counts
+    # relations: the whole interval on the right side, wholly on the wrong side, or straddling
+    (Claim("m", 0.0, "at_least"), _estimate(0.01, 0.5), "agrees"),
+    (Claim("m", 0.0, "at_least"), _estimate(-0.5, -0.01), "differs"),
+    (Claim("m", 0.0, "at_least"), _estimate(-0.1, 0.5), "inconclusive"),
+    (Claim("m", 0.5, "at_most"), _estimate(0.1, 0.5), "agrees"),
+    (Claim("m", 0.5, "at_most"), _estimate(0.51, 0.9), "differs"),
+    (Claim("m", 0.5, "at_most"), _estimate(0.4, 0.6), "inconclusive"),
+    # a bounded metric at its boundary: regret clipped to [0, inf) whose interval starts at 0
+    (Claim("m", 0.0, "at_least"), mean_ci([0.0, 0.0, 0.3], bounds=(0, None)).to_json(), "agrees"),
+    (Claim("m", 1.0, "at_least"), mean_ci([1.0, 1.0, 0.8], bounds=(0, 1)).to_json(), "inconclusive"),
+    # one seed: an estimate without an interval, or a plain number that is not exact
+    (Claim("m", 1.0, "close", tolerance=0.5), _estimate(None, None, n=1), "inconclusive"),
+    (Claim("m", 1.0, "close", tolerance=0.5), 1.0, "inconclusive"),
+    (Claim("m", 1.0, "at_least"), 0.2, "inconclusive"),
+    # exact values are judged on their value
+    (Claim("m", 1.0, "close", tolerance=0.05, exact=True), 1.2, "differs"),
+    (Claim("m", 1.0, "at_least", exact=True), 1.0, "agrees"),
+    (Claim("m", 1.0, "at_most", exact=True), 1.5, "differs"),
+    # missing or non-finite values, qualitative claims
+    (Claim("m", 1.0), None, "inconclusive"),
+    (Claim("m", 1.0, exact=True), float("nan"), "inconclusive"),
+    (Claim("m", "beats PG", "text", reason="the paper gives no number"), 3.0, "not checked"),
+])
+def test_claim_verdicts_come_from_the_interval(claim: Claim, ours, verdict: str) -> None:
+    assert claim.judge(ours)[0] == verdict
+    assert claim.holds(ours) is {"agrees": True, "differs": False}.get(verdict)
+
+
+def test_a_verdict_says_why_and_the_mean_alone_decides_nothing() -> None:
+    inside_mean_outside_interval = _estimate(0.2, 1.8)  # mean 1.0 passes "at_least 0.9"; the interval does not
+    verdict, reason = Claim("m", 0.9, "at_least").judge(inside_mean_outside_interval)
+    assert verdict == "inconclusive" and "straddles 0.9" in reason and "[0.2, 1.8]" in reason
+    assert "one replicate" in Claim("m", 1.0).judge(_estimate(None, None, n=1))[1]
+    assert Claim("m", "x", "text", reason="no figure data").judge(1.0) == ("not checked", "no figure data")
     with pytest.raises(ValueError, match="compare must be one of"):
         Claim("m", 1.0, "roughly")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="numeric paper value"):
         Claim("m", "a lot", "at_least")
+    with pytest.raises(ValueError, match="reason"):
+        Claim("m", "a lot", "text")
+
+
+def test_bounded_intervals_stay_in_the_metric_range_and_keep_the_t_interval_inside_it() -> None:
+    values = [0.01, 0.02, 0.4]
+    plain, bounded = mean_ci(values), mean_ci(values, bounds=(0, None))
+    assert plain.low < 0 and bounded.low == 0.0 and bounded.high == plain.high and bounded.mean == plain.mean
+    assert bounded.method == "student-t, clipped to [0, inf)"
+    fraction = mean_ci([1.0, 0.9, 1.0], bounds=(0, 1))
+    assert fraction.high == 1.0 and fraction.low == mean_ci([1.0, 0.9, 1.0]).low
+    far_from_zero = [20.0, 21.0, 22.0]
+    assert mean_ci(far_from_zero, bounds=(0, None)).to_json() | {"method": "student-t"} == mean_ci(far_from_zero).to_json()
+    with pytest.raises(ValueError, match="declared range"):
+        mean_ci([-0.1, 0.2], bounds=(0, None))
+    with pytest.raises(ValueError, match="low <= high"):
+        mean_ci([0.1], bounds=(1, 0))
+
+
+def test_quick_and_scaled_runs_are_labelled_not_comparable() -> None:
+    from mtenvs.runner.report import claim_results, comparability, verdict_text
+
+    claims = [Claim("m", 0.0, "at_least")]
+    summary = {"m": _estimate(0.1, 0.3)}
+    full = claim_results(claims, summary, size="full")[0]
+    quick = claim_results(claims, summary, size="quick")[0]
+    scaled = claim_results(claims, summary, size="full", overrides={"seeds": 2})[0]
+    assert full["comparable"] and verdict_text(full) == "agrees"
+    assert not quick["comparable"] and verdict_text(quick) == "agrees (not comparable)"
+    assert not scaled["comparable"] and "seeds=2" in comparability("full", {"seeds": 2})
+    assert comparability("full", {"backend": "ray"}) == ""  # where it runs does not change what it computes
 
 
 # ---------------------------------------------------------------------------------------------- running & resuming
@@ -194,7 +263,8 @@ def test_a_run_records_every_unit_and_a_summary_computed_from_them(tmp_path: Pat
         assert unit["metrics"]["per_episode"] == expected.tolist()
     per_seed = [np.mean([u["metrics"]["return"] for u in document["units"] if u["params"]["seed"] == s]) for s in range(3)]
     assert document["summary"]["return"]["mean"] == pytest.approx(np.mean(per_seed), rel=1e-12)
-    assert document["claims"][0]["holds"] == (abs(np.mean(per_seed)) <= 0.5)
+    low, high = document["summary"]["return"]["low"], document["summary"]["return"]["high"]
+    assert document["claims"][0]["holds"] == (low <= 0.5 and high >= -0.5)  # the interval reaches [-0.5, 0.5]
     assert document["versions"]["numpy"] == np.__version__
     assert document["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
 
@@ -336,13 +406,27 @@ def test_progress_bar_stays_off_when_stderr_is_not_a_terminal(tmp_path: Path, ca
     assert capsys.readouterr().err == ""
 
 
+def test_a_finished_run_is_judged_again_from_its_recorded_units(tmp_path: Path) -> None:
+    from mtenvs.runner import rejudge
+    from mtenvs.runner.rejudge import rejudge_file
+
+    document = run_experiment("test-toy", out=tmp_path)
+    assert rejudge(document) == document  # the same aggregate and claims give the same summary and verdicts
+    stale = {**document, "summary": {}, "claims": [{**c, "verdict": "agrees", "holds": True} for c in document["claims"]]}
+    (tmp_path / "results.json").write_text(json.dumps(stale))
+    assert rejudge_file(tmp_path / "results.json") == document == read_results(tmp_path / "results.json")
+    with pytest.raises(ValueError, match="status"):
+        rejudge({**document, "status": "running"})
+
+
 def test_summary_table_puts_the_paper_beside_our_number(tmp_path: Path) -> None:
     document = run_experiment("test-toy", out=tmp_path)
     table = summary_table(document)
     row = next(line for line in table.splitlines() if line.startswith("return") and "Fig. 0" in line)
     assert f"{document['summary']['return']['mean']:.4g}" in row and "≈ 0" in row
-    assert ("agrees" if document["claims"][0]["holds"] else "DIFFERS") in row
-    assert any("near zero" in line for line in table.splitlines())
+    assert ("agrees" if document["claims"][0]["holds"] else "DIFFERS") + " (not comparable)" in row
+    assert any("near zero" in line and "not checked" in line for line in table.splitlines())
+    assert "not comparable to the paper (size 'quick')" in table and "return: the paper gives no number" in table
     without_claims = summary_table(run_experiment("test-walk", out=tmp_path / "walk"))
     assert without_claims.splitlines()[0].split() == ["metric", "ours"]
 

@@ -87,12 +87,12 @@ def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
         if not rs:
             continue
         key = f"S{threshold:g}"
-        summary[f"{key}_bayes_regret"] = mean_ci([r["final_bayes_regret"] for r in rs]).to_json()
+        summary[f"{key}_bayes_regret"] = mean_ci([r["final_bayes_regret"] for r in rs], bounds=(0.0, None)).to_json()
         summary[f"{key}_bayes_slope"] = mean_ci([slope(r["T"], r["bayes_regret"]) for r in rs]).to_json()
         summary[f"{key}_sync_episodes"] = mean_ci([r["final_sync_episodes"] for r in rs]).to_json()
     summary["bayes_slope"] = mean_ci([slope(r.metrics["T"], r.metrics["bayes_regret"]) for r in records]).to_json()
     summary["bayes_regret_decrease"] = mean_ci([r.metrics["bayes_regret"][-1] / max(r.metrics["bayes_regret"][0], 1e-12)
-                                                for r in records]).to_json()
+                                                for r in records], bounds=(0.0, None)).to_json()
     return summary
 
 

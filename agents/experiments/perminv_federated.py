@@ -122,12 +122,17 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     return metrics
 
 
+#: Range of an accuracy (a fraction of correct answers).
+ACCURACY_RANGE = (0.0, 1.0)
+
+
 def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
     """Mean and final test accuracy per policy, and the learned policies' gains over FedAvg (95% t-intervals)."""
     summary: dict[str, Any] = {}
     for name in POLICIES:
         for metric in ("mean_accuracy", "final_accuracy"):
-            summary[f"{name}_{metric}"] = mean_ci([r.metrics[f"{name}_{metric}"] for r in records]).to_json()
+            summary[f"{name}_{metric}"] = mean_ci([r.metrics[f"{name}_{metric}"] for r in records],
+                                                  bounds=ACCURACY_RANGE).to_json()
     for name in ("mtl", "stl"):
         for metric in ("mean_accuracy", "final_accuracy"):
             gains = [r.metrics[f"{name}_{metric}"] - r.metrics[f"fedavg_{metric}"] for r in records]
@@ -177,7 +182,7 @@ register(Experiment(
     claims=[
         Claim("mtl_minus_fedavg_mean_accuracy", 0.0, "at_least", source="Fig. 6 (MTL improves convergence over FedAvg)"),
         Claim("mtl_minus_stl_mean_accuracy", 0.0, "at_least", source="Fig. 6 (MTL beats STL with the same samples)"),
-        Claim("mtl_final_accuracy", "MTL improves the final accuracy over FedAvg", "text", source="Fig. 6"),
+        Claim("mtl_minus_fedavg_final_accuracy", 0.0, "at_least", source="Fig. 6 (MTL improves the final accuracy over FedAvg)"),
     ],
     plot=plot,
 ))

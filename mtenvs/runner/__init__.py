@@ -39,13 +39,15 @@ A ``plot(config, records, summary)`` function returning a ``matplotlib.figure.Fi
 """
 
 from mtenvs.runner.config import ConfigError, Count, Discount, Fraction, NonNegative, NonNegativeInt, Positive
-from mtenvs.runner.registry import Claim, Experiment, discover, experiments, get, register, unregister
+from mtenvs.runner.registry import VERDICTS, Claim, Experiment, discover, experiments, get, register, unregister
+from mtenvs.runner.rejudge import rejudge
 from mtenvs.runner.results import MissingExtra, RunDirectoryError, jsonable, read_results, schema
 from mtenvs.runner.run import RunPlan, default_out, execute, existing_results, plan_run, run_experiment, unit_seed
 from mtenvs.runner.stats import Estimate, mean_ci, mean_over_seeds
 from mtenvs.runner.units import Unit, UnitContext, UnitRecord, UnitResult
 
 __all__ = [
+    "VERDICTS",
     "Claim",
     "ConfigError",
     "Count",
@@ -75,6 +77,7 @@ __all__ = [
     "plan_run",
     "read_results",
     "register",
+    "rejudge",
     "run_experiment",
     "schema",
     "unit_seed",

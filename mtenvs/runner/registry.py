@@ -4,6 +4,27 @@ Experiments are found through the ``mtenvs.experiments`` entry-point group (see 
 names an experiment and points at the module that registers it (or at the `Experiment` object itself). The methods
 package declares its experiments there in ``pyproject.toml``, and any installed package can add its own the same
 way. `get` imports only the module of the experiment it is asked for; `experiments` imports them all.
+
+How a claim is judged (`Claim.judge`):
+
+The verdict comes from the confidence interval ``[low, high]`` of our estimate, never from its mean alone.
+
+* ``"close"`` (the paper's number ``p`` within a tolerance ``tol = max(tolerance * |p|, atol)``): **agrees** when
+  the interval reaches the band ``[p - tol, p + tol]`` (the paper's number is consistent with ours), **differs**
+  when the interval lies wholly outside the band.
+* ``"at_least p"`` / ``"at_most p"``: **agrees** when the relation holds for the whole interval (``low >= p`` /
+  ``high <= p``), **differs** when it fails for the whole interval (``high < p`` / ``low > p``), **inconclusive**
+  when the interval straddles ``p``.
+* An estimate with one replicate (no interval), or a plain number that is not declared ``exact``, is
+  **inconclusive**: one seed says nothing about the spread. A claim declared ``exact`` (a deterministic
+  computation, or a worst case or count over every seed of the run, such as "identified correctly in every run")
+  is judged on its value as if its interval were that single point.
+* A ``"text"`` claim is **not checked**, and carries the reason why it cannot be (`Claim.reason`).
+
+The interval is shown beside every verdict: a wide interval "agrees" with every number it reaches, so its width
+says how much an agreement is worth. A missing or non-finite value is inconclusive. The verdict is about the run
+that was made: a run at the ``quick`` size, or with overrides, is labelled not comparable to the paper (see
+`mtenvs.runner.report.claim_results`).
 """
 
 from __future__ import annotations
@@ -33,6 +54,9 @@ REQUIRED_SIZES = ("quick", "full")
 
 Comparison = Literal["close", "at_least", "at_most", "text"]
 _COMPARISONS = ("close", "at_least", "at_most", "text")
+Verdict = Literal["agrees", "differs", "inconclusive", "not checked"]
+#: The verdicts a claim can get, in the order the summary lists them.
+VERDICTS: tuple[Verdict, ...] = ("agrees", "differs", "inconclusive", "not checked")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -44,10 +68,14 @@ class Claim:
         metric: a key of the experiment's summary.
         paper: the paper's number, or its words for a qualitative claim.
         compare: ``"close"`` (``|ours - paper| <= max(tolerance * |paper|, atol)``), ``"at_least"``/``"at_most"``
-            (ours is no smaller / no larger), or ``"text"`` (shown side by side, no verdict).
+            (ours is no smaller / no larger), or ``"text"`` (shown side by side, not checked).
         tolerance: relative tolerance of ``"close"``.
         atol: absolute tolerance of ``"close"`` (needed when the paper's number is 0).
         source: where the paper says it (``"Fig. 3"``, ``"Table 2"``).
+        exact: our value is exact rather than an estimate (a deterministic computation, or a worst case or count over
+            every seed of the run), so a plain number is judged on its value; otherwise a plain number (one seed)
+            is inconclusive.
+        reason: for a ``"text"`` claim, why it cannot be checked (shown beside it); required for ``"text"``.
     """
 
     metric: str
@@ -56,6 +84,8 @@ class Claim:
     tolerance: float = 0.1
     atol: float = 0.0
     source: str = ""
+    exact: bool = False
+    reason: str = ""
 
     def __post_init__(self) -> None:
         if self.compare not in _COMPARISONS:
@@ -67,18 +97,58 @@ class Claim:
             value = getattr(self, name)
             if not (isinstance(value, Real) and value >= 0):
                 raise ValueError(f"Claim {self.metric!r}: {name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.exact, bool):
+            raise ValueError(f"Claim {self.metric!r}: exact must be a bool, got {self.exact!r}")
+        if not isinstance(self.reason, str):
+            raise ValueError(f"Claim {self.metric!r}: reason must be a string, got {self.reason!r}")
+        if self.compare == "text" and not self.reason.strip():
+            raise ValueError(f"Claim {self.metric!r}: reason must say why a 'text' claim cannot be checked")
 
-    def holds(self, ours: Any) -> bool | None:
-        """Whether our summary value (a number or an estimate, compared by its mean) agrees; ``None`` if undecidable."""
+    def judge(self, ours: Any) -> tuple[Verdict, str]:
+        """The verdict on our summary value (a number or an estimate) and its reason, by the rule of this module."""
         if self.compare == "text":
-            return None
-        value = ours["mean"] if is_estimate(ours) else ours
-        if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
-            return None
+            return "not checked", self.reason
+        if is_estimate(ours):
+            if not _finite(ours["mean"]):
+                return "inconclusive", "no finite value"
+            if ours["low"] is None or ours["high"] is None:
+                return "inconclusive", f"one replicate (n={ours['n']}), no interval"
+            low, high = float(ours["low"]), float(ours["high"])
+            where = f"{ours.get('confidence', 0.95):.0%} interval [{low:.4g}, {high:.4g}]"
+        elif _finite(ours):
+            if not self.exact:
+                return "inconclusive", "a single value without per-seed values, no interval"
+            low = high = float(ours)
+            where = f"exact value {low:.4g}"
+        else:
+            return "inconclusive", "metric missing" if ours is None else "no finite value"
         paper = float(self.paper)
         if self.compare == "close":
-            return abs(value - paper) <= max(self.tolerance * abs(paper), self.atol)
-        return value >= paper if self.compare == "at_least" else value <= paper
+            tol = max(self.tolerance * abs(paper), self.atol)
+            band = f"[{paper - tol:.4g}, {paper + tol:.4g}]"
+            if high < paper - tol or low > paper + tol:
+                return "differs", f"{where} lies outside {band}"
+            return "agrees", f"{where} reaches {band}"
+        if self.compare == "at_least":
+            if low >= paper:
+                return "agrees", f"{where} is >= {paper:g}"
+            if high < paper:
+                return "differs", f"{where} is below {paper:g}"
+        else:
+            if high <= paper:
+                return "agrees", f"{where} is <= {paper:g}"
+            if low > paper:
+                return "differs", f"{where} is above {paper:g}"
+        return "inconclusive", f"{where} straddles {paper:g}"
+
+    def holds(self, ours: Any) -> bool | None:
+        """``True`` if the claim agrees with our value, ``False`` if it differs, ``None`` otherwise (see `judge`)."""
+        return {"agrees": True, "differs": False}.get(self.judge(ours)[0])
+
+
+def _finite(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (not a bool)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 UnitsFn = Callable[[C], Sequence[Unit]]

@@ -43,13 +43,48 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def claim_results(claims: Sequence[Claim], summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each claim with our value and whether it holds (``None``: qualitative claim or metric missing)."""
-    return [{"metric": c.metric, "paper": c.paper, "compare": c.compare, "tolerance": c.tolerance, "atol": c.atol,
-             "source": c.source, "ours": summary.get(c.metric), "holds": c.holds(summary.get(c.metric))} for c in claims]
+#: Config keys that change how a run is executed but not what it computes: overriding them keeps it comparable.
+EXECUTION_KEYS = frozenset({"backend"})
 
 
-_VERDICT = {True: "agrees", False: "DIFFERS", None: ""}
+def comparability(size: str, overrides: Mapping[str, Any] | None = None) -> str:
+    """Why a run's verdicts are not comparable to the paper (``""`` when they are): a size other than ``full``, or
+    ``full`` with overrides of what it computes (a scaled-down budget)."""
+    if size != "full":
+        return f"size {size!r}: not comparable to the paper"
+    scaled = sorted(key for key in (overrides or {}) if key not in EXECUTION_KEYS)
+    if scaled:
+        return f"scaled ({', '.join(f'{key}={(overrides or {})[key]}' for key in scaled)}): not comparable to the paper"
+    return ""
+
+
+def claim_results(claims: Sequence[Claim], summary: Mapping[str, Any], *, size: str = "full",
+                  overrides: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each claim with our value, its verdict and the verdict's reason (see `mtenvs.runner.registry`), and whether
+    the run is comparable to the paper (``comparable``; a quick or scaled run is not, `comparability`)."""
+    caveat = comparability(size, overrides)
+    rows = []
+    for c in claims:
+        ours = summary.get(c.metric)
+        verdict, reason = c.judge(ours)
+        rows.append({"metric": c.metric, "paper": c.paper, "compare": c.compare, "tolerance": c.tolerance,
+                     "atol": c.atol, "source": c.source, "exact": c.exact, "ours": ours,
+                     "holds": {"agrees": True, "differs": False}.get(verdict), "verdict": verdict, "reason": reason,
+                     "comparable": not caveat})
+    return rows
+
+
+def verdict_text(claim: Mapping[str, Any]) -> str:
+    """A claim's verdict as shown in summaries: ``agrees`` / ``DIFFERS`` / ``inconclusive`` / ``not checked``, with
+    ``(not comparable)`` for a quick or scaled run. Results written before verdicts existed are read from
+    ``holds``."""
+    verdict = claim.get("verdict") or {True: "agrees", False: "differs", None: "inconclusive"}[claim.get("holds")]
+    if claim["compare"] == "text" and "verdict" not in claim:
+        verdict = "not checked"
+    text = "DIFFERS" if verdict == "differs" else verdict
+    return text if claim.get("comparable", True) else f"{text} (not comparable)"
+
+
 _RELATION = {"close": "≈", "at_least": "≥", "at_most": "≤", "text": ""}
 
 
@@ -66,12 +101,18 @@ def summary_table(document: Mapping[str, Any]) -> str:
     for metric in [*summary, *dict.fromkeys(c["metric"] for c in claims if c["metric"] not in summary)]:
         ours = format_value(summary[metric]) if metric in summary else "missing"
         about = [c for c in claims if c["metric"] == metric]
-        rows += [[metric, ours, _claim_text(c), _VERDICT[c["holds"]]] for c in about] or [[metric, ours, "", ""]]
+        rows += [[metric, ours, _claim_text(c), verdict_text(c)] for c in about] or [[metric, ours, "", ""]]
     if not rows:
         return "(no summary metrics)"
     if not claims:
         return format_table(["metric", "ours"], [row[:2] for row in rows])
-    return format_table(["metric", "ours", "paper", "check"], rows)
+    table = format_table(["metric", "ours", "paper", "verdict"], rows)
+    notes = [f"{c['metric']}: {c['reason']}" for c in claims if c.get("verdict") in ("inconclusive", "not checked")
+             and c.get("reason")]
+    caveat = comparability(document.get("size", "full"), document.get("overrides"))
+    if caveat:
+        notes.insert(0, f"This run's verdicts are not comparable to the paper ({caveat.split(':')[0]}).")
+    return "\n".join([table, *notes])
 
 
 def save_figures(figures: Any, out: Path, stem: str) -> list[Path]:

@@ -391,7 +391,7 @@ def _finish(plan: RunPlan, document: dict[str, Any], writer: ScalarWriter | None
     if not isinstance(summary, dict):
         raise ValueError(f"experiment {exp.name!r}: aggregate must return a mapping of metric names to values")
     document["summary"] = summary
-    document["claims"] = jsonable(claim_results(exp.claims, summary), "claims")
+    document["claims"] = jsonable(claim_results(exp.claims, summary, size=plan.size, overrides=plan.overrides), "claims")
     if exp.plot is not None:
         figures = exp.plot(plan.config, records, summary)
         document["plots"] = [path.name for path in save_figures(figures, plan.out, exp.name)]
