@@ -56,6 +56,19 @@ def episode_task(spec: Any, family: TaskFamily, rng: np.random.Generator) -> Tas
     return family.validate(spec)
 
 
+def sampled_task(sampler: TaskSampler, family: TaskFamily, rng: np.random.Generator) -> Task:
+    """The sampler's next task, validated by ``family`` (a custom sampler may return a dict or a bad task).
+
+    Raises:
+        ValueError: naming the sampler and the field the task fails on.
+    """
+    task = sampler.sample(rng)
+    try:
+        return family.validate(task)
+    except ValueError as error:
+        raise ValueError(f"task sampler {type(sampler).__name__} gave an invalid task: {error}") from None
+
+
 def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any], owner: str) -> None:
     """Raise ``ValueError`` if ``render_mode`` is not one the environment lists in its metadata."""
     modes = metadata.get("render_modes", [])
@@ -167,9 +180,14 @@ class TaskEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
         if options.get("task") is not None:
             task = episode_task(options["task"], self.family, self._task_rng)
         else:
-            task = self._sampler.sample(self._task_rng)
+            task = sampled_task(self._sampler, self.family, self._task_rng)
+        previous = self._task
         self._set_task(task)
-        observation = self._reset_state(options)
+        try:
+            observation = self._reset_state(options)
+        except ValueError:
+            self._set_task(previous)  # a refused reset option leaves the environment as it was
+            raise
         return observation, self._info()
 
     # ------------------------------------------------------------------------------------ family hooks

@@ -209,6 +209,9 @@ TaskSpec = Task | Mapping[str, Any] | str | Sequence[Task] | TaskSampler | Calla
 def as_sampler(spec: TaskSpec, family: TaskFamily) -> TaskSampler:
     """Turn any accepted ``task=``/``tasks=`` argument into a sampler bound to ``family``.
 
+    Every task a sampler gives an environment passes ``family.validate`` (a custom sampler's ``support`` here,
+    each of its draws at reset), so a sampler cannot bypass the checks of ``task=``.
+
     ``None`` → the default task; a :class:`Task` or a dict of overrides → that fixed task; a string → the
     named task set, sampled uniformly; a sequence of tasks → sampled uniformly; a :class:`TaskSampler` → as is;
     a callable ``fn(rng)`` → :class:`FunctionSampler`.
@@ -216,7 +219,10 @@ def as_sampler(spec: TaskSpec, family: TaskFamily) -> TaskSampler:
     if spec is None:
         return FixedTask(family.default_task())
     if isinstance(spec, TaskSampler):
-        return spec.bind(family)
+        sampler = spec.bind(family)
+        if sampler.support is not None:  # a custom sampler's support is checked here; its draws at every reset
+            sampler.support = tuple(family.validate(task) for task in sampler.support)
+        return sampler
     if isinstance(spec, (Task, Mapping)):
         return FixedTask(family.validate(spec))
     if isinstance(spec, str):

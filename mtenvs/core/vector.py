@@ -22,9 +22,19 @@ the dynamics.) Autoreset modes: ``NextStep`` (Gymnasium's default), ``SameStep``
 stable-baselines3 expects; the final observation is in ``infos["final_obs"]``) and ``Disabled`` (reset
 finished sub-envs with ``reset(options={"reset_mask": mask})``).
 
-A native vector env has one generator for the whole batch (as Gymnasium's native vector envs do), so its
-stream differs from a ``SyncVectorEnv`` of single envs; the dynamics, rewards and episode ends are the same
-step for step, which the conformance tests check by replaying each sub-env's tasks and initial states.
+Tasks: sub-env ``i`` draws its tasks from a generator of its own, ``task_generator(seed + i)`` after
+``reset(seed=seed)`` (the generator a single env reset with ``seed + i`` uses, and the one the Sync fallback's
+sub-env ``i`` uses), so the sequence of tasks each sub-env runs depends on the seed only, never on when the
+episodes of the other sub-envs end (i.e. never on the policy). This holds for every sampler that keeps no state
+between draws (task-set names, task lists as ``TaskSet``, ``UniformTasks``, ``WeightedTasks``,
+``FamilyDistribution``); a stateful sampler (``RoundRobin``, ``EveryKEpisodes``, a curriculum) is one object shared
+by the sub-envs and advances in the order their episodes end. Initial states come from one generator for the whole
+batch (as in Gymnasium's native vector envs), so they differ from a ``SyncVectorEnv`` of single envs; the
+dynamics, rewards and episode ends are the same step for step, which the conformance tests check by replaying
+each sub-env's tasks and initial states.
+
+Every task a sampler gives is validated by the family (as in single envs), and a refused ``reset`` option
+(``state`` of the wrong shape, type or magnitude) raises ``ValueError`` and leaves every sub-env as it was.
 """
 
 from __future__ import annotations
@@ -87,6 +97,22 @@ def per_env_tasks(task: TaskSpec, tasks: TaskSpec, family: TaskFamily, num_envs:
             )
         return [family.validate(t) for t in spec]
     return None
+
+
+def batch_states(states: Any, num_envs: int, owner: str) -> np.ndarray:
+    """``reset(options={"state": ...})`` of a vector env as an array with one row per sub-env, or a ``ValueError``.
+
+    The family's own check (type, shape, finiteness, magnitude) follows on the rows of the reset sub-envs.
+    """
+    try:
+        array = np.asarray(states)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: reset option 'state' must be an array with one row per sub-env") from None
+    if array.ndim < 1 or array.shape[0] != num_envs or array.dtype.kind not in "biuf":
+        raise ValueError(f"{owner}: reset option 'state' must be a numeric array with one row per sub-env "
+                         f"(shape ({num_envs}, ...)), got {type(states).__name__} of shape {array.shape} "
+                         f"and dtype {array.dtype}")
+    return array
 
 
 def batch_box_actions(actions: Any, num_envs: int, shape: tuple[int, ...], owner: str) -> np.ndarray:
@@ -190,7 +216,9 @@ class TaskVectorEnv(VectorEnv):
         if table is not None:
             self._table_matrix = np.array([[t[name] for t in table] for name in self._numeric], dtype=np.float64)
             self._table_other = {name: np.array([t[name] for t in table], dtype=object) for name in self._others}
-        self._task_rng: np.random.Generator | None = None
+        self._table_pos: dict[Task, int] = {t: i for i, t in enumerate(table or ())}
+        self._task_rngs: list[np.random.Generator] | None = None  # one per sub-env
+        self._option_rng: np.random.Generator | None = None  # draws of reset(options={"task": <set name>})
         self._steps = np.zeros(n, dtype=np.int64)
         self._done = np.zeros(n, dtype=np.bool_)
         self._has_reset = False
@@ -220,16 +248,28 @@ class TaskVectorEnv(VectorEnv):
             self._fixed_intact = bool(np.array_equal(self._rows, np.arange(self.num_envs)))
         else:
             assert self._sampler is not None
-            rng = self._task_rng if self._task_rng is not None else task_generator(None)
-            if self._table is not None:
-                rows = self._sampler.sample_indices(rng, len(idx))
-                if np.array_equal(self._rows[idx], rows):
-                    return  # the same tasks again (e.g. a single fixed task)
-                self._set_from_table(idx, rows)
+            if self._task_rngs is None:
+                self._task_rngs = [task_generator(None) for _ in range(self.num_envs)]
+            rngs, sampler, known = self._task_rngs, self._sampler, self._table_pos
+            tasks = [sampler.sample(rngs[i]) for i in idx]
+            rows = [known.get(task, -1) if isinstance(task, Task) else -1 for task in tasks]
+            if -1 in rows:  # a task outside the validated table: check it like a single env does
+                self._set_each(idx, [task if row >= 0 else self._validated(task)
+                                     for task, row in zip(tasks, rows, strict=True)])
             else:
-                self._set_each(idx, [self._sampler.sample(rng) for _ in idx])
+                table_rows = np.array(rows, dtype=np.int64)
+                if np.array_equal(self._rows[idx], table_rows):
+                    return  # the same tasks again (e.g. a single fixed task)
+                self._set_from_table(idx, table_rows)
         self._ids = None
         self._apply_tasks(idx)
+
+    def _validated(self, task: Any) -> Task:
+        """A sampler's draw, validated by the family (``ValueError`` naming the sampler and the field)."""
+        try:
+            return self.family.validate(task)
+        except ValueError as error:
+            raise ValueError(f"task sampler {type(self._sampler).__name__} gave an invalid task: {error}") from None
 
     def _set_from_table(self, idx: np.ndarray, rows: np.ndarray) -> None:
         self._rows[idx] = rows
@@ -278,9 +318,11 @@ class TaskVectorEnv(VectorEnv):
         """
         super().reset(seed=seed)
         owner = self.family.name
-        if seed is not None or self._task_rng is None:
+        if seed is not None or self._task_rngs is None:
             base = seed if seed is not None else self.np_random_seed
-            self._task_rng = task_generator(base if base is not None and base >= 0 else None)
+            base = base if base is not None and base >= 0 else None
+            self._task_rngs = [task_generator(None if base is None else base + i) for i in range(self.num_envs)]
+            self._option_rng = task_generator(base)
             if self._sampler is not None:
                 self._sampler.restart()
         options = dict(options or {})
@@ -294,14 +336,38 @@ class TaskVectorEnv(VectorEnv):
             idx = np.flatnonzero(mask)
         else:
             idx = np.arange(self.num_envs)
-        override = episode_task(options["task"], self.family, self._task_rng) if options.get("task") is not None else None
+        override = episode_task(options["task"], self.family, self._option_rng) if options.get("task") is not None else None
         states = options.get("state")
-        self._assign_tasks(idx, override)
-        self._reset_states(idx, None if states is None else np.asarray(states)[idx])
+        if states is None:
+            self._assign_tasks(idx, override)
+            self._reset_states(idx, None)
+        else:
+            given = batch_states(states, self.num_envs, owner)[idx]
+            saved = self._task_snapshot()
+            self._assign_tasks(idx, override)
+            try:
+                self._reset_states(idx, given)
+            except ValueError:
+                self._restore_tasks(saved, idx)  # a refused state leaves every sub-env as it was
+                raise
         self._steps[idx] = 0
         self._done[idx] = False
         self._has_reset = True
         return self._observe(), self._infos()
+
+    def _task_snapshot(self) -> tuple[Any, ...]:
+        return (self._rows.copy(), self._param_matrix.copy(), {k: self.params[k].copy() for k in self._others},
+                self._fixed_intact, list(self._known), dict(self._known_pos), self._known_ids)
+
+    def _restore_tasks(self, saved: tuple[Any, ...], idx: np.ndarray) -> None:
+        rows, matrix, others, intact, known, known_pos, known_ids = saved
+        self._rows[:] = rows
+        self._param_matrix[:] = matrix
+        for name, values in others.items():
+            self.params[name][:] = values
+        self._fixed_intact, self._known, self._known_pos, self._known_ids = intact, known, known_pos, known_ids
+        self._ids = None
+        self._apply_tasks(idx)
 
     # -------------------------------------------------------------------------------------------- step
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
