@@ -76,24 +76,45 @@ def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any], owne
         raise ValueError(f"{owner}: render_mode={render_mode!r} is not supported; supported modes: {modes}")
 
 
-def box_action(action: Any, shape: tuple[int, ...], owner: str) -> np.ndarray:
-    """Validate a continuous action: convertible to float, of ``shape``, every entry finite.
+#: The largest magnitude accepted in an action entry: beyond it, the squares and sums that rewards and allocations
+#: compute leave the float range (entries inside the action space are far below it).
+MAX_ACTION = 1e150
 
-    Raises:
-        ValueError: naming the expected shape, or reporting a NaN/inf entry.
+
+def numeric_array(value: Any, shape: tuple[int, ...], owner: str, what: str, limit: float | None = None) -> np.ndarray:
+    """``value`` as a float64 array of ``shape`` (a flat array of the right size is reshaped), or a ``ValueError``.
+
+    Refused, with a message naming ``what``: strings, complex numbers and other non-real values (numpy would
+    coerce ``"0.5"``), the wrong shape, NaN or inf, and entries beyond ``limit`` in magnitude.
     """
     try:
-        array = np.asarray(action, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{owner}: action must be numeric with shape {shape}, got {action!r}") from None
+        raise ValueError(f"{owner}: {what} must be real numbers with shape {shape}, got {value!r:.80}") from None
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{owner}: {what} must be real numbers with shape {shape}, got {type(value).__name__} of dtype "
+                         f"{raw.dtype} ({value!r:.80})")
+    array = raw.astype(np.float64, copy=False)
     if array.shape != shape:
         if array.size == math.prod(shape) and array.ndim <= 1:
             array = array.reshape(shape)
         else:
-            raise ValueError(f"{owner}: action must have shape {shape}, got shape {array.shape}")
+            raise ValueError(f"{owner}: {what} must have shape {shape}, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{owner}: action must be finite, got {array.tolist()}")
+        raise ValueError(f"{owner}: {what} must be finite, got {array.tolist()}")
+    if limit is not None and np.any(np.abs(array) > limit):
+        raise ValueError(f"{owner}: {what} entries must lie in [-{limit:g}, {limit:g}], got {array.tolist()}")
     return array
+
+
+def box_action(action: Any, shape: tuple[int, ...], owner: str) -> np.ndarray:
+    """Validate a continuous action: real numbers (no strings or complex numbers) of ``shape``, every entry finite
+    and at most `MAX_ACTION` in magnitude.
+
+    Raises:
+        ValueError: naming the expected shape, or reporting the bad entries.
+    """
+    return numeric_array(action, shape, owner, "action", MAX_ACTION)
 
 
 def discrete_action(action: Any, n: int, owner: str) -> int:

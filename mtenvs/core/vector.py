@@ -47,7 +47,7 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
-from mtenvs.core.env import TaskEnv, check_render_mode, choose_task_spec, episode_task, resolve_task_spec
+from mtenvs.core.env import MAX_ACTION, TaskEnv, check_render_mode, choose_task_spec, episode_task, resolve_task_spec
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Categorical
 from mtenvs.core.samplers import TaskSampler, TaskSpec
@@ -116,19 +116,26 @@ def batch_states(states: Any, num_envs: int, owner: str) -> np.ndarray:
 
 
 def batch_box_actions(actions: Any, num_envs: int, shape: tuple[int, ...], owner: str) -> np.ndarray:
-    """Validate a batch of continuous actions of shape ``(num_envs, *shape)``; NaN/inf raise ``ValueError``."""
+    """Validate a batch of continuous actions of shape ``(num_envs, *shape)``: real numbers (no strings or complex
+    numbers), finite and at most ``MAX_ACTION`` in magnitude, else a ``ValueError`` naming the sub-envs."""
     try:
-        array = np.asarray(actions, dtype=np.float64)
+        raw = np.asarray(actions)
     except (TypeError, ValueError):
         raise ValueError(f"{owner}: actions must be numeric with shape {(num_envs, *shape)}") from None
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{owner}: actions must be real numbers with shape {(num_envs, *shape)}, got dtype {raw.dtype}")
+    array = raw.astype(np.float64, copy=False)
     if array.shape != (num_envs, *shape):
         if array.size == num_envs * int(np.prod(shape)) and array.ndim == 1:
             array = array.reshape(num_envs, *shape)
         else:
             raise ValueError(f"{owner}: actions must have shape {(num_envs, *shape)}, got {array.shape}")
-    if not np.isfinite(array).all():
-        bad = np.flatnonzero(~np.isfinite(array.reshape(num_envs, -1)).all(axis=1))
-        raise ValueError(f"{owner}: actions must be finite; sub-envs {bad.tolist()} got NaN or inf")
+    flat = array.reshape(num_envs, -1)
+    good = np.abs(flat) <= MAX_ACTION  # False for NaN too
+    if not good.all():
+        bad = np.flatnonzero(~good.all(axis=1))
+        raise ValueError(f"{owner}: actions must be finite and at most {MAX_ACTION:g} in magnitude; sub-envs "
+                         f"{bad.tolist()} got {flat[bad[0]].tolist()}")
     return array
 
 
