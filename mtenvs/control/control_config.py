@@ -119,6 +119,13 @@ class ControlConfig:
         ones_x, ones_u = (1.0,) * self.state_dim, (1.0,) * self.input_dim
         return -np.sqrt(_weighted_square_sum(states, ones_x)) - np.sqrt(_weighted_square_sum(inputs, ones_u))
 
+    def diverged(self, states: np.ndarray) -> np.ndarray:
+        """Which rows of ``states (N, n)`` left the float range: a NaN or infinite coordinate, or a state whose
+        reward (at zero input) would be infinite. Shape ``(N,)`` bool."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost = self.rewards(states, np.zeros((states.shape[0], self.input_dim)))
+            return ~(np.isfinite(states).all(axis=1) & np.isfinite(cost))
+
     def sample_states(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """``count`` start states, uniform in the box, shape ``(count, n)``."""
         bounds = np.asarray(self.initial_state_bounds)
