@@ -227,8 +227,10 @@ def test_bad_vector_arguments(env_id: str) -> None:
     fam = mtenvs.family_of(env_id)
     with pytest.raises(ValueError, match="one task per sub-env"):
         gym.make_vec(env_id, num_envs=3, tasks=list(fam.task_set("train")[:2]))
-    with pytest.raises(ValueError, match="either task= or tasks="):
-        gym.make_vec(env_id, num_envs=2, task=fam.default_task(), tasks="train")
+    special = fam.task_set("ood")[0]
+    with pytest.warns(UserWarning, match="task= overrides tasks="):  # rl_zoo3 merges a user's task= into saved kwargs
+        vec = gym.make_vec(env_id, num_envs=2, task=special, tasks="train")
+    assert vec.unwrapped.tasks == [special, special]
     with pytest.raises(ValueError, match="autoreset_mode"):
         gym.make_vec(env_id, num_envs=2, autoreset_mode="sometimes")
 

@@ -18,6 +18,8 @@ A subclass sets ``family``, the spaces and ``metadata``, and implements :meth:`_
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -38,10 +40,49 @@ BASE_RESET_OPTIONS = frozenset({"task", "state"})
 
 
 def choose_task_spec(task: TaskSpec, tasks: TaskSpec, family: TaskFamily) -> TaskSpec:
-    """The one given of a ``task=``/``tasks=`` pair of constructor arguments (``ValueError`` if both are)."""
+    """The one given of a ``task=``/``tasks=`` pair of constructor arguments.
+
+    When both are given, ``task=`` wins, with a warning: that is what a user means who adds ``task={...}`` to a saved
+    configuration holding ``tasks="train"`` (rl_zoo3's ``--env-kwargs`` merges both into one set of keyword
+    arguments). To silence the warning, pass ``tasks=None`` with it.
+    """
     if task is not None and tasks is not None:
-        raise ValueError(f"{family.name}: pass either task= or tasks=, not both")
+        warnings.warn(f"{family.name}: both task= and tasks= were given; task= overrides tasks={_describe(tasks)} "
+                      "(pass tasks=None to silence this warning)", UserWarning, stacklevel=3)
+        return task
     return task if task is not None else tasks
+
+
+def _describe(spec: Any) -> str:
+    return repr(spec) if isinstance(spec, str) else f"<{type(spec).__name__}>"
+
+
+def built_by_make_vec() -> bool:
+    """Whether the caller is being built by Gymnasium's ``make_vec`` for a ``"sync"`` or ``"async"`` vector env (its
+    ``create_single_env``), which builds every sub-env with the same arguments and cannot tell one its index."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "create_single_env" and frame.f_globals.get("__name__") == "gymnasium.envs.registration":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def check_not_per_env_list(spec: TaskSpec, family: TaskFamily) -> None:
+    """Refuse a plain list of tasks in a sub-env built by ``gym.make_vec(..., vectorization_mode="sync"/"async")``.
+
+    ``tasks=[t0, ..., t_{N-1}]`` means "sub-env ``i`` runs ``t_i``" for every vector env; Gymnasium's sync and async
+    modes build each sub-env with the same arguments, so they cannot honour it and a sub-env would sample from the
+    list instead.
+    """
+    from mtenvs.core.task import TaskSet
+
+    if isinstance(spec, (list, tuple)) and not isinstance(spec, TaskSet) and built_by_make_vec():
+        raise ValueError(
+            f"{family.name}: tasks=[list] gives sub-env i the task i, which gym.make_vec(..., "
+            "vectorization_mode='sync' or 'async') cannot do (it builds every sub-env with the same arguments); use "
+            "the default vectorization mode (the id's own vector env, which pins task i to sub-env i), or pass "
+            "mtenvs.TaskSet(name, tasks) to have every sub-env draw from the list at each reset")
 
 
 def resolve_task_spec(task: TaskSpec, tasks: TaskSpec, family: TaskFamily) -> TaskSampler:
@@ -150,6 +191,7 @@ class TaskEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
     def __init__(self, task: TaskSpec = None, *, tasks: TaskSpec = None, render_mode: str | None = None) -> None:
         check_render_mode(render_mode, self.metadata, self.family.name)
         self.render_mode = render_mode
+        check_not_per_env_list(tasks if tasks is not None else task, self.family)
         self._sampler = resolve_task_spec(task, tasks, self.family)
         self._task_rng: np.random.Generator | None = None
         support = self._sampler.support
