@@ -434,7 +434,7 @@ class CartPoleVectorEnv(TaskVectorEnv):
         # Fast path: the extremes are inside [-MAX_ACTION, MAX_ACTION] exactly when no entry is NaN, inf or huge
         # (a NaN makes both comparisons false); anything else gets the entry-wise check and its error message.
         if not (isinstance(actions, np.ndarray) and actions.shape == (self.num_envs, 1) and actions.dtype.kind == "f"
-                and actions.max() <= MAX_ACTION and actions.min() >= -MAX_ACTION):
+                and float(actions.min()) >= -MAX_ACTION and float(actions.max()) <= MAX_ACTION):
             actions = batch_box_actions(actions, self.num_envs, (1,), "CartPole")
         return np.minimum(np.maximum(actions.reshape(self.num_envs), -1.0), 1.0) * limit
 

@@ -28,6 +28,10 @@ class TaskSampler:
 
     #: The finite set of tasks this sampler draws from, or ``None`` when it is unbounded.
     support: tuple[Task, ...] | None = None
+    #: Whether draws depend on the generator only (no state between draws), so that ``sample_indices(rng, k)`` may
+    #: stand for ``k`` draws made ahead of time: native vector envs then draw each sub-env's tasks in blocks. A
+    #: subclass that keeps state between draws, or whose ``sample`` and ``sample_indices`` differ, sets it to ``False``.
+    stateless: bool = False
 
     def sample(self, rng: np.random.Generator) -> Task:
         """The task for the next episode."""
@@ -53,6 +57,8 @@ class TaskSampler:
 
 class FixedTask(TaskSampler):
     """Always the same task."""
+
+    stateless = True
 
     def __init__(self, task: Task) -> None:
         self.task = task
@@ -88,6 +94,8 @@ class _FiniteSampler(TaskSampler):
 class UniformTasks(_FiniteSampler):
     """A task drawn uniformly at random from a finite set at every reset."""
 
+    stateless = True
+
     def sample(self, rng: np.random.Generator) -> Task:
         return self.support[int(rng.integers(len(self.support)))]
 
@@ -100,6 +108,8 @@ class UniformTasks(_FiniteSampler):
 
 class WeightedTasks(_FiniteSampler):
     """A task drawn from a finite set with fixed, non-negative weights (normalized internally)."""
+
+    stateless = True
 
     def __init__(self, tasks: Sequence[Task], weights: Sequence[float]) -> None:
         super().__init__(tasks)

@@ -27,8 +27,12 @@ Tasks: sub-env ``i`` draws its tasks from a generator of its own, ``task_generat
 sub-env ``i`` uses), so the sequence of tasks each sub-env runs depends on the seed only, never on when the
 episodes of the other sub-envs end (i.e. never on the policy). This holds for every sampler that keeps no state
 between draws (task-set names, task lists as ``TaskSet``, ``UniformTasks``, ``WeightedTasks``,
-``FamilyDistribution``); a stateful sampler (``RoundRobin``, ``EveryKEpisodes``, a curriculum) is one object shared
-by the sub-envs and advances in the order their episodes end. Initial states come from one generator for the whole
+``FamilyDistribution``, custom samplers without state); a stateful sampler (``RoundRobin``, ``EveryKEpisodes``, a
+curriculum) is one object shared by the sub-envs and advances in the order their episodes end. For the finite
+stateless samplers (``TaskSampler.stateless``) each sub-env's draws are made ``TASK_BLOCK`` at a time with
+``sample_indices``, which keeps the speed of one batched draw; NumPy's bounded integers and weighted choices give the
+same numbers in a block as one at a time, so every sub-env still runs the tasks of a single env reset with
+``seed + i`` (the conformance tests check it). Initial states come from one generator for the whole
 batch (as in Gymnasium's native vector envs), so they differ from a ``SyncVectorEnv`` of single envs; the
 dynamics, rewards and episode ends are the same step for step, which the conformance tests check by replaying
 each sub-env's tasks and initial states.
@@ -53,6 +57,9 @@ from mtenvs.core.parameters import Categorical
 from mtenvs.core.samplers import TaskSampler, TaskSpec
 from mtenvs.core.seeding import task_generator
 from mtenvs.core.task import Task, TaskSet
+
+#: Task draws a native vector env makes ahead, per sub-env, for a stateless sampler.
+TASK_BLOCK = 64
 
 
 def parse_autoreset_mode(mode: str | AutoresetMode, allowed: Sequence[AutoresetMode], owner: str) -> AutoresetMode:
@@ -225,6 +232,8 @@ class TaskVectorEnv(VectorEnv):
             self._table_other = {name: np.array([t[name] for t in table], dtype=object) for name in self._others}
         self._table_pos: dict[Task, int] = {t: i for i, t in enumerate(table or ())}
         self._task_rngs: list[np.random.Generator] | None = None  # one per sub-env
+        self._blocks: np.ndarray | None = None  # draws made ahead per sub-env (stateless samplers)
+        self._block_pos = np.zeros(0, dtype=np.int64)
         self._option_rng: np.random.Generator | None = None  # draws of reset(options={"task": <set name>})
         self._steps = np.zeros(n, dtype=np.int64)
         self._done = np.zeros(n, dtype=np.bool_)
@@ -258,6 +267,14 @@ class TaskVectorEnv(VectorEnv):
             if self._task_rngs is None:
                 self._task_rngs = [task_generator(None) for _ in range(self.num_envs)]
             rngs, sampler, known = self._task_rngs, self._sampler, self._table_pos
+            if self._table is not None and sampler.stateless:
+                rows = self._block_rows(idx)
+                if np.array_equal(self._rows[idx], rows):
+                    return  # the same tasks again (e.g. a single fixed task)
+                self._set_from_table(idx, rows)
+                self._ids = None
+                self._apply_tasks(idx)
+                return
             tasks = [sampler.sample(rngs[i]) for i in idx]
             rows = [known.get(task, -1) if isinstance(task, Task) else -1 for task in tasks]
             if -1 in rows:  # a task outside the validated table: check it like a single env does
@@ -270,6 +287,22 @@ class TaskVectorEnv(VectorEnv):
                 self._set_from_table(idx, table_rows)
         self._ids = None
         self._apply_tasks(idx)
+
+    def _block_rows(self, idx: np.ndarray) -> np.ndarray:
+        """The next table row of each sub-env in ``idx``, from blocks of ``TASK_BLOCK`` draws made ahead with each
+        sub-env's own generator (for stateless samplers: one NumPy gather per step instead of a call per sub-env)."""
+        assert self._sampler is not None and self._task_rngs is not None
+        if self._blocks is None:
+            self._blocks = np.zeros((self.num_envs, TASK_BLOCK), dtype=np.int64)
+            self._block_pos = np.full(self.num_envs, TASK_BLOCK, dtype=np.int64)
+        position = self._block_pos[idx]
+        if position.max() >= TASK_BLOCK:
+            for i in idx[position >= TASK_BLOCK]:
+                self._blocks[i] = self._sampler.sample_indices(self._task_rngs[i], TASK_BLOCK)
+                self._block_pos[i] = 0
+            position = self._block_pos[idx]
+        self._block_pos[idx] = position + 1
+        return self._blocks[idx, position]
 
     def _validated(self, task: Any) -> Task:
         """A sampler's draw, validated by the family (``ValueError`` naming the sampler and the field)."""
@@ -329,6 +362,7 @@ class TaskVectorEnv(VectorEnv):
             base = seed if seed is not None else self.np_random_seed
             base = base if base is not None and base >= 0 else None
             self._task_rngs = [task_generator(None if base is None else base + i) for i in range(self.num_envs)]
+            self._blocks = None
             self._option_rng = task_generator(base)
             if self._sampler is not None:
                 self._sampler.restart()
