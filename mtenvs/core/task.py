@@ -25,6 +25,19 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+def _not_json(params: Mapping[str, Any]) -> str:
+    """Which parameter of ``params`` is not JSON data (for the error message)."""
+    for name in params:
+        if not isinstance(name, str):
+            return f"parameter names must be strings, got {name!r}"
+        try:
+            json.dumps(_thaw(_freeze(params[name])))
+        except (TypeError, ValueError):
+            return (f"parameter {name!r} must be a number, a string or a list of them, got "
+                    f"{type(params[name]).__name__}")
+    return "parameters must be JSON data"
+
+
 class Task:
     """An immutable task: a family name plus a complete mapping of parameter values.
 
@@ -45,9 +58,12 @@ class Task:
     name: str | None
 
     def __init__(self, family: str, params: Mapping[str, Any], name: str | None = None) -> None:
-        frozen = {key: _freeze(params[key]) for key in sorted(params)}
-        key = json.dumps({"family": family, "params": {k: _thaw(v) for k, v in frozen.items()}},
-                         sort_keys=True, separators=(",", ":"), allow_nan=True)
+        try:
+            frozen = {key: _freeze(params[key]) for key in sorted(params)}
+            key = json.dumps({"family": family, "params": {k: _thaw(v) for k, v in frozen.items()}},
+                             sort_keys=True, separators=(",", ":"), allow_nan=True)
+        except (TypeError, ValueError):
+            raise ValueError(f"task of family {family!r}: {_not_json(params)}") from None
         object.__setattr__(self, "family", family)
         object.__setattr__(self, "_params", frozen)
         object.__setattr__(self, "name", name)
@@ -150,9 +166,15 @@ class TaskSet(Sequence[Task]):
 
     def __init__(self, name: str, tasks: Sequence[Task]) -> None:
         self.name = name
+        if isinstance(tasks, (str, bytes, Mapping)) or not isinstance(tasks, (Sequence, Iterator)):
+            raise ValueError(f"task set {name!r} needs a sequence of tasks, got {type(tasks).__name__}")
         self._tasks = tuple(tasks)
         if not self._tasks:
             raise ValueError(f"task set {name!r} is empty")
+        for i, task in enumerate(self._tasks):
+            if not isinstance(task, Task):
+                raise ValueError(f"task set {name!r}: entry {i} is a {type(task).__name__}, not a Task (build tasks "
+                                 "with family.task(...))")
         self._index = {task: i for i, task in enumerate(self._tasks)}
 
     @overload
