@@ -389,3 +389,25 @@ def test_rl_zoo3_env_kwargs_merge_lets_task_override_tasks() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gym.make("mtenvs/CartPole-v0", **{**saved, **user, "tasks": None})
+
+
+@pytest.mark.parametrize("options", [{"task": {"pole_length": float("nan")}}, {"task": "no-such-set"}, {"bogus": 1},
+                                     ["task"], "task"])
+def test_refused_reset_options_change_nothing_not_even_the_generators(options: Any) -> None:
+    env, twin = gym.make("mtenvs/CartPole-v0", tasks="train"), gym.make("mtenvs/CartPole-v0", tasks="train")
+    env.reset(seed=4)
+    twin.reset(seed=4)
+    with pytest.raises(ValueError):
+        env.reset(seed=99, options=options)
+    for _ in range(3):
+        assert same_step(env.step(np.array([0.2], dtype=np.float32)), twin.step(np.array([0.2], dtype=np.float32)))
+    a, b = env.reset(), twin.reset()
+    assert np.array_equal(a[0], b[0]) and a[1]["task_id"] == b[1]["task_id"]
+    vec, vec_twin = gym.make_vec("mtenvs/CartPole-v0", num_envs=2, tasks="train"), gym.make_vec(
+        "mtenvs/CartPole-v0", num_envs=2, tasks="train")
+    vec.reset(seed=4)
+    vec_twin.reset(seed=4)
+    with pytest.raises(ValueError):
+        vec.reset(seed=99, options=options)
+    a, b = vec.reset(), vec_twin.reset()
+    assert np.array_equal(a[0], b[0]) and list(a[1]["task_id"]) == list(b[1]["task_id"])

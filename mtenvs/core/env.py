@@ -110,6 +110,18 @@ def sampled_task(sampler: TaskSampler, family: TaskFamily, rng: np.random.Genera
         raise ValueError(f"task sampler {type(sampler).__name__} gave an invalid task: {error}") from None
 
 
+def check_reset_options(options: Any, allowed: Any, owner: str) -> dict[str, Any]:
+    """``options`` as a new dict, or a ``ValueError`` for something that is not a dict or has unknown keys."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{owner}: reset options must be a dict, got {type(options).__name__}")
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise ValueError(f"{owner}: unknown reset option(s) {sorted(map(str, unknown))}; allowed: {sorted(allowed)}")
+    return dict(options)
+
+
 def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any], owner: str) -> None:
     """Raise ``ValueError`` if ``render_mode`` is not one the environment lists in its metadata."""
     modes = metadata.get("render_modes", [])
@@ -229,19 +241,25 @@ class TaskEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
 
     # ------------------------------------------------------------------------------------------- reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsType, dict[str, Any]]:
-        """Start an episode: choose the task (``options["task"]`` or the sampler), then the initial state."""
+        """Start an episode: choose the task (``options["task"]`` or the sampler), then the initial state.
+
+        A refused option raises ``ValueError`` and leaves the episode in progress as it was (its task and state), so
+        stepping continues. Unknown keys and a bad ``task`` are refused before anything changes, the generators
+        included; a bad ``state`` is refused after the seed and the next task were drawn.
+        """
+        options = check_reset_options(options, BASE_RESET_OPTIONS | self.extra_reset_options, self.family.name)
+        given = options.get("task")
+        if given is not None and not isinstance(given, str):
+            given = self.family.validate(given)
+        elif given is not None:
+            self.family.task_set(given)  # an unknown set name raises here
         super().reset(seed=seed)
         if seed is not None or self._task_rng is None:
             base = seed if seed is not None else self.np_random_seed
             self._task_rng = task_generator(base if base is not None and base >= 0 else None)
             self._sampler.restart()
-        options = dict(options or {})
-        unknown = set(options) - BASE_RESET_OPTIONS - self.extra_reset_options
-        if unknown:
-            allowed = sorted(BASE_RESET_OPTIONS | self.extra_reset_options)
-            raise ValueError(f"{self.family.name}: unknown reset option(s) {sorted(unknown)}; allowed: {allowed}")
-        if options.get("task") is not None:
-            task = episode_task(options["task"], self.family, self._task_rng)
+        if given is not None:
+            task = episode_task(given, self.family, self._task_rng)
         else:
             task = sampled_task(self._sampler, self.family, self._task_rng)
         previous = self._task

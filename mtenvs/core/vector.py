@@ -51,7 +51,15 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
-from mtenvs.core.env import MAX_ACTION, TaskEnv, check_render_mode, choose_task_spec, episode_task, resolve_task_spec
+from mtenvs.core.env import (
+    MAX_ACTION,
+    TaskEnv,
+    check_render_mode,
+    check_reset_options,
+    choose_task_spec,
+    episode_task,
+    resolve_task_spec,
+)
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Categorical
 from mtenvs.core.samplers import TaskSampler, TaskSpec
@@ -356,8 +364,23 @@ class TaskVectorEnv(VectorEnv):
         Options: ``task`` (one task for every reset sub-env, this episode only), ``state`` (initial states,
         shape ``(num_envs, *state_shape)``), ``reset_mask`` (bool array of shape ``(num_envs,)``).
         """
-        super().reset(seed=seed)
         owner = self.family.name
+        options = check_reset_options(options, ("task", "state", "reset_mask"), owner)
+        if "reset_mask" in options:
+            mask = np.asarray(options["reset_mask"])
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(f"{owner}: reset_mask must be a bool array of shape ({self.num_envs},) with a True entry")
+            idx = np.flatnonzero(mask)
+        else:
+            idx = np.arange(self.num_envs)
+        given = options.get("task")
+        if given is not None and not isinstance(given, str):
+            given = self.family.validate(given)
+        elif given is not None:
+            self.family.task_set(given)  # an unknown set name raises here
+        if options.get("state") is not None:
+            batch_states(options["state"], self.num_envs, owner)
+        super().reset(seed=seed)
         if seed is not None or self._task_rngs is None:
             base = seed if seed is not None else self.np_random_seed
             base = base if base is not None and base >= 0 else None
@@ -366,28 +389,17 @@ class TaskVectorEnv(VectorEnv):
             self._option_rng = task_generator(base)
             if self._sampler is not None:
                 self._sampler.restart()
-        options = dict(options or {})
-        unknown = set(options) - {"task", "state", "reset_mask"}
-        if unknown:
-            raise ValueError(f"{owner}: unknown reset option(s) {sorted(unknown)}; allowed: ['reset_mask', 'state', 'task']")
-        if "reset_mask" in options:
-            mask = np.asarray(options["reset_mask"])
-            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(f"{owner}: reset_mask must be a bool array of shape ({self.num_envs},) with a True entry")
-            idx = np.flatnonzero(mask)
-        else:
-            idx = np.arange(self.num_envs)
-        override = episode_task(options["task"], self.family, self._option_rng) if options.get("task") is not None else None
+        override = episode_task(given, self.family, self._option_rng) if given is not None else None
         states = options.get("state")
         if states is None:
             self._assign_tasks(idx, override)
             self._reset_states(idx, None)
         else:
-            given = batch_states(states, self.num_envs, owner)[idx]
+            rows = batch_states(states, self.num_envs, owner)[idx]
             saved = self._task_snapshot()
             self._assign_tasks(idx, override)
             try:
-                self._reset_states(idx, given)
+                self._reset_states(idx, rows)
             except ValueError:
                 self._restore_tasks(saved, idx)  # a refused state leaves every sub-env as it was
                 raise
