@@ -287,6 +287,19 @@ def test_bad_actions_raise_and_keep_state(env_id: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+def test_hostile_reset_states_raise_value_errors(env_id: str) -> None:
+    """Strings, overflowing or NaN values, complex numbers, dicts and lists of the wrong length, single and vector."""
+    env, vec = gym.make(env_id), gym.make_vec(env_id, num_envs=2)
+    env.reset(seed=0)
+    vec.reset(seed=0)
+    for bad in ("abc", 1e300, float("nan"), 0.5 + 1j, {"a": 1}, list(range(9))):
+        with pytest.raises(ValueError, match="state"):
+            env.reset(options={"state": bad})
+        with pytest.raises(ValueError, match="state"):
+            vec.reset(options={"state": bad})
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
 def test_bad_vector_arguments(env_id: str) -> None:
     fam = mtenvs.family_of(env_id)
     with pytest.raises(ValueError, match="one task per sub-env"):
