@@ -9,7 +9,10 @@ It implements the task half of the contract, so that a family only writes its dy
   from a given state where the family supports it;
 * ``info["task"]`` (the :class:`Task`) and ``info["task_id"]`` on every reset and step;
 * ``reset(seed=s)`` seeds two independent streams: ``env.np_random`` (initial states, noise) and a task
-  stream, so the tasks drawn never depend on how many random numbers the dynamics used.
+  stream, so the tasks drawn never depend on how many random numbers the dynamics used;
+* one validation path: every task, however it enters (arguments, reset options, each draw of a sampler), passes
+  ``family.validate``; Box actions and start states are checked by `numeric_array` (real numbers only, finite,
+  bounded in magnitude); a refused input raises ``ValueError`` naming the field and leaves the episode as it was.
 
 A subclass sets ``family``, the spaces and ``metadata``, and implements :meth:`_apply_task`,
 :meth:`_reset_state` and ``step``. In ``step`` it returns ``self._info()`` as the info dict.
@@ -192,7 +195,9 @@ class TaskEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
 
     Args:
         task: a fixed task (``Task`` or dict of overrides), or a task-set name / list / sampler.
-        tasks: the same, for readability when several tasks are meant (``tasks="train"``).
+        tasks: the same, for readability when several tasks are meant (``tasks="train"``). When both are given,
+            ``task=`` wins with a warning (see `choose_task_spec`). A plain list is refused inside
+            ``gym.make_vec(..., vectorization_mode="sync"/"async")``, where it cannot mean one task per sub-env.
         render_mode: one of ``metadata["render_modes"]`` or ``None``.
     """
 
