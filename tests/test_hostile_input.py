@@ -411,3 +411,21 @@ def test_refused_reset_options_change_nothing_not_even_the_generators(options: A
         vec.reset(seed=99, options=options)
     a, b = vec.reset(), vec_twin.reset()
     assert np.array_equal(a[0], b[0]) and list(a[1]["task_id"]) == list(b[1]["task_id"])
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_atari_copies_continue_exactly_across_games_and_resets(how: str) -> None:
+    pytest.importorskip("ale_py")
+    env = gym.make("mtenvs/AtariTasks-v0", tasks="train", max_episode_steps=25)
+    env.reset(seed=7)
+    rng = np.random.default_rng(0)
+    for action in rng.integers(18, size=70):
+        if any(env.step(int(action))[2:4]):
+            env.reset()
+    twin = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
+    for action in rng.integers(18, size=80):
+        a, b = env.step(int(action)), twin.step(int(action))
+        assert same_step(a, b)
+        if a[2] or a[3]:
+            first, second = env.reset(), twin.reset()
+            assert np.array_equal(first[0], second[0]) and first[1]["task_id"] == second[1]["task_id"]
