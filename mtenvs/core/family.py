@@ -68,6 +68,11 @@ class TaskFamily:
     def __repr__(self) -> str:
         return f"TaskFamily({self.name!r}, parameters={list(self.parameters)})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_valid"] = set()  # a cache: copies start without it
+        return state
+
     # ----------------------------------------------------------------------------------------------- tasks
     def default_task(self) -> Task:
         """The family's nominal task (every parameter at its default)."""
