@@ -272,11 +272,11 @@ class TaskVectorEnv(VectorEnv):
             self._fixed_intact = bool(np.array_equal(self._rows, np.arange(self.num_envs)))
         else:
             assert self._sampler is not None
-            if self._task_rngs is None:
-                self._task_rngs = [task_generator(None) for _ in range(self.num_envs)]
-            rngs, sampler, known = self._task_rngs, self._sampler, self._table_pos
+            # Before the first reset (the constructor's placeholder tasks) one fresh generator serves every sub-env.
+            rngs = self._task_rngs if self._task_rngs is not None else [task_generator(None)] * self.num_envs
+            sampler, known = self._sampler, self._table_pos
             if self._table is not None and sampler.stateless:
-                rows = self._block_rows(idx)
+                rows = self._block_rows(idx, rngs)
                 if np.array_equal(self._rows[idx], rows):
                     return  # the same tasks again (e.g. a single fixed task)
                 self._set_from_table(idx, rows)
@@ -296,17 +296,17 @@ class TaskVectorEnv(VectorEnv):
         self._ids = None
         self._apply_tasks(idx)
 
-    def _block_rows(self, idx: np.ndarray) -> np.ndarray:
+    def _block_rows(self, idx: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
         """The next table row of each sub-env in ``idx``, from blocks of ``TASK_BLOCK`` draws made ahead with each
         sub-env's own generator (for stateless samplers: one NumPy gather per step instead of a call per sub-env)."""
-        assert self._sampler is not None and self._task_rngs is not None
+        assert self._sampler is not None
         if self._blocks is None:
             self._blocks = np.zeros((self.num_envs, TASK_BLOCK), dtype=np.int64)
             self._block_pos = np.full(self.num_envs, TASK_BLOCK, dtype=np.int64)
         position = self._block_pos[idx]
         if position.max() >= TASK_BLOCK:
             for i in idx[position >= TASK_BLOCK]:
-                self._blocks[i] = self._sampler.sample_indices(self._task_rngs[i], TASK_BLOCK)
+                self._blocks[i] = self._sampler.sample_indices(rngs[i], TASK_BLOCK)
                 self._block_pos[i] = 0
             position = self._block_pos[idx]
         self._block_pos[idx] = position + 1
