@@ -301,16 +301,18 @@ class TaskVectorEnv(VectorEnv):
         sub-env's own generator (for stateless samplers: one NumPy gather per step instead of a call per sub-env)."""
         assert self._sampler is not None
         if self._blocks is None:
-            self._blocks = np.zeros((self.num_envs, TASK_BLOCK), dtype=np.int64)
-            self._block_pos = np.full(self.num_envs, TASK_BLOCK, dtype=np.int64)
+            self._blocks = np.zeros(self.num_envs * TASK_BLOCK, dtype=np.int64)  # sub-env i's block at i*TASK_BLOCK
+            self._block_pos = np.arange(self.num_envs, dtype=np.int64) * TASK_BLOCK + TASK_BLOCK  # next flat index
         position = self._block_pos[idx]
-        if position.max() >= TASK_BLOCK:
-            for i in idx[position >= TASK_BLOCK]:
-                self._blocks[i] = self._sampler.sample_indices(rngs[i], TASK_BLOCK)
-                self._block_pos[i] = 0
+        ends = (idx + 1) * TASK_BLOCK
+        if (position >= ends).any():
+            for i in idx[position >= ends]:
+                start = int(i) * TASK_BLOCK
+                self._blocks[start:start + TASK_BLOCK] = self._sampler.sample_indices(rngs[i], TASK_BLOCK)
+                self._block_pos[i] = start
             position = self._block_pos[idx]
         self._block_pos[idx] = position + 1
-        return self._blocks[idx, position]
+        return self._blocks[position]
 
     def _validated(self, task: Any) -> Task:
         """A sampler's draw, validated by the family (``ValueError`` naming the sampler and the field)."""
