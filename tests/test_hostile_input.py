@@ -429,3 +429,14 @@ def test_atari_copies_continue_exactly_across_games_and_resets(how: str) -> None
         if a[2] or a[3]:
             first, second = env.reset(), twin.reset()
             assert np.array_equal(first[0], second[0]) and first[1]["task_id"] == second[1]["task_id"]
+
+
+def test_sub_envs_on_one_linear_task_share_its_tables() -> None:
+    """Memory does not grow with num_envs: every sub-env samples from the model's one table of cumulative sums."""
+    task = mtenvs.family("LinearMDP").task(n_states=30, n_actions=4, horizon=6, instance=11)
+    vec = gym.make_vec("mtenvs/LinearMDP-v0", num_envs=4, task=task)
+    vec.reset(seed=0)
+    tables = {id(env.unwrapped._cdf) for env in vec.unwrapped.envs}
+    assert len(tables) == 1
+    np.testing.assert_array_equal(vec.unwrapped.envs[0].unwrapped._cdf,
+                                  np.cumsum(mtenvs.family("LinearMDP").model(task).transitions, axis=-1))

@@ -29,9 +29,9 @@ MEMORY_BUDGET = 512 * 2**20
 #: running through a large task set never holds more than this.
 CACHE_BUDGET = 1024 * 2**20
 #: Transition-table copies (8·H·S·A·S bytes each) alive at the peak of building and using a task: two per model (the
-#: model's table and the generator's product it is copied from, or the environment's cumulative sums) plus this many
-#: temporaries of the checks. (Measured with ``tracemalloc``: 126 MiB at the peak for a LinearMDP task with
-#: S = 100, A = 16, H = 20, whose estimate is 124 MiB.)
+#: model's table and the generator's product it is copied from, or the model's cumulative sums, which every
+#: environment on the model shares) plus this many temporaries of the checks. (Measured with ``tracemalloc``: 126 MiB
+#: at the peak for a LinearMDP task with S = 100, A = 16, H = 20, whose estimate is 124 MiB.)
 PEAK_TEMPORARIES = 3
 
 
