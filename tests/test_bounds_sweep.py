@@ -1,7 +1,9 @@
 """Bounds that mean what they say: every task inside a family's declared bounds either runs with finite observations
 and rewards (observations inside the space), or is refused at construction by a documented cross-parameter
 constraint. Property-based (Hypothesis): tasks are drawn from the declared parameter spaces, corners included, and run
-for a short episode with random and extreme actions.
+for a short episode with random and extreme actions. The short sweep (40 examples per family, derandomized) finds the
+NaN of an uncontrolled, very unstable DoubleInvertedPendulum task when the divergence termination is switched off;
+the long sweep (``slow``) draws 80 fresh examples per family at every run.
 """
 
 from __future__ import annotations
@@ -90,10 +92,10 @@ def sweep(env_id: str, data: st.DataObject) -> None:
 
 @pytest.mark.parametrize("env_id", FAMILY_IDS)
 @given(data=st.data())
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 def test_every_task_inside_the_bounds_runs_finite(env_id: str, data: st.DataObject) -> None:
     family = mtenvs.family_of(env_id).name
-    if family in SLOW_FAMILIES and data.draw(st.integers(0, 19), label="skip") >= SLOW_FAMILIES[family]:
+    if family in SLOW_FAMILIES and data.draw(st.integers(0, 39), label="skip") >= SLOW_FAMILIES[family]:
         return
     sweep(env_id, data)
 
