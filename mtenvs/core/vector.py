@@ -210,13 +210,14 @@ class TaskVectorEnv(VectorEnv):
         self.render_mode = render_mode
 
         n = self.num_envs
-        fixed = per_env_tasks(task, tasks, self.family, n)
+        spec = choose_task_spec(task, tasks, self.family)  # warns once if both are given
+        fixed = per_env_tasks(spec, None, self.family, n)
         self._fixed_tasks = fixed is not None
         self._sampler: TaskSampler | None = None
         if fixed is not None:
             table: tuple[Task, ...] | None = tuple(fixed)
         else:
-            self._sampler = resolve_task_spec(task, tasks, self.family)
+            self._sampler = resolve_task_spec(spec, None, self.family)
             table = self._sampler.support
         self._table = table
         self._numeric = [name for name, p in self.family.parameters.items() if not isinstance(p, Categorical)]
@@ -524,8 +525,9 @@ class SyncTaskVectorEnv(SyncVectorEnv):
         n = check_num_envs(num_envs, family.name)
         steps = check_max_episode_steps(max_episode_steps, family.name)
         mode = parse_autoreset_mode(autoreset_mode, tuple(AutoresetMode), family.name)
-        fixed = per_env_tasks(task, tasks, family, n)
-        shared = None if fixed is not None else resolve_task_spec(task, tasks, family)
+        spec = choose_task_spec(task, tasks, family)  # warns once if both are given
+        fixed = per_env_tasks(spec, None, family, n)
+        shared = None if fixed is not None else resolve_task_spec(spec, None, family)
 
         def make(i: int) -> Any:
             def build() -> gym.Env:
