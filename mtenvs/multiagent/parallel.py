@@ -191,7 +191,9 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
                                                      dict[str, dict]]:
         """Step every live agent's environment with its action; agents whose episode ended leave ``agents``."""
         if not self.agents:
-            raise ResetNeeded("no live agents: call reset() before step() (the episode is over or never started)")
+            raise ResetNeeded("no live agents: call reset() before step() (the episode is over or never started); "
+                              "for an endless stream in which each agent restarts on its own (e.g. under SuperSuit's "
+                              "vector wrappers), build the env with autoreset=True")
         self._check_actions(actions)
         observations: dict[str, Any] = {}
         rewards: dict[str, float] = {}
