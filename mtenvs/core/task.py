@@ -118,7 +118,7 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], family: TaskFamily | None = None) -> Task:
-        """Rebuild a task from :meth:`to_dict` output, validated by ``family`` (default: the registered family of
+        """Rebuild a task from `to_dict` output, validated by ``family`` (default: the registered family of
         that name).
 
         Raises:
@@ -150,10 +150,10 @@ class Task:
 
     @classmethod
     def from_json(cls, text: str | bytes, family: TaskFamily | None = None) -> Task:
-        """Rebuild a task from :meth:`to_json` output (validated: see :meth:`from_dict`).
+        """Rebuild a task from `to_json` output (validated: see `from_dict`).
 
         Raises:
-            ValueError: for text that is not JSON (or nested too deeply) and for every error of :meth:`from_dict`.
+            ValueError: for text that is not JSON (or nested too deeply) and for every error of `from_dict`.
         """
         return cls.from_dict(load_json(text, "task"), family)
 
@@ -211,7 +211,7 @@ class TaskSet(Sequence[Task]):
 
     @classmethod
     def from_json(cls, text: str | bytes, family: TaskFamily | None = None) -> TaskSet:
-        """Rebuild a set from :meth:`to_json` output; every task is validated (see :meth:`Task.from_dict`).
+        """Rebuild a set from `to_json` output; every task is validated (see `Task.from_dict`).
 
         Raises:
             ValueError: for malformed JSON, a missing or mistyped ``name``/``tasks``, or an invalid task.
