@@ -5,6 +5,7 @@ The sweep is built from the registry, so a family joins it by registering (``tes
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -184,13 +185,74 @@ def test_native_vector_env_matches_single_envs(env_id: str, mode: AutoresetMode)
 def bad_action(space: gym.Space, kind: str) -> Any:
     if kind == "shape":
         return np.zeros((*space.shape, 2), dtype=np.float32) if isinstance(space, gym.spaces.Box) else np.array([0, 1])
+    if kind == "string":
+        return np.full(space.shape, "0.5") if isinstance(space, gym.spaces.Box) else "1"
+    if kind == "complex":
+        return np.full(space.shape, 0.5 + 3j) if isinstance(space, gym.spaces.Box) else 1 + 0j
+    if kind == "huge":
+        return np.full(space.shape, 1e300)
     return np.full(space.shape, np.nan, dtype=np.float32)
 
 
+def first_parameter(fam: mtenvs.TaskFamily) -> str:
+    return next(iter(fam.parameters))
+
+
+def other_family_task(fam: mtenvs.TaskFamily) -> mtenvs.Task:
+    other = "SimpleMass" if fam.name != "SimpleMass" else "CartPole"
+    return mtenvs.family(other).default_task()
+
+
+#: The hostile-input table: each case gives a bad task (for the family) and the fragments its error must contain.
 BAD_TASKS = {
     "unknown parameter": lambda fam: ({"no_such_parameter": 1.0}, ["no_such_parameter"]),
-    "nan": lambda fam: ({next(iter(fam.parameters)): float("nan")}, [next(iter(fam.parameters))]),
-    "out of bounds": lambda fam: ({next(iter(fam.parameters)): 1e9}, [next(iter(fam.parameters)), "bounds"]),
+    "nan": lambda fam: ({first_parameter(fam): float("nan")}, [first_parameter(fam)]),
+    "inf": lambda fam: ({first_parameter(fam): float("inf")}, [first_parameter(fam)]),
+    "out of bounds": lambda fam: ({first_parameter(fam): 1e9}, [first_parameter(fam), "bounds"]),
+    "overflow": lambda fam: ({first_parameter(fam): 10**400}, [first_parameter(fam)]),
+    "wrong type": lambda fam: ({first_parameter(fam): "abc"}, [first_parameter(fam)]),
+    "complex": lambda fam: ({first_parameter(fam): 1 + 2j}, [first_parameter(fam)]),
+    "numpy array": lambda fam: ({first_parameter(fam): np.array([1.0, 2.0])}, [first_parameter(fam)]),
+    "another family": lambda fam: (other_family_task(fam), ["'family'"]),
+    "not a task": lambda fam: (3.5, ["a Task"]),
+}
+
+
+class Draws(mtenvs.TaskSampler):
+    """A custom sampler that returns the given draw (the curriculum hook)."""
+
+    def __init__(self, draw: Any) -> None:
+        self.draw = draw
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.draw
+
+
+def unchecked(fam: mtenvs.TaskFamily, task: Any) -> Any:
+    """A dict of overrides as a Task that skipped validation (``Task.replace`` does not validate)."""
+    return fam.default_task().replace(**task) if isinstance(task, dict) else task
+
+
+def task_json(fam: mtenvs.TaskFamily, task: Any) -> str:
+    if isinstance(task, mtenvs.Task):
+        return task.to_json()
+    params = task if isinstance(task, dict) else {"x": task}
+    return json.dumps({"family": fam.name, "params": {k: v if not isinstance(v, (np.ndarray, complex)) else str(v)
+                                                      for k, v in params.items()}}, default=str)
+
+
+#: Every way a task enters an environment.
+ENTRY_PATHS = {
+    "make": lambda env_id, fam, task: gym.make(env_id, task=task),
+    "reset option": lambda env_id, fam, task: gym.make(env_id).reset(options={"task": task}),
+    "make_vec": lambda env_id, fam, task: gym.make_vec(env_id, num_envs=2, task=task),
+    "make_vec list": lambda env_id, fam, task: gym.make_vec(env_id, num_envs=2, tasks=[fam.default_task(), task]),
+    "sampler": lambda env_id, fam, task: gym.make(env_id, tasks=Draws(task)).reset(seed=0),
+    "sampler make_vec": lambda env_id, fam, task: gym.make_vec(env_id, num_envs=2, tasks=Draws(task)).reset(seed=0),
+    "sampler sync": lambda env_id, fam, task: gym.make_vec(env_id, num_envs=2, tasks=Draws(task),
+                                                           vectorization_mode="sync").reset(seed=0),
+    "task set": lambda env_id, fam, task: gym.make(env_id, tasks=mtenvs.TaskSet("s", [unchecked(fam, task)])),
+    "json": lambda env_id, fam, task: mtenvs.Task.from_json(task_json(fam, task), fam),
 }
 
 
@@ -199,19 +261,21 @@ BAD_TASKS = {
 def test_bad_tasks_raise_clear_errors(env_id: str, case: str) -> None:
     fam = mtenvs.family_of(env_id)
     task, fragments = BAD_TASKS[case](fam)
-    for make in (lambda: gym.make(env_id, task=task), lambda: gym.make(env_id).reset(options={"task": task}),
-                 lambda: gym.make_vec(env_id, num_envs=2, task=task)):
+    for path, enter in ENTRY_PATHS.items():
+        expected = fragments
+        if path == "json" and case in ("not a task", "numpy array", "complex"):
+            expected = []  # JSON cannot carry these values; the decoded stand-in is refused all the same
         with pytest.raises(ValueError) as error:
-            make()
-        assert all(f in str(error.value) for f in fragments), str(error.value)
+            enter(env_id, fam, task)
+        assert all(f in str(error.value) for f in expected), (path, str(error.value))
 
 
-@pytest.mark.parametrize("kind", ["shape", "nan"])
+@pytest.mark.parametrize("kind", ["shape", "nan", "string", "complex", "huge"])
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_bad_actions_raise_and_keep_state(env_id: str, kind: str) -> None:
     env = gym.make(env_id, disable_env_checker=True)
-    if kind == "nan" and not isinstance(env.action_space, gym.spaces.Box):
-        pytest.skip("discrete actions cannot be NaN")
+    if kind in ("nan", "huge") and not isinstance(env.action_space, gym.spaces.Box):
+        pytest.skip("discrete actions cannot be NaN or huge")
     _obs, _ = env.reset(seed=0)
     with pytest.raises(ValueError, match="action"):
         env.step(bad_action(env.action_space, kind))
@@ -223,12 +287,27 @@ def test_bad_actions_raise_and_keep_state(env_id: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+def test_hostile_reset_states_raise_value_errors(env_id: str) -> None:
+    """Strings, overflowing or NaN values, complex numbers, dicts and lists of the wrong length, single and vector."""
+    env, vec = gym.make(env_id), gym.make_vec(env_id, num_envs=2)
+    env.reset(seed=0)
+    vec.reset(seed=0)
+    for bad in ("abc", 1e300, float("nan"), 0.5 + 1j, {"a": 1}, list(range(9))):
+        with pytest.raises(ValueError, match="state"):
+            env.reset(options={"state": bad})
+        with pytest.raises(ValueError, match="state"):
+            vec.reset(options={"state": bad})
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
 def test_bad_vector_arguments(env_id: str) -> None:
     fam = mtenvs.family_of(env_id)
     with pytest.raises(ValueError, match="one task per sub-env"):
         gym.make_vec(env_id, num_envs=3, tasks=list(fam.task_set("train")[:2]))
-    with pytest.raises(ValueError, match="either task= or tasks="):
-        gym.make_vec(env_id, num_envs=2, task=fam.default_task(), tasks="train")
+    special = fam.task_set("ood")[0]
+    with pytest.warns(UserWarning, match="task= overrides tasks="):  # rl_zoo3 merges a user's task= into saved kwargs
+        vec = gym.make_vec(env_id, num_envs=2, task=special, tasks="train")
+    assert vec.unwrapped.tasks == [special, special]
     with pytest.raises(ValueError, match="autoreset_mode"):
         gym.make_vec(env_id, num_envs=2, autoreset_mode="sometimes")
 

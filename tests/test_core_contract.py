@@ -66,7 +66,7 @@ def test_task_is_immutable_hashable_and_picklable() -> None:
 def test_json_round_trip(mass: float, scale: float, size: int, layout: str) -> None:
     fam = small_family()
     task = fam.task(mass=mass, scale=scale, size=size, layout=layout)
-    again = Task.from_json(task.to_json())
+    again = Task.from_json(task.to_json(), fam)
     assert again == task and again.id == task.id
     assert fam.validate(again) == task
 

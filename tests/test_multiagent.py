@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -328,3 +329,76 @@ def test_close_closes_every_agent_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(agent_env, "close", lambda agent=agent: closed.append(agent))
     par.close()
     assert closed == par.possible_agents
+
+
+@pytest.mark.parametrize("family_name", mtenvs.families())
+def test_pettingzoo_aec_api_test_passes_for_every_family(family_name: str) -> None:
+    """GridWorld and ConflictChain observe a Python int; the AEC API test reads ``.dtype`` of observations."""
+    env_id = mtenvs.env_ids(family_name)[0]
+    fam = mtenvs.family(family_name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api_test(env(env_id, [fam.default_task(), fam.task_set("train")[0]]), num_cycles=30)
+
+
+def test_discrete_observations_are_numpy_integers_of_the_space_dtype() -> None:
+    par = parallel_env("mtenvs/GridWorld-v0", [{}, {}])
+    observations, _ = par.reset(seed=0)
+    for agent, obs in observations.items():
+        assert isinstance(obs, np.integer) and obs.dtype == par.observation_space(agent).dtype
+        assert par.observation_space(agent).contains(obs)
+
+
+def finishing_at_different_times(autoreset: bool = True) -> MultiTaskParallelEnv:
+    """Two CartPoles whose poles fall at very different times (a short pole falls fast)."""
+    return parallel_env(ENV_ID, [{"pole_length": 0.1}, {"pole_length": 2.0}], autoreset=autoreset, max_cycles=40)
+
+
+def test_autoreset_restarts_each_agent_and_reports_its_final_observation() -> None:
+    par = finishing_at_different_times()
+    reference = [gym.make(ENV_ID, task=task, max_episode_steps=40) for task in par.tasks]
+    observations, _ = par.reset(seed=3)
+    for agent, single, seed in zip(par.possible_agents, reference, child_seeds(3, 2), strict=True):
+        np.testing.assert_array_equal(single.reset(seed=seed)[0], observations[agent])
+    ends = {agent: 0 for agent in par.possible_agents}
+    for t in range(200):
+        action = np.array([1.0 if t % 3 else -1.0], dtype=np.float32)
+        observations, rewards, terminations, truncations, infos = par.step({agent: action for agent in par.agents})
+        assert par.agents == par.possible_agents  # nobody leaves
+        for agent, single in zip(par.possible_agents, reference, strict=True):
+            obs, reward, terminated, truncated, _ = single.step(action)
+            assert (reward, terminated, truncated) == (rewards[agent], terminations[agent], truncations[agent])
+            if terminated or truncated:
+                ends[agent] += 1
+                np.testing.assert_array_equal(infos[agent]["final_observation"], obs)
+                np.testing.assert_array_equal(infos[agent]["terminal_observation"], obs)
+                obs, info = single.reset()
+                assert infos[agent]["task_id"] == info["task_id"]
+            np.testing.assert_array_equal(observations[agent], obs)
+    assert ends["agent_0"] > ends["agent_1"] >= 1  # the agents finished at different times
+
+
+@pytest.mark.parametrize("black_death", [False, True])
+def test_supersuit_vector_pipeline_to_sb3_with_agents_finishing_at_different_times(black_death: bool) -> None:
+    """SuperSuit's ``pettingzoo_env_to_vec_env_v1`` asserts that no agent leaves; with ``autoreset=True`` none does,
+    with and without ``black_death_v3``. Before, both failed (an AssertionError, or ResetNeeded after black death)."""
+    supersuit = pytest.importorskip("supersuit")
+    from stable_baselines3 import PPO
+
+    par = finishing_at_different_times()
+    if black_death:
+        par = supersuit.black_death_v3(par)
+    vec = supersuit.concat_vec_envs_v1(supersuit.pettingzoo_env_to_vec_env_v1(par), 2, num_cpus=0,
+                                       base_class="stable_baselines3")
+    vec.reset()
+    dones = np.zeros(vec.num_envs)
+    for _ in range(120):
+        _, _, done, infos = vec.step(np.array([vec.action_space.sample() for _ in range(vec.num_envs)]))
+        dones += done
+        for i in np.flatnonzero(done):
+            if not black_death:
+                assert "terminal_observation" in infos[i]
+    if not black_death:
+        assert dones.min() >= 1 and dones.max() > dones.min()  # per-agent episode ends reach SB3
+    PPO("MlpPolicy", vec, n_steps=32, batch_size=32, n_epochs=1, device="cpu").learn(128)
+    vec.close()

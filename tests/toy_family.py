@@ -52,7 +52,8 @@ class ChainEnv(TaskEnv[np.ndarray, int]):
         self._cost = task["step_cost"]
 
     def _reset_state(self, options: dict[str, Any]) -> np.ndarray:
-        self._position = 0 if options.get("state") is None else int(options["state"])
+        given = options.get("state")
+        self._position = 0 if given is None else discrete_action(given, self._length, "ToyChain reset option 'state'")
         return self._observation()
 
     def _observation(self) -> np.ndarray:

@@ -13,7 +13,8 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 
-from mtenvs.core.env import TaskEnv, box_action, discrete_action
+from mtenvs.control.control_config import check_state
+from mtenvs.core.env import MAX_ACTION, TaskEnv, box_action, discrete_action
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Continuous, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
@@ -299,7 +300,7 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
 
     def _reset_state(self, options: dict[str, Any]) -> np.ndarray:
         if options.get("state") is not None:
-            state = box_action(options["state"], (4,), "CartPole reset option 'state'")
+            state = check_state(options["state"], (4,), "CartPole")
         else:
             state = self.np_random.uniform(low=-self._start_bounds, high=self._start_bounds, size=(4,))
         self._state = tuple(float(v) for v in state)  # type: ignore[assignment]
@@ -320,10 +321,10 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
         limit = self._physics.force_limit
         if self.config.discrete_actions:
             return limit if discrete_action(action, 2, "CartPole") == 1 else -limit
-        if type(action) is np.ndarray and action.shape == (1,):
+        if type(action) is np.ndarray and action.shape == (1,) and action.dtype.kind == "f":
             value = float(action[0])
-            if not math.isfinite(value):
-                raise ValueError(f"CartPole: action must be finite, got {action.tolist()}")
+            if not abs(value) <= MAX_ACTION:  # NaN, inf or huge
+                value = float(box_action(action, (1,), "CartPole")[0])  # raises the ValueError
         else:
             value = float(box_action(action, (1,), "CartPole")[0])
         if value > 1.0:
@@ -418,9 +419,7 @@ class CartPoleVectorEnv(TaskVectorEnv):
 
     def _reset_states(self, idx: np.ndarray, states: np.ndarray | None) -> None:
         if states is not None:
-            states = np.asarray(states, dtype=np.float64)
-            if states.shape != (len(idx), 4) or not np.isfinite(states).all():
-                raise ValueError(f"CartPole: reset option 'state' must be finite with shape ({self.num_envs}, 4)")
+            states = check_state(states, (len(idx), 4), "CartPole")
             self._state[:, idx] = states.T
             self._may_leave_space = True
         else:
@@ -432,10 +431,10 @@ class CartPoleVectorEnv(TaskVectorEnv):
         if self.config.discrete_actions:
             chosen = batch_discrete_actions(actions, self.num_envs, 2, "CartPole")
             return np.where(chosen == 1, limit, -limit)
-        # Fast path: one sum is finite exactly when no entry is NaN/inf (barring overflow, which falls through
-        # to the entry-wise check).
+        # Fast path: the extremes are inside [-MAX_ACTION, MAX_ACTION] exactly when no entry is NaN, inf or huge
+        # (a NaN makes both comparisons false); anything else gets the entry-wise check and its error message.
         if not (isinstance(actions, np.ndarray) and actions.shape == (self.num_envs, 1) and actions.dtype.kind == "f"
-                and math.isfinite(actions.sum())):
+                and float(actions.min()) >= -MAX_ACTION and float(actions.max()) <= MAX_ACTION):
             actions = batch_box_actions(actions, self.num_envs, (1,), "CartPole")
         return np.minimum(np.maximum(actions.reshape(self.num_envs), -1.0), 1.0) * limit
 

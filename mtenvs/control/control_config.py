@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 
+from mtenvs.core.env import numeric_array
+
 Reward = Literal["quadratic", "norm"]
 REWARDS = ("quadratic", "norm")
 
@@ -117,6 +119,13 @@ class ControlConfig:
         ones_x, ones_u = (1.0,) * self.state_dim, (1.0,) * self.input_dim
         return -np.sqrt(_weighted_square_sum(states, ones_x)) - np.sqrt(_weighted_square_sum(inputs, ones_u))
 
+    def diverged(self, states: np.ndarray) -> np.ndarray:
+        """Which rows of ``states (N, n)`` left the float range: a NaN or infinite coordinate, or a state whose
+        reward (at zero input) would be infinite. Shape ``(N,)`` bool."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost = self.rewards(states, np.zeros((states.shape[0], self.input_dim)))
+            return ~(np.isfinite(states).all(axis=1) & np.isfinite(cost))
+
     def sample_states(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """``count`` start states, uniform in the box, shape ``(count, n)``."""
         bounds = np.asarray(self.initial_state_bounds)
@@ -139,12 +148,16 @@ def observe(states: np.ndarray) -> np.ndarray:
     return np.clip(states, -FLOAT32_MAX, FLOAT32_MAX).astype(np.float32)
 
 
+#: The largest magnitude of a start state coordinate given with ``reset(options={"state": s})``: 1e4 (metres,
+#: radians, or their rates) is far beyond any physical use of these systems, and from larger states the rewards and
+#: the integrators leave the float range within a few steps.
+MAX_START_STATE = 1e4
+
+
 def check_state(state: Any, shape: tuple[int, ...], owner: str) -> np.ndarray:
-    """A ``reset(options={"state": ...})`` value as a finite float64 array of ``shape``, or a ``ValueError``."""
-    try:
-        array = np.asarray(state, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: reset option 'state' must be numeric with shape {shape}, got {state!r}") from None
-    if array.shape != shape or not np.isfinite(array).all():
-        raise ValueError(f"{owner}: reset option 'state' must be finite with shape {shape}, got shape {array.shape}")
-    return array
+    """A ``reset(options={"state": ...})`` value as a float64 array of ``shape``, or a ``ValueError``.
+
+    Refused: strings, complex numbers and other non-real values, the wrong shape, NaN or inf, and coordinates
+    beyond ``MAX_START_STATE`` in magnitude.
+    """
+    return numeric_array(state, shape, owner, "reset option 'state'", MAX_START_STATE).copy()

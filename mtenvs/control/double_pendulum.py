@@ -173,8 +173,13 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
     ``reset(options={"state": s})`` starts from ``s``.
 
     ## Episode End
-    No termination (angles are not wrapped); truncation after 150 steps (7.5 s) for
-    ``mtenvs/DoubleInvertedPendulum-v0``.
+    No termination for falling poles (angles are not wrapped); truncation after 150 steps (7.5 s) for
+    ``mtenvs/DoubleInvertedPendulum-v0``. Some tasks inside the bounds are so unstable (e.g. a light, short lower
+    pole under a heavy, long upper one: ``mass_1=0.01, length_1=0.1, mass_2=1, length_2=2``) that an uncontrolled
+    state leaves the float range within a few steps. Such an episode *diverges*: at the step whose new state would
+    be NaN or infinite, or would make the reward infinite, it terminates with ``info["termination_reason"] ==
+    "diverged"``, and the state stays at the last finite one (so the last observation and every reward are finite).
+    Episodes that stay finite are unchanged.
 
     ## Rendering
     ``render_mode="rgb_array"``: the cart and both poles to scale (lengths ``l1``, ``l2``; discs growing with
@@ -188,6 +193,8 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
     ## Version History
     * v0: initial release.
     * v0: ``render_mode="rgb_array"`` rendering (step and reset unchanged).
+    * v0: a diverging episode terminates (``termination_reason="diverged"``) at the step that would have produced NaN
+      or infinite values, instead of continuing with NaN; finite episodes are unchanged.
     """
 
     family = FAMILY
@@ -222,9 +229,16 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
             self._require_reset()
         inputs = self.config.inputs(box_action(action, (1,), self.family.name)[None])
         reward = float(self.config.rewards(self._state, inputs)[0])
-        self._state = rk4_step(self._state, inputs[:, 0], self._physics, self.config.dt, self.substeps)
+        with np.errstate(over="ignore", invalid="ignore"):
+            state = rk4_step(self._state, inputs[:, 0], self._physics, self.config.dt, self.substeps)
+        diverged = bool(self.config.diverged(state)[0])
+        if not diverged:
+            self._state = state  # a diverged step stops at the last finite state
         self._force = float(inputs[0, 0])
-        return self._observation(), reward, False, False, self._info()
+        info = self._info()
+        if diverged:
+            info["termination_reason"] = "diverged"
+        return self._observation(), reward, diverged, False, info
 
     @property
     def state(self) -> np.ndarray | None:
@@ -282,8 +296,13 @@ class DoubleInvertedPendulumVectorEnv(TaskVectorEnv):
     def _step_states(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # float64, like the single env's rewards: the costs of unstable tasks can exceed the float32 range.
         rewards = self.config.rewards(self._state, inputs)
-        self._state = rk4_step(self._state, inputs[:, 0], self._physics, self.config.dt, self.substeps)
-        return rewards, np.zeros(self.num_envs, dtype=np.bool_)
+        with np.errstate(over="ignore", invalid="ignore"):
+            states = rk4_step(self._state, inputs[:, 0], self._physics, self.config.dt, self.substeps)
+        diverged = self.config.diverged(states)
+        if diverged.any():  # diverged sub-envs stop at their last finite state and terminate
+            states[diverged] = self._state[diverged]
+        self._state = states
+        return rewards, diverged
 
     def _observe(self) -> np.ndarray:
         return observe(self._state)

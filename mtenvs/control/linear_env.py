@@ -202,6 +202,11 @@ def lqr_reference(family: LinearFamily) -> Callable[..., LQRPolicy]:
 class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
     """Base of the linear family environments: ``x_{t+1} = A_d x_t + B_d u_t``, reward from ``(x_t, u_t)``.
 
+    An unstable task run long enough (beyond the registered time limits) leaves the float range; at the step whose
+    new state would be infinite or NaN, or would make the reward infinite, the episode terminates with
+    ``info["termination_reason"] == "diverged"`` and the state stays at the last finite one. Episodes that stay
+    finite are unchanged.
+
     Subclasses set ``family`` (a :class:`LinearFamily`) and document themselves. Keyword arguments are the
     :class:`~mtenvs.control.control_config.ControlConfig` settings. A subclass that renders lists ``"rgb_array"``
     in its ``metadata`` and implements :meth:`draw`.
@@ -240,9 +245,16 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
             self._require_reset()
         inputs = self.config.inputs(box_action(action, (self.config.input_dim,), self.family.name)[None])
         reward = float(self.config.rewards(self._state, inputs)[0])
-        self._state = step_linear(self._a_d, self._b_d, self._state, inputs)
+        with np.errstate(over="ignore", invalid="ignore"):
+            state = step_linear(self._a_d, self._b_d, self._state, inputs)
+        diverged = bool(self.config.diverged(state)[0])
+        if not diverged:
+            self._state = state  # a diverged step stops at the last finite state
         self._input = inputs[0].copy()
-        return self._observation(), reward, False, False, self._info()
+        info = self._info()
+        if diverged:
+            info["termination_reason"] = "diverged"
+        return self._observation(), reward, diverged, False, info
 
     @property
     def state(self) -> np.ndarray | None:
@@ -309,8 +321,13 @@ class LinearSystemVectorEnv(TaskVectorEnv):
     def _step_states(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # float64, like the single env's rewards: the costs of unstable tasks can exceed the float32 range.
         rewards = self.config.rewards(self._state, inputs)
-        self._state = step_linear(self._a_d, self._b_d, self._state, inputs)
-        return rewards, np.zeros(self.num_envs, dtype=np.bool_)
+        with np.errstate(over="ignore", invalid="ignore"):
+            states = step_linear(self._a_d, self._b_d, self._state, inputs)
+        diverged = self.config.diverged(states)
+        if diverged.any():  # diverged sub-envs stop at their last finite state and terminate
+            states[diverged] = self._state[diverged]
+        self._state = states
+        return rewards, diverged
 
     def _observe(self) -> np.ndarray:
         return observe(self._state)

@@ -63,9 +63,15 @@ class TaskFamily:
         self._set_cache: dict[str, TaskSet] = {}
         self._default = Task(name, parameters.defaults(), name="default")
         self.reference_policies: dict[str, Callable[..., Any]] = {}
+        self._valid: set[Task] = set()  # tasks already validated (tasks are immutable, so the result cannot change)
 
     def __repr__(self) -> str:
         return f"TaskFamily({self.name!r}, parameters={list(self.parameters)})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_valid"] = set()  # a cache: copies start without it
+        return state
 
     # ----------------------------------------------------------------------------------------------- tasks
     def default_task(self) -> Task:
@@ -82,15 +88,35 @@ class TaskFamily:
         name = None
         if isinstance(overrides, Task):
             if overrides.family != self.name:
-                raise ValueError(f"{self.name}: got a task of family {overrides.family!r}")
+                raise ValueError(f"{self.name}: field 'family' of the task is {overrides.family!r}, expected "
+                                 f"{self.name!r} (a task of another family)")
             name = overrides.name
             overrides = dict(overrides.params)
         values = self.parameters.validate({**(overrides or {}), **params}, owner=f"{self.name} task")
         return Task(self.name, values, name=name)
 
     def validate(self, task: Task | Mapping[str, Any]) -> Task:
-        """Check a task (or a dict of overrides) and return it as a complete, canonical :class:`Task`."""
-        if isinstance(task, (Task, Mapping)):
+        """Check a task (or a dict of overrides) and return it as a complete, canonical `Task`.
+
+        This is the one gate every task passes, however it enters (``task=``/``tasks=``, reset options, task
+        samplers, task sets, JSON, vector envs). A `Task` already validated is returned as is, at the cost of a
+        set lookup.
+
+        Raises:
+            ValueError: naming the field: an unknown parameter, a value of the wrong type, NaN, inf or beyond the
+                float range, a value out of bounds, a cross-parameter constraint, a task of another family, or
+                something that is neither a `Task` nor a dict.
+        """
+        if isinstance(task, Task):
+            if task in self._valid and task.family == self.name:
+                return task
+            validated = self.task(task)
+            if validated == task:
+                if len(self._valid) >= 65536:
+                    self._valid.clear()
+                self._valid.add(validated)
+            return validated
+        if isinstance(task, Mapping):
             return self.task(task)
         raise ValueError(f"{self.name}: a task must be a Task or a dict of parameters, got {type(task).__name__}")
 

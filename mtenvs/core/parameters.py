@@ -31,6 +31,22 @@ def _is_real_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, shortened to about ``limit`` characters (huge integers show their number of digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"<integer of {len(str(abs(value)))} digits>"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _as_float(value: Any, name: str, bounds: str) -> float:
+    """``float(value)``, or a ``ValueError`` naming the parameter when the value is beyond the float range."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"parameter {name!r} = {short_repr(value)} is beyond the float range; bounds {bounds}") from None
+
+
 class Parameter(ABC):
     """One named task parameter. Subclasses define the value type."""
 
@@ -112,8 +128,9 @@ class Continuous(Parameter):
 
     def validate(self, value: Any) -> float:
         if not _is_real_number(value):
-            raise ValueError(f"parameter {self.name!r} must be a real number, got {type(value).__name__} {value!r}")
-        number = float(value)
+            raise ValueError(f"parameter {self.name!r} must be a real number, got {type(value).__name__} "
+                             f"{short_repr(value)}")
+        number = _as_float(value, self.name, self._bounds_text())
         if not math.isfinite(number):
             raise ValueError(f"parameter {self.name!r} must be finite, got {number}; bounds {self._bounds_text()}")
         if not self.bounds[0] <= number <= self.bounds[1]:
@@ -195,14 +212,14 @@ class Integer(Parameter):
             raise ValueError(f"parameter {self.name!r}: training region {self.train} not inside bounds {self.bounds}")
 
     def validate(self, value: Any) -> int:
-        if _is_real_number(value) and float(value).is_integer():
+        bounds = f"[{self.bounds[0]}, {self.bounds[1]}]"
+        real = _is_real_number(value)
+        if real and (isinstance(value, (int, np.integer)) or (math.isfinite(value) and float(value).is_integer())):
             number = int(value)
         else:
-            raise ValueError(f"parameter {self.name!r} must be an integer, got {type(value).__name__} {value!r}")
+            raise ValueError(f"parameter {self.name!r} must be an integer, got {type(value).__name__} {short_repr(value)}")
         if not self.bounds[0] <= number <= self.bounds[1]:
-            raise ValueError(
-                f"parameter {self.name!r} = {number} is outside its bounds [{self.bounds[0]}, {self.bounds[1]}]"
-            )
+            raise ValueError(f"parameter {self.name!r} = {short_repr(number)} is outside its bounds {bounds}")
         return number
 
     def _ood_values(self) -> list[int]:
@@ -274,7 +291,10 @@ class Categorical(Parameter):
     def validate(self, value: Any) -> str | int:
         if isinstance(value, np.generic):
             value = value.item()
-        if isinstance(value, bool) or value not in self.choices:
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ValueError(f"parameter {self.name!r} must be one of {list(self.choices)} (its bounds), got "
+                             f"{type(value).__name__} {short_repr(value)}")
+        if value not in self.choices:
             raise ValueError(f"parameter {self.name!r} = {value!r} is not one of {list(self.choices)} (its bounds)"
                              + did_you_mean(value, map(str, self.choices)))
         return value

@@ -28,6 +28,10 @@ class TaskSampler:
 
     #: The finite set of tasks this sampler draws from, or ``None`` when it is unbounded.
     support: tuple[Task, ...] | None = None
+    #: Whether draws depend on the generator only (no state between draws), so that ``sample_indices(rng, k)`` may
+    #: stand for ``k`` draws made ahead of time: native vector envs then draw each sub-env's tasks in blocks. A
+    #: subclass that keeps state between draws, or whose ``sample`` and ``sample_indices`` differ, sets it to ``False``.
+    stateless: bool = False
 
     def sample(self, rng: np.random.Generator) -> Task:
         """The task for the next episode."""
@@ -53,6 +57,8 @@ class TaskSampler:
 
 class FixedTask(TaskSampler):
     """Always the same task."""
+
+    stateless = True
 
     def __init__(self, task: Task) -> None:
         self.task = task
@@ -88,6 +94,8 @@ class _FiniteSampler(TaskSampler):
 class UniformTasks(_FiniteSampler):
     """A task drawn uniformly at random from a finite set at every reset."""
 
+    stateless = True
+
     def sample(self, rng: np.random.Generator) -> Task:
         return self.support[int(rng.integers(len(self.support)))]
 
@@ -100,6 +108,8 @@ class UniformTasks(_FiniteSampler):
 
 class WeightedTasks(_FiniteSampler):
     """A task drawn from a finite set with fixed, non-negative weights (normalized internally)."""
+
+    stateless = True
 
     def __init__(self, tasks: Sequence[Task], weights: Sequence[float]) -> None:
         super().__init__(tasks)
@@ -209,6 +219,9 @@ TaskSpec = Task | Mapping[str, Any] | str | Sequence[Task] | TaskSampler | Calla
 def as_sampler(spec: TaskSpec, family: TaskFamily) -> TaskSampler:
     """Turn any accepted ``task=``/``tasks=`` argument into a sampler bound to ``family``.
 
+    Every task a sampler gives an environment passes ``family.validate`` (a custom sampler's ``support`` here,
+    each of its draws at reset), so a sampler cannot bypass the checks of ``task=``.
+
     ``None`` → the default task; a :class:`Task` or a dict of overrides → that fixed task; a string → the
     named task set, sampled uniformly; a sequence of tasks → sampled uniformly; a :class:`TaskSampler` → as is;
     a callable ``fn(rng)`` → :class:`FunctionSampler`.
@@ -216,7 +229,10 @@ def as_sampler(spec: TaskSpec, family: TaskFamily) -> TaskSampler:
     if spec is None:
         return FixedTask(family.default_task())
     if isinstance(spec, TaskSampler):
-        return spec.bind(family)
+        sampler = spec.bind(family)
+        if sampler.support is not None:  # a custom sampler's support is checked here; its draws at every reset
+            sampler.support = tuple(family.validate(task) for task in sampler.support)
+        return sampler
     if isinstance(spec, (Task, Mapping)):
         return FixedTask(family.validate(spec))
     if isinstance(spec, str):

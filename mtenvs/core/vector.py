@@ -22,9 +22,23 @@ the dynamics.) Autoreset modes: ``NextStep`` (Gymnasium's default), ``SameStep``
 stable-baselines3 expects; the final observation is in ``infos["final_obs"]``) and ``Disabled`` (reset
 finished sub-envs with ``reset(options={"reset_mask": mask})``).
 
-A native vector env has one generator for the whole batch (as Gymnasium's native vector envs do), so its
-stream differs from a ``SyncVectorEnv`` of single envs; the dynamics, rewards and episode ends are the same
-step for step, which the conformance tests check by replaying each sub-env's tasks and initial states.
+Tasks: sub-env ``i`` draws its tasks from a generator of its own, ``task_generator(seed + i)`` after
+``reset(seed=seed)`` (the generator a single env reset with ``seed + i`` uses, and the one the Sync fallback's
+sub-env ``i`` uses), so the sequence of tasks each sub-env runs depends on the seed only, never on when the
+episodes of the other sub-envs end (i.e. never on the policy). This holds for every sampler that keeps no state
+between draws (task-set names, task lists as ``TaskSet``, ``UniformTasks``, ``WeightedTasks``,
+``FamilyDistribution``, custom samplers without state); a stateful sampler (``RoundRobin``, ``EveryKEpisodes``, a
+curriculum) is one object shared by the sub-envs and advances in the order their episodes end. For the finite
+stateless samplers (``TaskSampler.stateless``) each sub-env's draws are made ``TASK_BLOCK`` at a time with
+``sample_indices``, which keeps the speed of one batched draw; NumPy's bounded integers and weighted choices give the
+same numbers in a block as one at a time, so every sub-env still runs the tasks of a single env reset with
+``seed + i`` (the conformance tests check it). Initial states come from one generator for the whole
+batch (as in Gymnasium's native vector envs), so they differ from a ``SyncVectorEnv`` of single envs; the
+dynamics, rewards and episode ends are the same step for step, which the conformance tests check by replaying
+each sub-env's tasks and initial states.
+
+Every task a sampler gives is validated by the family (as in single envs), and a refused ``reset`` option
+(``state`` of the wrong shape, type or magnitude) raises ``ValueError`` and leaves every sub-env as it was.
 """
 
 from __future__ import annotations
@@ -37,12 +51,23 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
-from mtenvs.core.env import TaskEnv, check_render_mode, choose_task_spec, episode_task, resolve_task_spec
+from mtenvs.core.env import (
+    MAX_ACTION,
+    TaskEnv,
+    check_render_mode,
+    check_reset_options,
+    choose_task_spec,
+    episode_task,
+    resolve_task_spec,
+)
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Categorical
 from mtenvs.core.samplers import TaskSampler, TaskSpec
 from mtenvs.core.seeding import task_generator
 from mtenvs.core.task import Task, TaskSet
+
+#: Task draws a native vector env makes ahead, per sub-env, for a stateless sampler.
+TASK_BLOCK = 64
 
 
 def parse_autoreset_mode(mode: str | AutoresetMode, allowed: Sequence[AutoresetMode], owner: str) -> AutoresetMode:
@@ -89,20 +114,43 @@ def per_env_tasks(task: TaskSpec, tasks: TaskSpec, family: TaskFamily, num_envs:
     return None
 
 
-def batch_box_actions(actions: Any, num_envs: int, shape: tuple[int, ...], owner: str) -> np.ndarray:
-    """Validate a batch of continuous actions of shape ``(num_envs, *shape)``; NaN/inf raise ``ValueError``."""
+def batch_states(states: Any, num_envs: int, owner: str) -> np.ndarray:
+    """``reset(options={"state": ...})`` of a vector env as an array with one row per sub-env, or a ``ValueError``.
+
+    The family's own check (type, shape, finiteness, magnitude) follows on the rows of the reset sub-envs.
+    """
     try:
-        array = np.asarray(actions, dtype=np.float64)
+        array = np.asarray(states)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: reset option 'state' must be an array with one row per sub-env") from None
+    if array.ndim < 1 or array.shape[0] != num_envs or array.dtype.kind not in "biuf":
+        raise ValueError(f"{owner}: reset option 'state' must be a numeric array with one row per sub-env "
+                         f"(shape ({num_envs}, ...)), got {type(states).__name__} of shape {array.shape} "
+                         f"and dtype {array.dtype}")
+    return array
+
+
+def batch_box_actions(actions: Any, num_envs: int, shape: tuple[int, ...], owner: str) -> np.ndarray:
+    """Validate a batch of continuous actions of shape ``(num_envs, *shape)``: real numbers (no strings or complex
+    numbers), finite and at most ``MAX_ACTION`` in magnitude, else a ``ValueError`` naming the sub-envs."""
+    try:
+        raw = np.asarray(actions)
     except (TypeError, ValueError):
         raise ValueError(f"{owner}: actions must be numeric with shape {(num_envs, *shape)}") from None
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{owner}: actions must be real numbers with shape {(num_envs, *shape)}, got dtype {raw.dtype}")
+    array = raw.astype(np.float64, copy=False)
     if array.shape != (num_envs, *shape):
         if array.size == num_envs * int(np.prod(shape)) and array.ndim == 1:
             array = array.reshape(num_envs, *shape)
         else:
             raise ValueError(f"{owner}: actions must have shape {(num_envs, *shape)}, got {array.shape}")
-    if not np.isfinite(array).all():
-        bad = np.flatnonzero(~np.isfinite(array.reshape(num_envs, -1)).all(axis=1))
-        raise ValueError(f"{owner}: actions must be finite; sub-envs {bad.tolist()} got NaN or inf")
+    flat = array.reshape(num_envs, -1)
+    good = np.abs(flat) <= MAX_ACTION  # False for NaN too
+    if not good.all():
+        bad = np.flatnonzero(~good.all(axis=1))
+        raise ValueError(f"{owner}: actions must be finite and at most {MAX_ACTION:g} in magnitude; sub-envs "
+                         f"{bad.tolist()} got {flat[bad[0]].tolist()}")
     return array
 
 
@@ -162,13 +210,14 @@ class TaskVectorEnv(VectorEnv):
         self.render_mode = render_mode
 
         n = self.num_envs
-        fixed = per_env_tasks(task, tasks, self.family, n)
+        spec = choose_task_spec(task, tasks, self.family)  # warns once if both are given
+        fixed = per_env_tasks(spec, None, self.family, n)
         self._fixed_tasks = fixed is not None
         self._sampler: TaskSampler | None = None
         if fixed is not None:
             table: tuple[Task, ...] | None = tuple(fixed)
         else:
-            self._sampler = resolve_task_spec(task, tasks, self.family)
+            self._sampler = resolve_task_spec(spec, None, self.family)
             table = self._sampler.support
         self._table = table
         self._numeric = [name for name, p in self.family.parameters.items() if not isinstance(p, Categorical)]
@@ -190,7 +239,11 @@ class TaskVectorEnv(VectorEnv):
         if table is not None:
             self._table_matrix = np.array([[t[name] for t in table] for name in self._numeric], dtype=np.float64)
             self._table_other = {name: np.array([t[name] for t in table], dtype=object) for name in self._others}
-        self._task_rng: np.random.Generator | None = None
+        self._table_pos: dict[Task, int] = {t: i for i, t in enumerate(table or ())}
+        self._task_rngs: list[np.random.Generator] | None = None  # one per sub-env
+        self._blocks: np.ndarray | None = None  # draws made ahead per sub-env (stateless samplers)
+        self._block_pos = np.zeros(0, dtype=np.int64)
+        self._option_rng: np.random.Generator | None = None  # draws of reset(options={"task": <set name>})
         self._steps = np.zeros(n, dtype=np.int64)
         self._done = np.zeros(n, dtype=np.bool_)
         self._has_reset = False
@@ -220,16 +273,54 @@ class TaskVectorEnv(VectorEnv):
             self._fixed_intact = bool(np.array_equal(self._rows, np.arange(self.num_envs)))
         else:
             assert self._sampler is not None
-            rng = self._task_rng if self._task_rng is not None else task_generator(None)
-            if self._table is not None:
-                rows = self._sampler.sample_indices(rng, len(idx))
+            # Before the first reset (the constructor's placeholder tasks) one fresh generator serves every sub-env.
+            rngs = self._task_rngs if self._task_rngs is not None else [task_generator(None)] * self.num_envs
+            sampler, known = self._sampler, self._table_pos
+            if self._table is not None and sampler.stateless:
+                rows = self._block_rows(idx, rngs)
                 if np.array_equal(self._rows[idx], rows):
                     return  # the same tasks again (e.g. a single fixed task)
                 self._set_from_table(idx, rows)
+                self._ids = None
+                self._apply_tasks(idx)
+                return
+            tasks = [sampler.sample(rngs[i]) for i in idx]
+            rows = [known.get(task, -1) if isinstance(task, Task) else -1 for task in tasks]
+            if -1 in rows:  # a task outside the validated table: check it like a single env does
+                self._set_each(idx, [task if row >= 0 else self._validated(task)
+                                     for task, row in zip(tasks, rows, strict=True)])
             else:
-                self._set_each(idx, [self._sampler.sample(rng) for _ in idx])
+                table_rows = np.array(rows, dtype=np.int64)
+                if np.array_equal(self._rows[idx], table_rows):
+                    return  # the same tasks again (e.g. a single fixed task)
+                self._set_from_table(idx, table_rows)
         self._ids = None
         self._apply_tasks(idx)
+
+    def _block_rows(self, idx: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+        """The next table row of each sub-env in ``idx``, from blocks of ``TASK_BLOCK`` draws made ahead with each
+        sub-env's own generator (for stateless samplers: one NumPy gather per step instead of a call per sub-env)."""
+        assert self._sampler is not None
+        if self._blocks is None:
+            self._blocks = np.zeros(self.num_envs * TASK_BLOCK, dtype=np.int64)  # sub-env i's block at i*TASK_BLOCK
+            self._block_pos = np.arange(self.num_envs, dtype=np.int64) * TASK_BLOCK + TASK_BLOCK  # next flat index
+        position = self._block_pos[idx]
+        ends = (idx + 1) * TASK_BLOCK
+        if (position >= ends).any():
+            for i in idx[position >= ends]:
+                start = int(i) * TASK_BLOCK
+                self._blocks[start:start + TASK_BLOCK] = self._sampler.sample_indices(rngs[i], TASK_BLOCK)
+                self._block_pos[i] = start
+            position = self._block_pos[idx]
+        self._block_pos[idx] = position + 1
+        return self._blocks[position]
+
+    def _validated(self, task: Any) -> Task:
+        """A sampler's draw, validated by the family (``ValueError`` naming the sampler and the field)."""
+        try:
+            return self.family.validate(task)
+        except ValueError as error:
+            raise ValueError(f"task sampler {type(self._sampler).__name__} gave an invalid task: {error}") from None
 
     def _set_from_table(self, idx: np.ndarray, rows: np.ndarray) -> None:
         self._rows[idx] = rows
@@ -276,17 +367,8 @@ class TaskVectorEnv(VectorEnv):
         Options: ``task`` (one task for every reset sub-env, this episode only), ``state`` (initial states,
         shape ``(num_envs, *state_shape)``), ``reset_mask`` (bool array of shape ``(num_envs,)``).
         """
-        super().reset(seed=seed)
         owner = self.family.name
-        if seed is not None or self._task_rng is None:
-            base = seed if seed is not None else self.np_random_seed
-            self._task_rng = task_generator(base if base is not None and base >= 0 else None)
-            if self._sampler is not None:
-                self._sampler.restart()
-        options = dict(options or {})
-        unknown = set(options) - {"task", "state", "reset_mask"}
-        if unknown:
-            raise ValueError(f"{owner}: unknown reset option(s) {sorted(unknown)}; allowed: ['reset_mask', 'state', 'task']")
+        options = check_reset_options(options, ("task", "state", "reset_mask"), owner)
         if "reset_mask" in options:
             mask = np.asarray(options["reset_mask"])
             if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
@@ -294,14 +376,54 @@ class TaskVectorEnv(VectorEnv):
             idx = np.flatnonzero(mask)
         else:
             idx = np.arange(self.num_envs)
-        override = episode_task(options["task"], self.family, self._task_rng) if options.get("task") is not None else None
+        given = options.get("task")
+        if given is not None and not isinstance(given, str):
+            given = self.family.validate(given)
+        elif given is not None:
+            self.family.task_set(given)  # an unknown set name raises here
+        if options.get("state") is not None:
+            batch_states(options["state"], self.num_envs, owner)
+        super().reset(seed=seed)
+        if seed is not None or self._task_rngs is None:
+            base = seed if seed is not None else self.np_random_seed
+            base = base if base is not None and base >= 0 else None
+            self._task_rngs = [task_generator(None if base is None else base + i) for i in range(self.num_envs)]
+            self._blocks = None
+            self._option_rng = task_generator(base)
+            if self._sampler is not None:
+                self._sampler.restart()
+        override = episode_task(given, self.family, self._option_rng) if given is not None else None
         states = options.get("state")
-        self._assign_tasks(idx, override)
-        self._reset_states(idx, None if states is None else np.asarray(states)[idx])
+        if states is None:
+            self._assign_tasks(idx, override)
+            self._reset_states(idx, None)
+        else:
+            rows = batch_states(states, self.num_envs, owner)[idx]
+            saved = self._task_snapshot()
+            self._assign_tasks(idx, override)
+            try:
+                self._reset_states(idx, rows)
+            except ValueError:
+                self._restore_tasks(saved, idx)  # a refused state leaves every sub-env as it was
+                raise
         self._steps[idx] = 0
         self._done[idx] = False
         self._has_reset = True
         return self._observe(), self._infos()
+
+    def _task_snapshot(self) -> tuple[Any, ...]:
+        return (self._rows.copy(), self._param_matrix.copy(), {k: self.params[k].copy() for k in self._others},
+                self._fixed_intact, list(self._known), dict(self._known_pos), self._known_ids)
+
+    def _restore_tasks(self, saved: tuple[Any, ...], idx: np.ndarray) -> None:
+        rows, matrix, others, intact, known, known_pos, known_ids = saved
+        self._rows[:] = rows
+        self._param_matrix[:] = matrix
+        for name, values in others.items():
+            self.params[name][:] = values
+        self._fixed_intact, self._known, self._known_pos, self._known_ids = intact, known, known_pos, known_ids
+        self._ids = None
+        self._apply_tasks(idx)
 
     # -------------------------------------------------------------------------------------------- step
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -403,8 +525,9 @@ class SyncTaskVectorEnv(SyncVectorEnv):
         n = check_num_envs(num_envs, family.name)
         steps = check_max_episode_steps(max_episode_steps, family.name)
         mode = parse_autoreset_mode(autoreset_mode, tuple(AutoresetMode), family.name)
-        fixed = per_env_tasks(task, tasks, family, n)
-        shared = None if fixed is not None else resolve_task_spec(task, tasks, family)
+        spec = choose_task_spec(task, tasks, family)  # warns once if both are given
+        fixed = per_env_tasks(spec, None, family, n)
+        shared = None if fixed is not None else resolve_task_spec(spec, None, family)
 
         def make(i: int) -> Any:
             def build() -> gym.Env:

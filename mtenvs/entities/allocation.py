@@ -19,7 +19,7 @@ from gymnasium import spaces
 from scipy.special import logsumexp, softmax, xlogy
 from scipy.stats import qmc
 
-from mtenvs.core.env import TaskEnv, box_action
+from mtenvs.core.env import MAX_ACTION, TaskEnv, box_action, numeric_array
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Continuous, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
@@ -127,7 +127,7 @@ def _check_config(n_entities: Any, horizon: Any, noise_std: Any) -> tuple[int, i
 
 
 def _check_state(state: Any, shape: tuple[int, ...]) -> np.ndarray:
-    array = box_action(state, shape, "EntityAllocation reset option 'state'")
+    array = numeric_array(state, shape, "EntityAllocation", "reset option 'state'", MAX_ACTION)
     if np.any(array < 0) or np.any(array > 1):
         raise ValueError(f"EntityAllocation: reset option 'state' must lie in [0, 1], got {array.tolist()}")
     return array

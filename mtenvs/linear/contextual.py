@@ -23,7 +23,15 @@ from mtenvs.core.parameters import ParameterSpace
 from mtenvs.core.task import Task
 from mtenvs.core.vector import vector_env_for
 from mtenvs.linear.env import LinearMDPEnv
-from mtenvs.linear.family import INSTANCE, SIZE_PARAMETERS, ContinuousSetting, LinearFamily, Setting, sizes
+from mtenvs.linear.family import (
+    INSTANCE,
+    SIZE_PARAMETERS,
+    ContinuousSetting,
+    LinearFamily,
+    Setting,
+    sizes,
+    trim_cache,
+)
 from mtenvs.linear.generator import linear_mdp, rng_for, simplex_features, simplex_measures
 from mtenvs.linear.model import LinearMDP
 
@@ -51,7 +59,9 @@ class LinearContextualFamily(LinearFamily):
         self._instances: dict[Task, tuple[LinearMDP, ...]] = {}
 
     def check_task(self, task: Task) -> None:
-        """``task_index < num_tasks`` and a feasible separation ``(M − 1)·1.05·c_Sep < H``."""
+        """``task_index < num_tasks``, a feasible separation ``(M − 1)·1.05·c_Sep < H``, and the memory budget for
+        all M models of the instance (see `LinearFamily.check_task`)."""
+        super().check_task(task)
         if task["task_index"] >= task["num_tasks"]:
             raise ValueError(f"{self.name} task: task_index = {task['task_index']} must be below "
                              f"num_tasks = {task['num_tasks']}")
@@ -60,6 +70,10 @@ class LinearContextualFamily(LinearFamily):
             raise ValueError(f"{self.name} task: c_sep = {task['c_sep']:g} is too large for num_tasks = "
                              f"{task['num_tasks']} and horizon = {task['horizon']}: optimal values lie in [0, H], so "
                              f"(num_tasks - 1) * {GAP_FACTOR} * c_sep must be below H")
+
+    def models_per_task(self, task: Task) -> int:
+        """All ``num_tasks`` models of the instance are built (and kept) together."""
+        return int(task["num_tasks"])
 
     def build_model(self, task: Task) -> LinearMDP:
         return self.task_models(task)[task["task_index"]]
@@ -72,6 +86,7 @@ class LinearContextualFamily(LinearFamily):
         if cached is None:
             cached = separated_models(task)
             self._instances[Task(self.name, key)] = cached
+            trim_cache(self._instances, lambda models: sum(m.transitions.nbytes for m in models))
         return cached
 
     def tasks_of(self, task: Task) -> list[Task]:

@@ -84,7 +84,7 @@ class LinearMDPEnv(TaskEnv[np.ndarray, int]):
 
     def _apply_task(self, task: Task) -> None:
         self.model: LinearMDP = self.family.model(task)
-        self._cdf = np.cumsum(self.model.transitions, axis=-1)
+        self._cdf = self.model.transition_cdf  # shared by every env on this model
 
     # ------------------------------------------------------------------------------------------ reset / step
     def _reset_state(self, options: dict[str, Any]) -> np.ndarray:

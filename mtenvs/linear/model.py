@@ -111,6 +111,14 @@ class LinearMDP:
 
     # -------------------------------------------------------------------------------------------- optimum
     @cached_property
+    def transition_cdf(self) -> np.ndarray:
+        """Cumulative sums of P_h(·|s, a) over next states, shape ``(H, S, A, S)``, read-only: computed once per model
+        and shared by every environment that samples from it."""
+        cdf = np.cumsum(self.transitions, axis=-1)
+        cdf.setflags(write=False)
+        return cdf
+
+    @cached_property
     def _optimal(self) -> tuple[np.ndarray, np.ndarray]:
         h_steps = self.horizon
         q = np.zeros((h_steps, self.n_states, self.n_actions))

@@ -74,6 +74,10 @@ class SmallHeterogeneityFamily(LinearFamily):
     The named task set ``"agents"`` holds agents 0-7 of instance 0.
     """
 
+    def models_per_task(self, task: Task) -> int:
+        """The agent's model, the base model and the agent's own kernel are alive together while it is checked."""
+        return 3
+
     def build_model(self, task: Task) -> LinearMDP:
         return small_heterogeneity_model(task)
 
@@ -96,12 +100,16 @@ def small_heterogeneity_model(task: Task) -> LinearMDP:
     noise = rng.uniform(-0.5, 0.5, size=(horizon, dim))
     model = linear_mdp(features, (1.0 - xi) * mu + xi * own_mu, np.clip(theta + xi * noise, 0.0, 1.0))
     base = linear_mdp(features, mu, theta)
-    if xi > 0:
-        kernel = (model.transitions - (1.0 - xi) * base.transitions) / xi
-        if not (np.all(kernel >= -1e-7) and np.allclose(kernel.sum(axis=-1), 1.0, atol=1e-7)):
-            raise ValueError("LinearSmallHeterogeneity: the agent's dynamics are not a ξ-mixture of the base dynamics")
+    # The agent's own kernel K = φ·μ' is computed directly (not as (P_m − (1 − ξ)P)/ξ, which loses every digit to
+    # cancellation for tiny ξ), then P_m = (1 − ξ)P + ξK is checked entry by entry.
+    kernel = np.einsum("sad,hdt->hsat", features, own_mu)
+    if not (np.all(kernel >= -1e-7) and np.allclose(kernel.sum(axis=-1), 1.0, atol=1e-7)) or not np.allclose(
+            model.transitions, (1.0 - xi) * base.transitions + xi * kernel, rtol=0.0, atol=ATOL):
+        raise ValueError(f"LinearSmallHeterogeneity task: with xi = {xi:g} the agent's dynamics are not a "
+                         "xi-mixture of the base dynamics")
     if np.max(np.abs(model.rewards - base.rewards)) > xi / 2 + ATOL:
-        raise ValueError("LinearSmallHeterogeneity: the agent's rewards differ from the base rewards by more than ξ/2")
+        raise ValueError(f"LinearSmallHeterogeneity task: with xi = {xi:g} the agent's rewards differ from the base "
+                         "rewards by more than xi/2")
     return model
 
 
@@ -148,7 +156,8 @@ class LargeHeterogeneityFamily(LinearFamily):
     """
 
     def check_task(self, task: Task) -> None:
-        """``chi ≤ context_dim``."""
+        """``chi ≤ context_dim`` and the memory budget (see `LinearFamily.check_task`)."""
+        super().check_task(task)
         if task["chi"] > task["context_dim"]:
             raise ValueError(f"{self.name} task: chi = {task['chi']} must not exceed context_dim = {task['context_dim']}")
 

@@ -34,7 +34,18 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
       own task). The key ``"options"``, which PettingZoo's API tests send as a probe, is ignored; any other key is
       a ``ValueError``.
     * Infos are the single environments' infos, so they carry ``task`` and ``task_id``. Rewards are Python
-      ``float``, terminations and truncations Python ``bool``.
+      ``float``, terminations and truncations Python ``bool``; ``Discrete`` observations are NumPy integers of the
+      space's dtype (as PettingZoo's API test requires).
+    * ``autoreset=True``: an agent whose episode ends starts its next episode at once (its environment's ``reset()``,
+      continuing its streams, on its own task) and stays in ``agents``, so the agents never leave and the env is an
+      endless stream like a vector env. That step reports the ended episode's ``terminated``/``truncated`` and the
+      new episode's first observation; the agent's info holds the ended episode's last observation under
+      ``"final_observation"`` and ``"terminal_observation"`` (the key stable-baselines3 bootstraps truncated episodes
+      from) and its info under ``"final_info"``. This is the mode for SuperSuit's ``pettingzoo_env_to_vec_env_v1``
+      when agents finish at different times (SuperSuit asserts that no agent leaves; ``black_death_v3`` is not
+      needed and would hide each agent's episode ends, which is its purpose). When every agent finishes at the same
+      step, SuperSuit itself resets the whole env and overwrites ``terminal_observation`` with the new first
+      observation.
     * ``render_mode="rgb_array"`` tiles the agents' frames side by side; ``state()`` concatenates the agents'
       latest observations when they are all ``Box`` (``state_space`` is then defined).
 
@@ -44,6 +55,7 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
             ``num_agents``; see :func:`mtenvs.multiagent.tasks.agent_tasks`.
         num_agents: the number of agents when ``tasks`` is a task set.
         render_mode: ``None`` or ``"rgb_array"`` (if the family renders).
+        autoreset: restart each agent's episode as soon as it ends (see above); default ``False`` (agents leave).
         max_cycles: PettingZoo's name for the time limit: passed to ``gym.make`` as ``max_episode_steps``.
         **env_kwargs: passed to ``gym.make`` for every agent (e.g. ``discrete_actions=True``).
     """
@@ -51,7 +63,11 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
     metadata: dict[str, Any] = {"name": "mtenvs_multitask", "render_modes": [], "is_parallelizable": True}
 
     def __init__(self, env_id: str, tasks: AgentTasks, *, num_agents: int | None = None,
-                 render_mode: str | None = None, max_cycles: int | None = None, **env_kwargs: Any) -> None:
+                 render_mode: str | None = None, max_cycles: int | None = None, autoreset: bool = False,
+                 **env_kwargs: Any) -> None:
+        if not isinstance(autoreset, (bool, np.bool_)):
+            raise ValueError(f"autoreset must be True or False, got {autoreset!r}")
+        self.autoreset = bool(autoreset)
         self.family = family_of(env_id)
         self.env_id = env_id
         self._tasks = agent_tasks(self.family, tasks, num_agents)
@@ -139,11 +155,20 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
         infos: dict[str, dict] = {}
         for agent, agent_seed, task in zip(self.possible_agents, seeds, overrides, strict=True):
             reset_options = None if task is None else {"task": task}
-            observations[agent], infos[agent] = self._envs[agent].reset(seed=agent_seed, options=reset_options)
+            obs, infos[agent] = self._envs[agent].reset(seed=agent_seed, options=reset_options)
+            observations[agent] = self._as_array(agent, obs)
             self._episode_tasks[agent] = infos[agent]["task"]
         self.agents = self.possible_agents[:]
         self._observations = dict(observations)
         return observations, infos
+
+    def _as_array(self, agent: str, observation: Any) -> Any:
+        """A ``Discrete`` observation as a NumPy scalar of the space's dtype (single envs may return a Python
+        ``int``; PettingZoo's AEC API test and wrappers read ``.dtype``); other observations as they are."""
+        space = self._observation_spaces[agent]
+        if isinstance(space, spaces.Discrete) and not isinstance(observation, np.ndarray):
+            return np.asarray(observation, dtype=space.dtype)[()]
+        return observation
 
     def _check_actions(self, actions: Any) -> None:
         """Reject a bad action dict before any agent moves, so an error never leaves the agents out of step."""
@@ -166,7 +191,9 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
                                                      dict[str, dict]]:
         """Step every live agent's environment with its action; agents whose episode ended leave ``agents``."""
         if not self.agents:
-            raise ResetNeeded("no live agents: call reset() before step() (the episode is over or never started)")
+            raise ResetNeeded("no live agents: call reset() before step() (the episode is over or never started); "
+                              "for an endless stream in which each agent restarts on its own (e.g. under SuperSuit's "
+                              "vector wrappers), build the env with autoreset=True")
         self._check_actions(actions)
         observations: dict[str, Any] = {}
         rewards: dict[str, float] = {}
@@ -175,9 +202,19 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
         infos: dict[str, dict] = {}
         for agent in self.agents:
             obs, reward, terminated, truncated, info = self._envs[agent].step(actions[agent])
-            observations[agent], rewards[agent], infos[agent] = obs, float(reward), info
+            observations[agent], rewards[agent], infos[agent] = self._as_array(agent, obs), float(reward), info
             terminations[agent], truncations[agent] = bool(terminated), bool(truncated)
-        self.agents = [agent for agent in self.agents if not (terminations[agent] or truncations[agent])]
+        finished = [agent for agent in self.agents if terminations[agent] or truncations[agent]]
+        if self.autoreset:
+            for agent in finished:
+                final_observation, final_info = observations[agent], infos[agent]
+                obs, info = self._envs[agent].reset()
+                observations[agent] = self._as_array(agent, obs)
+                infos[agent] = {**info, "final_observation": final_observation, "terminal_observation": final_observation,
+                                "final_info": final_info}
+                self._episode_tasks[agent] = info["task"]
+        else:
+            self.agents = [agent for agent in self.agents if agent not in finished]
         self._observations.update(observations)
         return observations, rewards, terminations, truncations, infos
 
@@ -213,7 +250,7 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
 
 
 def parallel_env(env_id: str, tasks: AgentTasks, *, num_agents: int | None = None, render_mode: str | None = None,
-                 max_cycles: int | None = None, **env_kwargs: Any) -> MultiTaskParallelEnv:
+                 max_cycles: int | None = None, autoreset: bool = False, **env_kwargs: Any) -> MultiTaskParallelEnv:
     """The parallel multi-task env: agent ``i`` acts in ``gym.make(env_id, task=tasks[i], **env_kwargs)``.
 
     Examples:
@@ -223,7 +260,7 @@ def parallel_env(env_id: str, tasks: AgentTasks, *, num_agents: int | None = Non
         (['agent_0', 'agent_1'], 0.8)
     """
     return MultiTaskParallelEnv(env_id, tasks, num_agents=num_agents, render_mode=render_mode, max_cycles=max_cycles,
-                                **env_kwargs)
+                                autoreset=autoreset, **env_kwargs)
 
 
 def env(env_id: str, tasks: AgentTasks, **kwargs: Any) -> AECEnv:

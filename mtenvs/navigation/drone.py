@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 
-from mtenvs.core.env import TaskEnv, box_action, discrete_action
+from mtenvs.core.env import MAX_ACTION, TaskEnv, discrete_action, numeric_array
 from mtenvs.core.family import TaskFamily
 from mtenvs.core.parameters import Categorical, Continuous, ParameterSpace
 from mtenvs.core.samplers import TaskSpec
@@ -290,7 +290,7 @@ class DroneNavEnv(TaskEnv[np.ndarray, int]):
 
     def _reset_state(self, options: dict[str, Any]) -> np.ndarray:
         if options.get("state") is not None:
-            state = box_action(options["state"], (STATE_SIZE,), "DroneNav reset option 'state'")[None]
+            state = numeric_array(options["state"], (STATE_SIZE,), "DroneNav", "reset option 'state'", MAX_ACTION)[None]
         else:
             state = start_states([self._task["plan"]], self.np_random)
         self._state = state

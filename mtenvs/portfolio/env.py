@@ -289,8 +289,8 @@ class PortfolioEnv(TaskEnv[np.ndarray, np.ndarray]):
             day = options["state"]
             if isinstance(day, np.ndarray) and day.size == 1:
                 day = day.reshape(()).item()
-            if isinstance(day, (bool, np.bool_)) or not isinstance(day, (int, np.integer, float)) or day != int(day) \
-                    or not first <= int(day) <= last:
+            if isinstance(day, (bool, np.bool_)) or not isinstance(day, (int, np.integer, float, np.floating)) \
+                    or not first <= day <= last or day != int(day):
                 raise ValueError(f"Portfolio: reset option 'state' is the first day's index, an integer in "
                                  f"[{first}, {last}] for this task's period; got {options['state']!r}")
             self._day = int(day)
