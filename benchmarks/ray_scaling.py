@@ -1,6 +1,6 @@
 """Scale study: consensus rounds of N agents with a real per-agent workload, in-process against Ray, and a model.
 
-Each agent is a worker (:mod:`agents.common.workers`) owning its own ``mtenvs/CartPole-v0`` environment on a task of
+Each agent is a worker (`agents.common.workers`) owning its own ``mtenvs/CartPole-v0`` environment on a task of
 its own (the k-th of ``CartPole.sample(N, seed=0)``) and a linear Gaussian policy on ``P`` fixed random tanh
 features of the observation (``P`` parameters, ``--params``). One round:
 
@@ -10,13 +10,13 @@ features of the observation (``P`` parameters, ``--params``). One round:
    (``2 N`` messages of ``8 P`` bytes);
 3. ``pool.call("set", {i: mixed_i})``: every agent takes its mixed parameters.
 
-Both backends run the same rounds, interleaved (the machine may be shared): a :class:`LocalWorkerPool` with a
-:class:`LocalCommunicator` (everything in this process, agents one after another) and a Ray pool (one actor per agent,
-``checkpoint_every=0``, i.e. no checkpoints during the timed rounds) with a :class:`RayCommunicator`. Reported per
+Both backends run the same rounds, interleaved (the machine may be shared): a `LocalWorkerPool` with a
+`LocalCommunicator` (everything in this process, agents one after another) and a Ray pool (one actor per agent,
+``checkpoint_every=0``, i.e. no checkpoints during the timed rounds) with a `RayCommunicator`. Reported per
 ``N`` and ``S``: the median wall time per round over ``--rounds`` rounds after ``--warmup`` rounds, split into the
 pool calls (compute, steps 1 and 3), the mix (communication, step 2) and one agent's ``play`` timed inside its
 worker (on Ray: the wall time inside the actor, which includes waiting for a core); messages and bytes per round from
-:class:`CommStats` (asserted equal on both backends, as are the agents' final parameters, bit for bit); per ``N``: the
+`CommStats` (asserted equal on both backends, as are the agents' final parameters, bit for bit); per ``N``: the
 extra cost per message of Ray's mix, ``(t_mix_ray - t_mix_local) / messages``, the extra cost per actor call of an
 empty method, ``(t_noop_ray - t_noop_local) / N``, and the time of one checkpoint of all ``N`` workers (what the Ray
 pool's default ``checkpoint_every=1`` adds after every call).
@@ -168,7 +168,7 @@ class Backend:
 
 
 def _ship_by_value() -> None:
-    """Let Ray's workers unpickle :class:`ScalingAgent` when this file was loaded by path (``mtenvs bench``)."""
+    """Let Ray's workers unpickle `ScalingAgent` when this file was loaded by path (``mtenvs bench``)."""
     import cloudpickle
 
     module = sys.modules.get(__name__)

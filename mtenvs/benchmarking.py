@@ -21,7 +21,7 @@ The agent protocol (``--agent module:attribute``):
 * anything else is called as ``factory(env=env, seed=seed)`` and must return an object with
   ``learn(total_timesteps)`` and SB3's ``predict(observation, deterministic=True)``.
 
-``env`` is an SB3 ``VecEnv`` from :func:`mtenvs.sb3.make_vec_env` on the entry's training task set.
+``env`` is an SB3 ``VecEnv`` from `mtenvs.sb3.make_vec_env` on the entry's training task set.
 Runs are resumable units of the experiment runner (one unit per entry and seed).
 """
 

@@ -146,7 +146,7 @@ class TaskResult:
 
 @dataclass
 class EvaluationResult:
-    """Per-task results of :func:`evaluate`."""
+    """Per-task results of `evaluate`."""
 
     env_id: str
     per_task: list[TaskResult] = field(default_factory=list)

@@ -25,7 +25,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves either the old file or the new one, never a mix.
 
     The temporary file is in the same directory, so ``os.replace`` is an atomic rename on the same file system. The
-    file gets :data:`FILE_MODE` (readable by others, as any file the user writes), not the temporary file's ``0600``.
+    file gets `FILE_MODE` (readable by others, as any file the user writes), not the temporary file's ``0600``.
     """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -10,7 +10,7 @@ A package adds its own to the ``mtenvs`` command line by declaring entry points 
 
 The name of an experiment entry point is the experiment's name, so ``mtenvs run my-experiment`` imports that one
 module only; listing (``mtenvs experiments``) imports them all. An entry point that fails to load is skipped with one
-:class:`PluginWarning` naming it and its distribution; the others are unaffected.
+`PluginWarning` naming it and its distribution; the others are unaffected.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 __all__ = ["EXPERIMENTS_GROUP", "SUITES_GROUP", "PluginWarning", "describe", "entry_points", "load", "warn"]
 
-#: Entry-point group of experiments (see :mod:`mtenvs.runner`).
+#: Entry-point group of experiments (see `mtenvs.runner`).
 EXPERIMENTS_GROUP = "mtenvs.experiments"
-#: Entry-point group of benchmark suites (see :mod:`mtenvs.benchmarking`).
+#: Entry-point group of benchmark suites (see `mtenvs.benchmarking`).
 SUITES_GROUP = "mtenvs.suites"
 
 
@@ -44,12 +44,12 @@ def describe(entry_point: importlib.metadata.EntryPoint) -> str:
 
 
 def warn(message: str) -> None:
-    """Emit one :class:`PluginWarning` (one line: whitespace in ``message`` is collapsed)."""
+    """Emit one `PluginWarning` (one line: whitespace in ``message`` is collapsed)."""
     warnings.warn(" ".join(message.split()), PluginWarning, stacklevel=3)
 
 
 def load(entry_point: importlib.metadata.EntryPoint, group: str) -> tuple[bool, Any]:
-    """Load one entry point: ``(True, object)``, or ``(False, None)`` after a one-line :class:`PluginWarning`."""
+    """Load one entry point: ``(True, object)``, or ``(False, None)`` after a one-line `PluginWarning`."""
     try:
         return True, entry_point.load()
     except Exception as error:  # a third-party package's bug must not break the other entry points

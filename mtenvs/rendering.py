@@ -1,9 +1,9 @@
 """Drawing helpers shared by the families' ``render_mode="rgb_array"`` frames (Pillow, plus Matplotlib's colour maps).
 
-A family draws its frame at the end of its own module with these pieces: a :class:`Canvas` (a Pillow image with
+A family draws its frame at the end of its own module with these pieces: a `Canvas` (a Pillow image with
 text in a scalable font), arrows that saturate for large values, mechanical parts (cart, link, spring, damper,
 wall) and small charts (bars, lines, colour scales). Frames are plain functions of the state and the task, so
-they are deterministic; :func:`require_reset` gives the error Gymnasium's ``OrderEnforcing`` wrapper raises when
+they are deterministic; `require_reset` gives the error Gymnasium's ``OrderEnforcing`` wrapper raises when
 a frame is requested before the first reset.
 """
 
@@ -74,7 +74,7 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 class Canvas:
-    """A white RGB Pillow image with its ``ImageDraw``; :meth:`frame` returns the uint8 ``(height, width, 3)`` array."""
+    """A white RGB Pillow image with its ``ImageDraw``; `frame` returns the uint8 ``(height, width, 3)`` array."""
 
     def __init__(self, width: int, height: int, background: Colour = WHITE) -> None:
         self.width, self.height = width, height

@@ -194,7 +194,7 @@ def make_vec_env(
 class TaskStatsCallback(BaseCallback):
     """Log each task's mean episode return and length to SB3's logger (``tasks/<task_id>/ep_rew_mean``).
 
-    Reads the ``episode`` entries that ``VecMonitor`` (added by :func:`make_vec_env`) writes with the task id, keeps
+    Reads the ``episode`` entries that ``VecMonitor`` (added by `make_vec_env`) writes with the task id, keeps
     the last ``window`` episodes per task, and records the means at the end of every rollout. ``stats`` gives the
     same numbers as a dict for programmatic use.
     """

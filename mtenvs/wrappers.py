@@ -1,6 +1,6 @@
 """Public wrappers of mtenvs (``import mtenvs.wrappers`` or ``mtenvs.wrappers.TaskObservation``).
 
-See :mod:`mtenvs.core.wrappers` for what each one does; this module re-exports exactly its public names.
+See `mtenvs.core.wrappers` for what each one does; this module re-exports exactly its public names.
 """
 
 from mtenvs.core.wrappers import *  # noqa: F403

@@ -161,6 +161,19 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
                             env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT)})  # this checkout
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "families" / "CartPole" / "index.html").exists()
+    raw = [str(page.relative_to(tmp_path)) for page in (tmp_path / "site").rglob("*.html") if RAW_ROLE.search(page.read_text())]
+    assert not raw, raw[:5]  # mkdocstrings renders Markdown docstrings; a Sphinx role would show as raw text
+
+
+RAW_ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|data|obj|exc|const|ref):`")
+
+
+def test_docstrings_have_no_sphinx_roles() -> None:
+    """Docstrings are Markdown (Google style, plain backticks), which the API reference renders as written."""
+    sources = [*ROOT.joinpath("mtenvs").rglob("*.py"), *ROOT.joinpath("agents").rglob("*.py")]
+    hits = [f"{path.relative_to(ROOT)}:{number}" for path in sources
+            for number, line in enumerate(path.read_text().splitlines(), 1) if RAW_ROLE.search(line)]
+    assert not hits, hits[:10]
 
 
 def _tutorial_outputs():

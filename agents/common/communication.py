@@ -16,9 +16,9 @@ counts one round however much it sends. A message to a different node counts onc
 for its sender and its receiver; a node's message to itself is delivered but crosses no link and is not counted.
 
 Receivers always get their own copy: mutating a received message never changes the sender's data or another
-receiver's. A backend only implements how packets travel (:meth:`Communicator._transport`) and the mailbox; the
-collectives and the accounting live in :class:`Communicator`, so every backend counts the same way. The in-process
-backend is :class:`LocalCommunicator`; :class:`~agents.common.ray_backend.RayCommunicator` (an optional extra) carries
+receiver's. A backend only implements how packets travel (`Communicator._transport`) and the mailbox; the
+collectives and the accounting live in `Communicator`, so every backend counts the same way. The in-process
+backend is `LocalCommunicator`; `RayCommunicator` (an optional extra) carries
 messages as Ray object references through the same hooks.
 """
 
@@ -146,9 +146,9 @@ def _check_node(node: Any, role: str) -> Node:
 
 
 class Communicator(ABC):
-    """Synchronous message passing between nodes, with exact accounting in :attr:`stats`.
+    """Synchronous message passing between nodes, with exact accounting in `stats`.
 
-    Subclasses implement only the transport hooks :meth:`_transport`, :meth:`_post` and :meth:`_drain`.
+    Subclasses implement only the transport hooks `_transport`, `_post` and `_drain`.
     """
 
     def __init__(self, server: Node = SERVER) -> None:
@@ -257,7 +257,7 @@ class Communicator(ABC):
         return {node: {j: inboxes[node][j] for j in graph.neighbors(node)} for node in graph.nodes}
 
     def mix(self, values: Mapping[int, Any], weights: Any, graph: Graph | None = None) -> dict[int, Any]:
-        """One consensus step ``x_i <- sum_j W_ij x_j`` (an :meth:`exchange`, so one round).
+        """One consensus step ``x_i <- sum_j W_ij x_j`` (an `exchange`, so one round).
 
         ``weights`` is validated (symmetric, doubly stochastic; zero off ``graph`` if given). Messages travel along
         the edges of ``graph``, or along the non-zero off-diagonal entries of ``weights`` when no graph is given.
@@ -280,7 +280,7 @@ class Communicator(ABC):
         """Every node ends with the exact mean of all values: one all-to-all round (``n (n - 1)`` messages).
 
         Each node sums in the same order, so all results are bitwise equal. For a server-relayed average
-        (two rounds, ``2 n`` messages) use :meth:`gather` then :meth:`broadcast`.
+        (two rounds, ``2 n`` messages) use `gather` then `broadcast`.
         """
         if not values:
             raise ValueError("all_reduce_mean needs at least one value")
@@ -298,7 +298,7 @@ class Communicator(ABC):
     # --- point to point -------------------------------------------------------------------------------------------
 
     def send(self, source: Node, target: Node, message: Any) -> None:
-        """Put a copy of ``message`` in ``target``'s mailbox (one round unless inside a :meth:`round` block)."""
+        """Put a copy of ``message`` in ``target``'s mailbox (one round unless inside a `round` block)."""
         packet = Packet(_check_node(source, "source"), _check_node(target, "target"), message)
         (delivered,) = self._deliver([packet])
         self._post(target, source, delivered)
@@ -360,7 +360,7 @@ def _ray_communicator(**kwargs: Any) -> Communicator:
 
 _BACKENDS: dict[str, Callable[..., Communicator]] = {"local": LocalCommunicator, "ray": _ray_communicator}
 
-#: The backend names :func:`make_communicator` accepts.
+#: The backend names `make_communicator` accepts.
 BACKENDS = tuple(_BACKENDS)
 
 #: The type of a ``backend`` config field (multi-agent experiments declare ``backend: Backend = "local"``).
@@ -370,8 +370,8 @@ Backend = Literal["local", "ray"]
 def make_communicator(backend: str = "local", **kwargs: Any) -> Communicator:
     """A communicator for ``backend``; ``kwargs`` go to its constructor.
 
-    ``"local"``: in-process (:class:`LocalCommunicator`; ``server``). ``"ray"``: messages through Ray's object store
-    (:class:`~agents.common.ray_backend.RayCommunicator`; ``server``, ``address=None`` to start a local cluster or
+    ``"local"``: in-process (`LocalCommunicator`; ``server``). ``"ray"``: messages through Ray's object store
+    (`RayCommunicator`; ``server``, ``address=None`` to start a local cluster or
     ``"auto"``/``"ray://host:port"`` to join one, and further ``ray.init`` options). Ray is imported only here.
     """
     if backend not in _BACKENDS:

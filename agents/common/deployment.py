@@ -1,9 +1,9 @@
 """A run's deployment: its communicator and worker pool, both on one backend and, for Ray, in one session.
 
-Every multi-agent method builds its :class:`Deployment` from the same two arguments, ``backend`` (``"local"``: in
+Every multi-agent method builds its `Deployment` from the same two arguments, ``backend`` (``"local"``: in
 process; ``"ray"``: one Ray actor per worker, messages through Ray's object store) and ``backend_options`` (for Ray:
-``address`` to join a cluster, the worker pool's :data:`POOL_OPTIONS`, and further ``ray.init`` options for a local
-cluster), and releases it with :meth:`Deployment.close`.
+``address`` to join a cluster, the worker pool's `POOL_OPTIONS`, and further ``ray.init`` options for a local
+cluster), and releases it with `Deployment.close`.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class Deployment:
 
 
 def _ray_init_options() -> set[str]:
-    """The keyword options :func:`ray.init` declares (its private ``_``-prefixed ones pass through ``**kwargs``)."""
+    """The keyword options `ray.init` declares (its private ``_``-prefixed ones pass through ``**kwargs``)."""
     import ray
 
     return {name for name in inspect.signature(ray.init).parameters if name != "kwargs"} | {"_node_ip_address", "_temp_dir"}

@@ -1,6 +1,6 @@
 """Communication graphs and the mixing matrices of consensus averaging.
 
-A :class:`Graph` is undirected, with nodes ``0..n-1`` and each edge stored once as ``(i, j)`` with ``i < j`` (the
+A `Graph` is undirected, with nodes ``0..n-1`` and each edge stored once as ``(i, j)`` with ``i < j`` (the
 ordering of paper 002, whose ADMM splits a node's neighbours into predecessors and successors). Builders give the
 topologies of the papers: ``ring`` (paper 003), ``chain_plus_random_edges`` (paper 002), ``star`` (a server and its
 agents, papers 000 and 001), and ``complete``, ``chain``, ``complete_bipartite`` for ablations.
@@ -100,7 +100,7 @@ class Graph:
 
     @property
     def edges(self) -> tuple[tuple[int, int], ...]:
-        """The edges as sorted ``(i, j)`` pairs with ``i < j``; edge ``k`` is row ``k`` of :meth:`incidence`."""
+        """The edges as sorted ``(i, j)`` pairs with ``i < j``; edge ``k`` is row ``k`` of `incidence`."""
         return self._edges
 
     @property
@@ -337,7 +337,7 @@ WEIGHTS = ("lazy-metropolis", "metropolis", "uniform", "identity")
 
 
 def build_graph(graph: str | Graph | Sequence[tuple[int, int]], num_agents: int) -> Graph:
-    """A communication graph: a name (``ring``, ``complete``, ``chain``, ``star``, ``bipartite``), a :class:`Graph`,
+    """A communication graph: a name (``ring``, ``complete``, ``chain``, ``star``, ``bipartite``), a `Graph`,
     or an edge list; it must be connected and have one node per agent."""
     if isinstance(graph, str):
         if graph not in GRAPHS:

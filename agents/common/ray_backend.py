@@ -1,16 +1,16 @@
-"""A Ray backend for the :class:`~agents.common.communication.Communicator`: messages travel through Ray's object store.
+"""A Ray backend for the `Communicator`: messages travel through Ray's object store.
 
-Each packet's message is put into the object store by its sender (:func:`ray.put`; a sender that sends the same
+Each packet's message is put into the object store by its sender (`ray.put`; a sender that sends the same
 object to several receivers in one round puts it once and every receiver gets the same reference) and resolved by its
-receiver (:func:`ray.get`). Delivery order is the order of the packets, whatever order Ray completes them in, and
+receiver (`ray.get`). Delivery order is the order of the packets, whatever order Ray completes them in, and
 every receiver gets its own writable copy (Ray hands out read-only, zero-copy NumPy arrays). The rounds, messages
-and bytes are counted by :class:`~agents.common.communication.Communicator` exactly as for the in-process backend:
-bytes are the payload's :func:`~agents.common.communication.message_nbytes`, not Ray's serialized size.
+and bytes are counted by `Communicator` exactly as for the in-process backend:
+bytes are the payload's `message_nbytes`, not Ray's serialized size.
 
-Sessions: a communicator (or :func:`ray_session`) starts a local Ray cluster only when Ray is not initialized yet
+Sessions: a communicator (or `ray_session`) starts a local Ray cluster only when Ray is not initialized yet
 (``num_cpus=2``, no dashboard, worker logs not forwarded); ``address="auto"`` or ``"ray://host:port"`` joins an
 existing cluster instead. Closing shuts Ray down only if that very communicator (or session) started it, so a
-communicator inside a cluster someone else runs never stops that cluster; open a :func:`ray_session` around code that
+communicator inside a cluster someone else runs never stops that cluster; open a `ray_session` around code that
 creates several communicators so they share one session.
 """
 
@@ -35,9 +35,9 @@ class RayCommunicator(Communicator):
 
     Args:
         server: the server's node id.
-        address: ``None`` starts a local cluster (:data:`LOCAL_CLUSTER_DEFAULTS`) if Ray is not initialized;
+        address: ``None`` starts a local cluster (`LOCAL_CLUSTER_DEFAULTS`) if Ray is not initialized;
             ``"auto"`` or ``"ray://host:port"`` joins an existing cluster. Ignored when Ray is already initialized.
-        **ray_init_kwargs: further :func:`ray.init` options.
+        **ray_init_kwargs: further `ray.init` options.
     """
 
     def __init__(self, server: Node = SERVER, address: str | None = None, **ray_init_kwargs: Any) -> None:

@@ -1,7 +1,7 @@
-"""A :class:`~agents.common.workers.WorkerPool` whose workers live in Ray actors, one per node, restarted on failure.
+"""A `WorkerPool` whose workers live in Ray actors, one per node, restarted on failure.
 
 Each worker is shipped to its own actor (a separate process, on any machine of the cluster) together with its
-:class:`~agents.common.workers.GlobalRNGState`; :meth:`RayWorkerPool.call` submits the method to every chosen actor at
+`GlobalRNGState`; `RayWorkerPool.call` submits the method to every chosen actor at
 once, so the workers run in parallel, and collects the results in node order.
 
 Faults: the pool keeps each worker's last checkpoint (taken every ``checkpoint_every`` calls, and at start) and the
@@ -67,14 +67,14 @@ class RayWorkerPool(WorkerPool):
 
     Args:
         workers: node → worker object (picklable with cloudpickle).
-        seed: seeds the workers' random streams, exactly as :class:`~agents.common.workers.LocalWorkerPool` does.
+        seed: seeds the workers' random streams, exactly as `LocalWorkerPool` does.
         address: ``None`` starts a local cluster if Ray is not initialized (see
-            :class:`~agents.common.ray_backend.RayCommunicator`); ``"auto"`` / ``"ray://host:port"`` joins one.
+            `RayCommunicator`); ``"auto"`` / ``"ray://host:port"`` joins one.
         checkpoint_every: take a checkpoint of every worker after this many calls (``0``: only at start). Smaller
             means less to replay after a fault and more serialization per call.
         max_restarts: how many times one node's worker may be restarted before the run stops.
-        actor_options: Ray actor options (:data:`DEFAULT_ACTOR_OPTIONS` updated by these).
-        **ray_init_kwargs: further :func:`ray.init` options for a local cluster.
+        actor_options: Ray actor options (`DEFAULT_ACTOR_OPTIONS` updated by these).
+        **ray_init_kwargs: further `ray.init` options for a local cluster.
     """
 
     def __init__(self, workers: Mapping[Node, Any], seed: int = 0, address: str | None = None, checkpoint_every: int = 1,

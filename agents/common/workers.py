@@ -2,26 +2,26 @@
 
 A multi-agent method keeps each node's own state (its environments, model, statistics, random streams) in a *worker*
 object and drives the run in rounds: ``pool.call("local_step")`` runs a method on every worker, the driver routes the
-returned messages through a :class:`~agents.common.communication.Communicator`, and
+returned messages through a `Communicator`, and
 ``pool.call("apply", {node: (message,), ...})`` hands each worker what it received. The algorithm reads the same
 whatever runs the workers:
 
-* :class:`LocalWorkerPool` (``backend="local"``, the default) keeps the workers in this process and calls them one
+* `LocalWorkerPool` (``backend="local"``, the default) keeps the workers in this process and calls them one
   after another, in node order;
-* :class:`~agents.common.ray_workers.RayWorkerPool` (``backend="ray"``, an optional extra) puts each worker in its
+* `RayWorkerPool` (``backend="ray"``, an optional extra) puts each worker in its
   own Ray actor, so rollouts and updates run in separate processes (or machines) in parallel, restarts a worker that
   dies from its last checkpoint and replays the calls made since, and gives the same results.
 
-Same results on both: each worker owns a :class:`GlobalRNGState` (Python's ``random``, NumPy's legacy global
+Same results on both: each worker owns a `GlobalRNGState` (Python's ``random``, NumPy's legacy global
 generator and torch's default generator), swapped in around every call to it. Code that draws from the global
 generators (SB3 does) therefore draws exactly what it would in a process of its own, whichever backend runs it and
 however many other workers share the process. A worker class that draws only from generators it owns sets
 ``uses_global_random_streams = False`` and skips the swap (it costs a few hundred microseconds per call). Results
 come back in node order on both backends.
 
-Checkpoints: :meth:`WorkerPool.snapshot` serializes every worker with its random streams (cloudpickle, so lambdas and
-locally defined classes travel too); :meth:`WorkerPool.restore` puts such a snapshot back. :func:`save_checkpoint` /
-:func:`load_checkpoint` write and read a run's checkpoint atomically, so a run whose driver (or server) dies resumes
+Checkpoints: `WorkerPool.snapshot` serializes every worker with its random streams (cloudpickle, so lambdas and
+locally defined classes travel too); `WorkerPool.restore` puts such a snapshot back. `save_checkpoint` /
+`load_checkpoint` write and read a run's checkpoint atomically, so a run whose driver (or server) dies resumes
 from its last complete checkpoint.
 """
 
@@ -56,7 +56,7 @@ __all__ = [
 class GlobalRNGState:
     """The state of the process-wide random generators one worker draws from: ``random``, ``np.random``, torch.
 
-    :meth:`active` swaps them in for a block and saves what the block drew back into this object, leaving the
+    `active` swaps them in for a block and saves what the block drew back into this object, leaving the
     caller's generators as they were. Torch is handled only when it is imported (a worker that never touches torch
     pays nothing for it).
     """
@@ -119,7 +119,7 @@ def _node_seeds(nodes: Sequence[Node], seed: int) -> dict[Node, int]:
 
 def check_call_args(nodes: Sequence[Node], method: str, args: Mapping[Node, Any] | None,
                     targets: Sequence[Node] | None) -> tuple[list[Node], dict[Node, tuple]]:
-    """Validate a :meth:`WorkerPool.call`'s arguments; the nodes called (in pool order) and their positional args."""
+    """Validate a `WorkerPool.call`'s arguments; the nodes called (in pool order) and their positional args."""
     if not isinstance(method, str) or not method or method.startswith("_"):
         raise ValueError(f"method must be the name of a public worker method; got {method!r}")
     known = set(nodes)
@@ -141,11 +141,11 @@ def check_call_args(nodes: Sequence[Node], method: str, args: Mapping[Node, Any]
 
 
 class WorkerPool(ABC):
-    """One worker per node; :meth:`call` runs a method on all (or some) of them and returns results by node.
+    """One worker per node; `call` runs a method on all (or some) of them and returns results by node.
 
     Args:
-        workers: node → worker object (any picklable object; its public methods are what :meth:`call` runs).
-        seed: seeds every worker's :class:`GlobalRNGState` (node k gets the k-th child of ``SeedSequence(seed)``).
+        workers: node → worker object (any picklable object; its public methods are what `call` runs).
+        seed: seeds every worker's `GlobalRNGState` (node k gets the k-th child of ``SeedSequence(seed)``).
     """
 
     def __init__(self, workers: Mapping[Node, Any], seed: int = 0) -> None:
@@ -189,7 +189,7 @@ class WorkerPool(ABC):
 
     @abstractmethod
     def restore(self, snapshots: Mapping[Node, bytes]) -> None:
-        """Put workers (and their random streams) back from a :meth:`snapshot` (all nodes or some)."""
+        """Put workers (and their random streams) back from a `snapshot` (all nodes or some)."""
 
     def fetch(self, node: Node) -> Any:
         """A copy of ``node``'s worker as it is now (the object itself in process)."""
@@ -257,7 +257,7 @@ _POOLS: dict[str, Callable[..., WorkerPool]] = {"local": LocalWorkerPool, "ray":
 def make_worker_pool(workers: Mapping[Node, Any], backend: str = "local", seed: int = 0, **options: Any) -> WorkerPool:
     """A worker pool for ``backend``: ``"local"`` (in process) or ``"ray"`` (one Ray actor per worker; ``options``:
     ``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options`` and further ``ray.init`` options, see
-    :class:`~agents.common.ray_workers.RayWorkerPool`)."""
+    `RayWorkerPool`)."""
     if backend not in _POOLS:
         raise ValueError(f"unknown worker backend {backend!r}; available: {sorted(_POOLS)}")
     if backend == "local" and options:
@@ -274,7 +274,7 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Any) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Any | None:
-    """The payload :func:`save_checkpoint` wrote to ``path``, or ``None`` if there is none yet."""
+    """The payload `save_checkpoint` wrote to ``path``, or ``None`` if there is none yet."""
     path = Path(path)
     if not path.exists():
         return None

@@ -3,9 +3,9 @@
 N agents, one per task, sit on a communication graph. In every round each agent
 
 1. takes a local policy-gradient step on its own environment, starting from its current parameters
-   ``theta_i^k``: stable-baselines3's PPO or A2C, or :class:`agents.dcpg.reinforce.Reinforce`, run with ``learn``
+   ``theta_i^k``: stable-baselines3's PPO or A2C, or `agents.dcpg.reinforce.Reinforce`, run with ``learn``
    for one rollout of ``n_steps`` steps per sub-env (PPO's several epochs count as one step, notes Sec. 8.2), and
-2. averages parameter vectors with its neighbours through the :class:`~agents.common.communication.Communicator`,
+2. averages parameter vectors with its neighbours through the `Communicator`,
 
 combined as in Eq. (9): ``theta_i^{k+1} = sum_j W_ij theta_j^k + alpha g_i^k``, where ``alpha g_i^k`` is the change
 the local step made (the gradient is taken at the agent's own pre-mixing parameters; optimizer states stay local
@@ -14,7 +14,7 @@ the critic, while the critic's own layers stay local, as in Algorithm 1, where t
 each estimates its gradient with its own task's values (the tasks' value functions differ);
 ``mix="all"`` also averages the critic heads. The single-agent baselines SA-i are the same run with no edges, ``W = I``.
 
-Each agent is a :class:`~agents.dcpg.workers.DeepAgentWorker` in a worker pool: its environments, learner and random
+Each agent is a `DeepAgentWorker` in a worker pool: its environments, learner and random
 streams (torch, NumPy, ``random``) live there, and its local step runs there, in this process (``backend="local"``)
 or in its own Ray actor (``backend="ray"``, agents in parallel), with the same results either way. An agent with
 ``W = I`` trains exactly as it would alone. ``learn(..., checkpoint_path=...)`` saves the run after every round and
@@ -68,7 +68,7 @@ class DeepDCPG(Method):
     Args:
         env_id: an mtenvs id, e.g. ``"mtenvs/DroneNav-v0"``.
         tasks: one task per agent (tasks, dicts of overrides, or a task-set name such as ``"paper"``).
-        graph: the connected communication graph: a :class:`~agents.common.graphs.Graph`, an edge list, or a name
+        graph: the connected communication graph: a `Graph`, an edge list, or a name
             (``"ring"``, the paper's, ``"complete"``, ``"chain"``, ``"star"``, ``"bipartite"``).
         weights: the mixing matrix ``W`` (validated against the graph), or ``"lazy-metropolis"`` (the paper's),
             ``"metropolis"``, ``"uniform"`` (complete graph only) or ``"identity"`` (the single-agent baselines: no
@@ -82,11 +82,11 @@ class DeepDCPG(Method):
         regularizer: ``"relative_entropy"`` (the paper's, Eq. 6) or ``"entropy"`` (SB3's Shannon entropy bonus).
         mix: which parameters are averaged: ``"policy"`` (actor and shared features extractor; default) or ``"all"``
             (also the critic's layers).
-        policy_kwargs: extra SB3 policy arguments (default: :class:`~agents.dcpg.policies.DepthCNN` on image
+        policy_kwargs: extra SB3 policy arguments (default: `DepthCNN` on image
             observations, one hidden layer of 64 units per head).
-        algo_kwargs: extra arguments of the SB3 algorithm, on top of :func:`default_algo_kwargs`.
+        algo_kwargs: extra arguments of the SB3 algorithm, on top of `default_algo_kwargs`.
         env_kwargs: arguments of the environment (and of ``gym.make_vec``, e.g. ``max_episode_steps``).
-        communicator: the message layer (default: one for ``backend``, closed by :meth:`close`).
+        communicator: the message layer (default: one for ``backend``, closed by `close`).
         seed: the run seed; agent ``i`` gets its own seed derived from it.
         device: torch device.
         backend: where the agents run and how they exchange parameters: ``"local"`` (this process, one agent after

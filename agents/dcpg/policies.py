@@ -1,9 +1,9 @@
 """Networks of deep DCPG (paper 003, Sec. 5.2): a small C3F2-style depth-image policy with the paper's regularizer.
 
 The paper's drone policy is PEDRA's "5-layer" C3F2 network (3 convolutions, 2 fully connected layers) on 103 x 103
-images. :class:`DepthCNN` keeps that shape, scaled to the small depth images of ``mtenvs/DroneNav-v0``: three
+images. `DepthCNN` keeps that shape, scaled to the small depth images of ``mtenvs/DroneNav-v0``: three
 convolutions as stable-baselines3 features extractor, then one hidden layer per head and the output layer
-(``net_arch``). :class:`RegularizedActorCriticPolicy` is SB3's actor-critic policy whose "entropy" output is
+(``net_arch``). `RegularizedActorCriticPolicy` is SB3's actor-critic policy whose "entropy" output is
 replaced by the negative relative entropy of Eq. (6), so that SB3's ``ent_coef`` term becomes the paper's
 ``lambda * RE`` (SB3's own term is the Shannon entropy, the other direction of the KL divergence).
 """
@@ -53,12 +53,12 @@ def negative_relative_entropy(log_probs: torch.Tensor) -> torch.Tensor:
 
 
 class RegularizedActorCriticPolicy(ActorCriticPolicy):
-    """SB3's actor-critic policy whose third output of :meth:`evaluate_actions` is the regularizer's "bonus".
+    """SB3's actor-critic policy whose third output of `evaluate_actions` is the regularizer's "bonus".
 
     With ``regularizer="relative_entropy"`` (the paper's, Eqs. 6-7) it is ``-RE(pi(.|s))`` of each state, so SB3's
     loss term ``-ent_coef * mean(bonus)`` equals ``lambda * RE_hat``, the relative entropy averaged over the visited
     states (the paper averages over all states, which a deep agent cannot enumerate). ``"entropy"`` keeps SB3's
-    Shannon entropy. Extra keyword: ``regularizer``; the rest are :class:`ActorCriticPolicy`'s.
+    Shannon entropy. Extra keyword: ``regularizer``; the rest are `ActorCriticPolicy`'s.
     """
 
     def __init__(self, *args: Any, regularizer: Regularizer = "relative_entropy", **kwargs: Any) -> None:

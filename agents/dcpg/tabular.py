@@ -6,14 +6,14 @@ state set. Every iteration ``k`` (notes-003 §8.1)::
     g_i    = grad L_i^lambda(theta_i^k; mu_i)                         # exact (Eq. 8) or Monte-Carlo (§3.3b)
     theta_i^{k+1} = sum_{j in N_i ∪ {i}} W_ij theta_j^k + alpha_k g_i  # Eq. 9: consensus + local ascent step
 
-The consensus step goes through :meth:`agents.common.Communicator.mix` (one round, two messages per edge, counted in
-bytes). ``W`` comes from :mod:`agents.common.graphs`: lazy Metropolis weights on a ring (the paper's setting) or on
+The consensus step goes through `agents.common.Communicator.mix` (one round, two messages per edge, counted in
+bytes). ``W`` comes from `agents.common.graphs`: lazy Metropolis weights on a ring (the paper's setting) or on
 any connected graph; ``weights="identity"`` gives the single-agent baselines SA-i (no communication at all). The common
 policy is the network average ``theta_bar`` (notes G11); the logs hold the consensus error
 ``max_i ||theta_i - theta_bar||``, the joint objective ``sum_i V_i^{pi(theta_bar)}(rho_i)`` (Eq. 5) and the number of
 tasks whose goal the greedy common policy reaches.
 
-With Monte-Carlo gradients every agent is a :class:`~agents.dcpg.workers.TabularAgentWorker` that samples its episodes
+With Monte-Carlo gradients every agent is a `TabularAgentWorker` that samples its episodes
 and applies Eq. 9, in this process or in its own Ray actor (``backend="ray"``), with the same results.
 """
 
@@ -84,11 +84,11 @@ class TabularDCPG(Method):
     The method contract (`agents.common.method.Method`) with the unit "iteration".
 
     Args:
-        tasks_or_models: one entry per agent: a :class:`Task` of a family with a known model (``GridWorld``,
-            ``ConflictChain``; Monte-Carlo episodes are then played in its environment) or a :class:`TabularMDP`.
+        tasks_or_models: one entry per agent: a `Task` of a family with a known model (``GridWorld``,
+            ``ConflictChain``; Monte-Carlo episodes are then played in its environment) or a `TabularMDP`.
             All must share the state and action sets.
         graph: ``"ring"`` (the paper's), ``"complete"``, ``"chain"``, ``"star"``, ``"bipartite"``, a
-            :class:`~agents.common.graphs.Graph` or an edge list; must be connected.
+            `Graph` or an edge list; must be connected.
         weights: ``"lazy-metropolis"`` (the paper's), ``"metropolis"``, ``"uniform"``, ``"identity"`` (single-agent
             baselines: every agent trains alone, nothing is sent) or an explicit doubly stochastic matrix.
         alpha: step size, a constant or a function of the iteration ``k``.
@@ -101,7 +101,7 @@ class TabularDCPG(Method):
         max_steps: episode cap of Monte-Carlo rollouts.
         discount_weighting: keep the ``gamma^t`` factor of the Monte-Carlo estimator.
         eval_horizon: steps within which a goal must be reached to count as solved (the paper's test length).
-        communicator: the transport of the consensus step (default: one for ``backend``, closed by :meth:`close`).
+        communicator: the transport of the consensus step (default: one for ``backend``, closed by `close`).
         seed: seeds the Monte-Carlo episodes and action sampling (agent ``i`` draws from the ``i``-th child of
             ``SeedSequence(seed)``).
         backend: ``"local"`` (this process) or ``"ray"``: the consensus messages travel through Ray's object store and,

@@ -2,17 +2,17 @@
 
 In every DCPG round (Algorithm 1, Eq. 9) agent ``i`` estimates its local gradient from its own task only and adds the
 step to the consensus average of its neighbours' parameters. The per-agent part lives here, in objects a
-:class:`~agents.common.workers.WorkerPool` runs (in this process, or each in its own Ray actor):
+`WorkerPool` runs (in this process, or each in its own Ray actor):
 
-* :class:`TabularAgentWorker` samples a Monte-Carlo episode of its task (:class:`EnvEpisodes` in the task's
-  environment, or :class:`ModelEpisodes` from a known model), estimates ``g_i`` with :func:`monte_carlo_gradient`
+* `TabularAgentWorker` samples a Monte-Carlo episode of its task (`EnvEpisodes` in the task's
+  environment, or `ModelEpisodes` from a known model), estimates ``g_i`` with `monte_carlo_gradient`
   and applies Eq. 9 to the mixed parameters it is handed;
-* :class:`DeepAgentWorker` holds one stable-baselines3 learner on its task's environments, runs its local step and
+* `DeepAgentWorker` holds one stable-baselines3 learner on its task's environments, runs its local step and
   applies Eq. 9 to its own policy.
 
-The driver classes (:class:`~agents.dcpg.tabular.TabularDCPG`, :class:`~agents.dcpg.deep.DeepDCPG`) route the
-consensus messages through a :class:`~agents.common.communication.Communicator`; a
-:class:`~agents.common.deployment.Deployment` builds that communicator and the worker pool from one ``backend`` name.
+The driver classes (`TabularDCPG`, `DeepDCPG`) route the
+consensus messages through a `Communicator`; a
+`Deployment` builds that communicator and the worker pool from one ``backend`` name.
 Torch and stable-baselines3 are imported only by the deep worker's methods, so the tabular method never loads them.
 """
 
@@ -46,7 +46,7 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------------ tabular agents
 class ModelEpisodes:
-    """Episodes sampled from a known model (for agents given a :class:`TabularMDP`)."""
+    """Episodes sampled from a known model (for agents given a `TabularMDP`)."""
 
     def __init__(self, model: TabularMDP, start: np.ndarray, max_steps: int) -> None:
         self.model, self.start, self.max_steps = model, start, max_steps
@@ -58,7 +58,7 @@ class ModelEpisodes:
 
 
 class EnvEpisodes:
-    """Episodes played in the task's Gymnasium environment (for agents given a :class:`Task`)."""
+    """Episodes played in the task's Gymnasium environment (for agents given a `Task`)."""
 
     def __init__(self, task: Task, start: np.ndarray, max_steps: int, seed: int) -> None:
         import gymnasium as gym
@@ -115,7 +115,7 @@ class TabularAgentWorker:
     """One tabular DCPG agent with Monte-Carlo gradients: its episode sampler and its own random generator.
 
     Args:
-        episodes: where the agent's episodes come from (:class:`EnvEpisodes` or :class:`ModelEpisodes`).
+        episodes: where the agent's episodes come from (`EnvEpisodes` or `ModelEpisodes`).
         gamma: the task's discount factor.
         lam: regularization weight ``lambda``.
         discount_weighting: keep the ``gamma^t`` factor of the estimator.
@@ -143,7 +143,7 @@ class TabularAgentWorker:
 class DeepAgentWorker:
     """One deep DCPG agent: a stable-baselines3 learner (PPO, A2C or REINFORCE) on its task's environments.
 
-    The learner is built by :meth:`setup`, inside the worker's process and random streams (the driver only ships the
+    The learner is built by `setup`, inside the worker's process and random streams (the driver only ships the
     recipe). The learner's ``seed`` then seeds those streams, so the agent draws exactly what it would alone.
 
     Args:
@@ -151,7 +151,7 @@ class DeepAgentWorker:
         task: this agent's task.
         algo: ``"reinforce"``, ``"a2c"`` or ``"ppo"``.
         algo_kwargs: the algorithm's arguments (``learning_rate``, ``n_steps``, ``gamma``, ``ent_coef``,
-            ``policy_kwargs`` and its own), as :class:`~agents.dcpg.deep.DeepDCPG` assembles them.
+            ``policy_kwargs`` and its own), as `DeepDCPG` assembles them.
         n_envs: parallel sub-envs on the task.
         env_kwargs: arguments of the environment.
         mix: which parameters make up ``theta`` (``"policy"`` or ``"all"``).
@@ -204,7 +204,7 @@ class DeepAgentWorker:
         return parameters_to_vector(self.model.policy.parameters()).detach().clone()
 
     def load_policy_state(self, vector: torch.Tensor) -> None:
-        """Load a :meth:`policy_state` vector (used to give every agent the same initial network)."""
+        """Load a `policy_state` vector (used to give every agent the same initial network)."""
         from torch.nn.utils import vector_to_parameters
 
         vector_to_parameters(vector.detach().clone(), self.model.policy.parameters())

@@ -29,7 +29,7 @@ def single_blas_thread() -> Iterator[None]:
 
 
 def setting(domain: str) -> Any:
-    """The paper-002 setting of ``domain`` (see :mod:`mtenvs.control.paper002`)."""
+    """The paper-002 setting of ``domain`` (see `mtenvs.control.paper002`)."""
     from mtenvs.control.paper002 import paper002_setting
 
     return paper002_setting(domain)

@@ -41,7 +41,7 @@ from mtenvs.runner import (
 
 @dataclass(frozen=True)
 class Config:
-    """Budget and hyperparameters (as :mod:`agents.experiments.lifelong_rewards`)."""
+    """Budget and hyperparameters (as `agents.experiments.lifelong_rewards`)."""
 
     seeds: Count = 5
     domains: Annotated[tuple[str, ...], MinLen(1)] = ("Helicopter",)

@@ -5,12 +5,12 @@
 their models; the reward is the aggregate's accuracy on the evaluation set. Tasks differ in the split of the data among
 the clients (``split_seed``).
 
-Per seed, PPO with the permutation-invariant policy (:class:`agents.perminv.PermutationInvariantPolicy`: a shared GRU
+Per seed, PPO with the permutation-invariant policy (`agents.perminv.PermutationInvariantPolicy`: a shared GRU
 with 10 units over each client's last 5 evaluation accuracies, concatenated with its previous weight and data share;
 Dirichlet weights; pooled critic) is trained
 
-* ``mtl``: on the family's ``train`` tasks, drawn by a :class:`~agents.perminv.PrioritizedTasks` with α = 0 (the
-  paper reports plain MTL for federated learning) through :class:`~agents.perminv.ISPPO`;
+* ``mtl``: on the family's ``train`` tasks, drawn by a `PrioritizedTasks` with α = 0 (the
+  paper reports plain MTL for federated learning) through `ISPPO`;
 * ``stl``: on one training task, with the same number of environment steps.
 
 Both are then run deterministically on ``eval_tasks`` unseen tasks of the ``test`` set next to FedAvg (uniform weights);

@@ -5,7 +5,7 @@ Real data: daily closes of 20 S&P 500 stocks (1990-2022) shipped with ``skfolio`
 WMT XOM) and into a training period (to 2017) and a held-out period (2018-01-02 to 2022-12-28, 1,257 days).
 
 Per seed, ``train_tasks`` portfolios of 5 training stocks are drawn; the methods are trained on their training
-period with the direct policy gradient (:class:`agents.perminv.direct_pg.PortfolioPG`, the paper's RNN network):
+period with the direct policy gradient (`agents.perminv.direct_pg.PortfolioPG`, the paper's RNN network):
 
 * ``pmtl``: one network for all tasks, prioritized task sampling (α = 0.5, β = 1, γ_s = 0.2);
 * ``mtl``: the same with uniform task sampling (α = 0);

@@ -3,7 +3,7 @@
 The synthetic allocation task (``mtenvs/EntityAllocation-v0``: 10 entities, reward ``Σ x_i a_i − β_i a_i log a_i``
 plus N(0, 0.1²) noise, ``β_i = 0.1 + ε (i − 1)/9``). For each ε and seed one stream of real samples is drawn from the
 environment (states from the env, actions ~ Dirichlet(1), i.e. "i.i.d. from the state-action space"). LSPI
-(:class:`agents.perminv.AllocationLSPI`, γ = 0 since states are i.i.d.) is fitted on
+(`agents.perminv.AllocationLSPI`, γ = 0 since states are i.i.d.) is fitted on
 
 * **real**: the first N real samples, N = 20 … 2000;
 * **permuted**: the first 20 real samples plus random permutations of them (the same σ applied to x and a, the reward

@@ -22,9 +22,9 @@ sends its new ``x_i`` to its neighbours. Both ends of an edge apply the same dua
 ``C`` with ``C^T C = mean_i Q_i`` (Cholesky), and run on ``phi = C x``; this leaves the fixed point unchanged and
 makes ``rho = 1`` match the curvature (notes-002 Q8: a scalar ``rho`` on ill-conditioned ``Q_i`` stalls).
 
-What a node computes is :class:`ConsensusNode` (its data, ``phi_i``, its copies of neighbours' values and duals);
-:func:`drive_consensus` is the loop that calls the nodes and carries their messages through the communicator, so the
-nodes can live in this process (:func:`consensus_admm`) or in workers of their own (ePG-ELLA's processor nodes).
+What a node computes is `ConsensusNode` (its data, ``phi_i``, its copies of neighbours' values and duals);
+`drive_consensus` is the loop that calls the nodes and carries their messages through the communicator, so the
+nodes can live in this process (`consensus_admm`) or in workers of their own (ePG-ELLA's processor nodes).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _check_inputs(quadratics: Mapping[int, np.ndarray], linears: Mapping[int, np
 class ConsensusNode:
     """Node ``i``'s side of one consensus problem: its ``(Q_i, b_i)``, its ``phi_i``, its copies of the neighbours'
     latest values and of the duals ``lam`` of its incident edges. Everything a node computes happens here; the
-    messages between nodes are carried by :func:`drive_consensus`.
+    messages between nodes are carried by `drive_consensus`.
 
     Args:
         node: this node's id in ``graph``.
@@ -182,7 +182,7 @@ class ConsensusNode:
 
 #: ``call(method, requests, inbox)``: deliver ``inbox[node][problem]`` (``{source: message}``) to the nodes called,
 #: then run ``ConsensusNode.<method>(*args)`` for every ``requests[node][problem] = args``; results as
-#: ``{node: {problem: result}}``. In process it is :func:`run_node_requests` per node; a worker pool runs it inside
+#: ``{node: {problem: result}}``. In process it is `run_node_requests` per node; a worker pool runs it inside
 #: each node's worker.
 NodeCall = Callable[[Callable[..., Any], Mapping[int, Mapping[Hashable, tuple]],
                      Mapping[int, Mapping[Hashable, Mapping[int, Any]]]], dict[int, dict[Hashable, Any]]]
@@ -193,7 +193,7 @@ NODE_STEPS = (ConsensusNode.get_quadratic, ConsensusNode.open, ConsensusNode.ste
 
 def run_node_requests(problems: Mapping[Hashable, ConsensusNode], method: Callable[..., Any],
                       requests: Mapping[Hashable, tuple], inbox: Mapping[Hashable, Mapping[int, Any]]) -> dict[Hashable, Any]:
-    """One node's part of a :data:`NodeCall`: take in its mail, then run ``method`` (a `ConsensusNode` method given
+    """One node's part of a `NodeCall`: take in its mail, then run ``method`` (a `ConsensusNode` method given
     by reference, e.g. `ConsensusNode.step`) on the problems requested."""
     if method not in NODE_STEPS:
         raise ValueError(f"method must be one of {[f.__qualname__ for f in NODE_STEPS]}; got {method!r}")
@@ -204,7 +204,7 @@ def run_node_requests(problems: Mapping[Hashable, ConsensusNode], method: Callab
 
 def drive_consensus(call: NodeCall, problems: Sequence[Hashable], graph: Graph, comm: Communicator, *,
                     iterations: int = 50, tol: float | None = None, precondition: bool = True) -> dict[Hashable, ADMMResult]:
-    """The ADMM loop of :func:`consensus_admm` for independent ``problems`` side by side, nodes reached via ``call``.
+    """The ADMM loop of `consensus_admm` for independent ``problems`` side by side, nodes reached via ``call``.
 
     Every message between nodes goes through ``comm`` exactly as if the problems ran one after another (per problem:
     one all-reduce, one exchange, one round per Gauss-Seidel wave and iteration, two rounds per stopping test); a
@@ -321,7 +321,7 @@ def distributed_operating_point(
 ) -> ADMMResult:
     """Algorithm 1: the operating point ``theta~*`` of one task from node-local ``(G_i, g_i)`` (Eq. 3).
 
-    ``kwargs`` go to :func:`consensus_admm`. The centralised answer is ``(sum_i G_i)^{-1} sum_i g_i``.
+    ``kwargs`` go to `consensus_admm`. The centralised answer is ``(sum_i G_i)^{-1} sum_i g_i``.
     """
     return consensus_admm({i: s[0] for i, s in statistics.items()}, {i: s[1] for i, s in statistics.items()},
                           graph, comm, **kwargs)  # type: ignore[arg-type]

@@ -54,7 +54,7 @@ class PolicySearchLearner(Method):
     name = "base"
     unit: ClassVar[str] = "iteration"
     _resources: ClassVar[tuple[str, ...]] = ("sampler",)
-    #: Whether :meth:`learn` samples every task here in one batch (else the learner's nodes do).
+    #: Whether `learn` samples every task here in one batch (else the learner's nodes do).
     samples_in_driver = True
 
     def __init__(self, env_id: str, tasks: Sequence[Any], *, n_trajectories: int = 50, horizon: int = 150,
@@ -126,7 +126,7 @@ class PolicySearchLearner(Method):
     # --- one iteration -------------------------------------------------------------------------------------------
 
     def _learn_unit(self) -> dict[str, Any]:
-        """One iteration: sample every task once, update; the record is appended to :attr:`history`."""
+        """One iteration: sample every task once, update; the record is appended to `history`."""
         tic = time.perf_counter()
         traj = self.sampler.sample(self.policy, self.thetas, self.rng)
         sampled = time.perf_counter()

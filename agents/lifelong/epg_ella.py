@@ -16,7 +16,7 @@ Tasks are owned by the nodes of a processor graph (task ``j`` on node ``j mod n`
 of the task's trajectories, and only Algorithm 2 runs over the graph. Every message goes through ``comm``
 (its ``stats`` count rounds and bytes); trajectories are assumed to be sampled where they are used.
 
-Each node is a :class:`~agents.lifelong.workers.ProcessorNode` in a worker pool: its tasks' rollouts and every
+Each node is a `ProcessorNode` in a worker pool: its tasks' rollouts and every
 node-local step of both algorithms run in its worker (its own Ray actor with ``backend="ray"``), while this class
 drives the iterations and the ADMM loops and routes the messages between nodes through ``comm``. The consensus
 problems of Algorithm 1 (one per task) run side by side, each with its own rounds, messages and stopping test.
@@ -47,13 +47,13 @@ class EPGELLA(PolicySearchLearner):
     """Distributed lifelong policy search (Algorithms 1 and 2 over ``graph``), one worker per processor node.
 
     Args:
-        latent_dim: as :class:`agents.lifelong.PGELLA`.
-        mu1: as :class:`agents.lifelong.PGELLA`.
-        mu2: as :class:`agents.lifelong.PGELLA`.
+        latent_dim: as `agents.lifelong.PGELLA`.
+        mu1: as `agents.lifelong.PGELLA`.
+        mu2: as `agents.lifelong.PGELLA`.
         graph: the processor graph; default ``chain_plus_random_edges(num_nodes, extra_edges, seed)``.
         num_nodes: the default graph's number of nodes (paper: 10).
         extra_edges: the default graph's random edges on top of the chain (paper: 20).
-        rho: ADMM penalty on the preconditioned problems (see :func:`agents.lifelong.admm.consensus_admm`).
+        rho: ADMM penalty on the preconditioned problems (see `agents.lifelong.admm.consensus_admm`).
         admm_iterations: cap ``K`` of both ADMM loops; ``admm_tol``: their early-stopping tolerance.
         operating_point: ``"consensus"`` (Algorithm 1) or ``"owner"``.
         comm: the communicator (default: one of ``backend``, owned and closed by this learner).
@@ -61,10 +61,10 @@ class EPGELLA(PolicySearchLearner):
             optional extra). Same results on both.
         backend_options: for ``"ray"``: ``address`` (join a cluster), ``checkpoint_every`` (worker checkpoints
             every so many calls; default 0: at the end of every iteration), ``max_restarts``, ``actor_options``.
-        **kwargs: other arguments as :class:`agents.lifelong.base.PolicySearchLearner`.
+        **kwargs: other arguments as `agents.lifelong.base.PolicySearchLearner`.
 
-    The policies, codes and basis copies live in the nodes' workers; :attr:`thetas`, :attr:`coefficients` and
-    :attr:`bases` are the driver's copies, refreshed at the end of every iteration. Call :meth:`close` when done.
+    The policies, codes and basis copies live in the nodes' workers; `thetas`, `coefficients` and
+    `bases` are the driver's copies, refreshed at the end of every iteration. Call `close` when done.
     """
 
     name = "ePG-ELLA"
@@ -125,7 +125,7 @@ class EPGELLA(PolicySearchLearner):
 
     def _node_call(self, method: Callable[..., Any], requests: Mapping[int, Mapping[Hashable, tuple]],
                    inbox: Mapping[int, Mapping[Hashable, Mapping[int, Any]]]) -> dict[int, dict[Hashable, Any]]:
-        """The consensus steps run inside the nodes' workers (see :func:`agents.lifelong.admm.drive_consensus`)."""
+        """The consensus steps run inside the nodes' workers (see `agents.lifelong.admm.drive_consensus`)."""
         return self.pool.map(ProcessorNode.admm, {i: (method, requests[i], inbox.get(i, {})) for i in requests})
 
     def _by_owner(self, tasks: Sequence[int]) -> dict[int, tuple[list[int]]]:
@@ -193,7 +193,7 @@ class EPGELLA(PolicySearchLearner):
         return [merged[j] for j in range(self.num_tasks)]
 
     def _learn_unit(self) -> dict[str, Any]:
-        """One iteration, rollouts in the nodes' workers; the record is appended to :attr:`history`.
+        """One iteration, rollouts in the nodes' workers; the record is appended to `history`.
 
         A run saved with `learn(..., checkpoint_path=...)` or `save` holds the driver's state, every node's worker
         and the communication counts, so it continues exactly as an uninterrupted run.

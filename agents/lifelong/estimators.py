@@ -1,12 +1,12 @@
 """What one batch of trajectories tells a linear Gaussian policy: gradients, weights, operating points, Hessians.
 
-* :func:`enac_gradient`: episodic Natural Actor-Critic (Peters & Schaal 2008, the paper's base learner): the
+* `enac_gradient`: episodic Natural Actor-Critic (Peters & Schaal 2008, the paper's base learner): the
   least-squares fit ``[psi_n^T, 1] [w; J] ~ R_n`` with ``psi_n = sum_m grad log pi(u_m | x_m)``; ``w`` is the
   natural gradient ``F^{-1} grad J``.
-* :func:`reinforce_gradient`: episodic REINFORCE with the mean-return baseline, ``grad J``.
-* :func:`trajectory_weights`: non-negative weights from the (negative) trajectory scores (notes-002 Q6), by
-  default from their :func:`advantages` over a start-state baseline.
-* :func:`weighted_statistics`: ``G = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} Phi`` and
+* `reinforce_gradient`: episodic REINFORCE with the mean-return baseline, ``grad J``.
+* `trajectory_weights`: non-negative weights from the (negative) trajectory scores (notes-002 Q6), by
+  default from their `advantages` over a start-state baseline.
+* `weighted_statistics`: ``G = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} Phi`` and
   ``g = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} u`` (notes-002 §2.2, global normalisation of Q15), whose
   ratio ``G^{-1} g`` is the reward-weighted-regression operating point and whose ``G`` is the Hessian ``H_j`` of Eq. 2.
 """
@@ -39,7 +39,7 @@ def initial_state_features(traj: Trajectories) -> np.ndarray:
 
 
 def advantages(traj: Trajectories, baseline: bool = True) -> np.ndarray:
-    """Trajectory scores minus their least-squares fit on :func:`initial_state_features` (``baseline=True``), or
+    """Trajectory scores minus their least-squares fit on `initial_state_features` (``baseline=True``), or
     minus their mean. Random start states, not actions, dominate the spread of raw scores on these tasks."""
     scores = traj.scores
     if not baseline or traj.states.shape[1] <= initial_state_features(traj).shape[1]:
@@ -54,7 +54,7 @@ def enac_gradient(policy: LinearGaussianPolicy, theta: np.ndarray, traj: Traject
 
     Solves ``[psi_n^T, phi(x_0^n)^T] [w; v] ~ R_n`` in the least-squares sense (pseudo-inverse, notes-002 §2.6);
     ``phi = 1`` is the paper's constant ``J``, and ``baseline=True`` adds the quadratic start-state features of
-    :func:`initial_state_features` (Peters & Schaal's start-state baseline; it leaves ``w`` unbiased because
+    `initial_state_features` (Peters & Schaal's start-state baseline; it leaves ``w`` unbiased because
     ``E[psi | x_0] = 0``) when there are more trajectories than features.
     """
     psi = _trajectory_scores(policy, theta, traj)

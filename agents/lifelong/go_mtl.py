@@ -20,7 +20,7 @@ from agents.lifelong.policy import Trajectories
 
 class GOMTL(PGELLA):
     """Batch alternating minimisation of Eq. 2; ``alternations`` caps the (s, L) rounds per iteration, which stop
-    early when ``||L_new - L||_F <= tol ||L||_F``. Other arguments as :class:`PGELLA`."""
+    early when ``||L_new - L||_F <= tol ||L||_F``. Other arguments as `PGELLA`."""
 
     name = "GO-MTL"
 

@@ -24,7 +24,7 @@ def vec(matrix: np.ndarray) -> np.ndarray:
 
 
 def mat(vector: np.ndarray, d: int, p: int) -> np.ndarray:
-    """The inverse of :func:`vec`: a length-``d p`` vector back to a ``d x p`` matrix."""
+    """The inverse of `vec`: a length-``d p`` vector back to a ``d x p`` matrix."""
     vector = np.asarray(vector, dtype=float)
     if vector.shape != (d * p,):
         raise ValueError(f"mat: vector must have shape ({d * p},) for d={d}, p={p}; got {vector.shape}")

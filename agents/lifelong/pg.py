@@ -13,7 +13,7 @@ Estimator = Literal["enac", "reinforce"]
 
 class PG(PolicySearchLearner):
     """``theta_j <- theta_j + sqrt(2 eps / d_j^T F d_j) d_j`` per task, ``d_j`` the eNAC natural gradient (default) or the
-    REINFORCE gradient of the task's own trajectories. Arguments as :class:`PolicySearchLearner`, plus
+    REINFORCE gradient of the task's own trajectories. Arguments as `PolicySearchLearner`, plus
     ``estimator`` (``"enac"`` or ``"reinforce"``)."""
 
     name = "PG"

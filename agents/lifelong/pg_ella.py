@@ -29,7 +29,7 @@ from agents.lifelong.policy import Trajectories
 class PGELLA(PolicySearchLearner):
     """Online PG-ELLA with latent dimension ``latent_dim`` (p), LASSO weight ``mu1`` and ridge weight ``mu2``.
 
-    Other arguments as :class:`PolicySearchLearner`. ``basis`` is ``L`` (``d x p``); ``coefficients`` the ``s_t``.
+    Other arguments as `PolicySearchLearner`. ``basis`` is ``L`` (``d x p``); ``coefficients`` the ``s_t``.
     """
 
     name = "PG-ELLA"

@@ -2,11 +2,11 @@
 
 Node ``i`` owns the tasks ``j`` with ``j mod n = i``: their environments (one batched sampler over its own tasks),
 their policies ``theta_j = L_i s_j``, operating points ``alpha_j`` (``theta*_j``) and Hessians ``H_j``, the coefficients
-``s_j``, its copy ``L_i`` of the shared basis, and its side (:class:`~agents.lifelong.admm.ConsensusNode`) of every
+``s_j``, its copy ``L_i`` of the shared basis, and its side (`ConsensusNode`) of every
 consensus problem it takes part in: one per task in Algorithm 1, the basis in Algorithm 2. Rollouts and every
 node-local step of both algorithms run here, so on ``backend="ray"`` they run inside the node's actor; the
-:class:`~agents.lifelong.EPGELLA` driver only carries the messages between nodes (through its communicator) and
-the hand-over of trajectory shares (see :meth:`ProcessorNode.share_statistics`).
+`EPGELLA` driver only carries the messages between nodes (through its communicator) and
+the hand-over of trajectory shares (see `ProcessorNode.share_statistics`).
 
 Random streams are the node's own generators (rollouts and the random split of trajectories; greedy evaluation;
 the zero-column re-draws, seeded alike on every node), so a node's results depend only on its state and its inputs.
@@ -173,7 +173,7 @@ class ProcessorNode:
 
     def admm(self, method: Callable[..., Any], requests: Mapping[Hashable, tuple],
              inbox: Mapping[Hashable, Mapping[int, Any]]) -> dict[Hashable, Any]:
-        """This node's part of a consensus step (see :func:`agents.lifelong.admm.drive_consensus`)."""
+        """This node's part of a consensus step (see `agents.lifelong.admm.drive_consensus`)."""
         return run_node_requests(self.problems, method, requests, inbox)
 
     def adopt_operating_points(self, gathered: Mapping[int, Mapping[int, np.ndarray]]

@@ -1,13 +1,13 @@
 """Least-squares value iteration for linear MDPs, and the cooperative methods of papers 000 and 001.
 
-* :mod:`~agents.lsvi.ridge` — ridge statistics Λ = λI + Σφφᵀ with incremental Λ⁻¹ and log det Λ;
-* :mod:`~agents.lsvi.core` — the LSVI backward pass with the elliptical bonus, episodes on finite linear MDPs;
-* :mod:`~agents.lsvi.distmt` — DistMT-LSVI (paper 000, Algorithms 1–4);
-* :mod:`~agents.lsvi.coop` — Coop-LSVI on parallel MDPs (paper 001, Algorithms 1 and 3): its agent, server, driver and baselines;
-* :mod:`~agents.lsvi.mmdp` — Coop-LSVI on a multi-agent MDP by random scalarizations (paper 001, Algorithm 2);
-* :mod:`~agents.lsvi.workers` — the agents and servers of papers 000 and 001 as workers (in process or Ray actors);
-* :mod:`~agents.lsvi.deployment` — the drivers' base: a method whose nodes are workers, and access to them;
-* :mod:`~agents.lsvi.theory` — the papers' formulas for β, K, T, communication and regret bounds.
+* `ridge` — ridge statistics Λ = λI + Σφφᵀ with incremental Λ⁻¹ and log det Λ;
+* `core` — the LSVI backward pass with the elliptical bonus, episodes on finite linear MDPs;
+* `distmt` — DistMT-LSVI (paper 000, Algorithms 1–4);
+* `coop` — Coop-LSVI on parallel MDPs (paper 001, Algorithms 1 and 3): its agent, server, driver and baselines;
+* `mmdp` — Coop-LSVI on a multi-agent MDP by random scalarizations (paper 001, Algorithm 2);
+* `workers` — the agents and servers of papers 000 and 001 as workers (in process or Ray actors);
+* `deployment` — the drivers' base: a method whose nodes are workers, and access to them;
+* `theory` — the papers' formulas for β, K, T, communication and regret bounds.
 """
 
 from agents.lsvi.coop import CoopHistory, CoopLSVI, HeterogeneousCoopLSVI, always_communicating, independent_agents

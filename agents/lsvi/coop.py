@@ -13,14 +13,14 @@ the episode every agent sends its pending tuples W^m_h to the server, which broa
 
 * Algorithm 1 (homogeneous or small heterogeneity, Theorems 1–2): all agents share the feature table φ(x, a); pooled
   tuples keep their generating agent's reward (notes-001 Q30). For heterogeneity ξ, enlarge β
-  (:func:`~agents.lsvi.theory.coop_beta` with ``xi``).
+  (`coop_beta` with ``xi``).
 * Algorithm 3 (large heterogeneity, Theorem 3): agent n's features are φ̃(n, x, a) = [φ(x, a); κ(n)]; every agent
   regresses over (n, x, a) and bootstraps with the generating agent's context, V_{m,h+1}(n, x'). Rows of the feature
   table are then (n, x) pairs, row n·|S| + x.
 
 ``threshold=0`` synchronizes after every episode (always-communicating baseline) and ``threshold=inf`` never
 (independent LSVI-UCB agents). Messages carry (n, x, a, r, x') per step and go through a
-:class:`~agents.common.communication.Communicator`; a synchronization is one gather and one broadcast.
+`Communicator`; a synchronization is one gather and one broadcast.
 
 The module reads top to bottom: `CoopAgent` (one agent's plan, act and test, Eqs. 1–7), `CoopServer` (the union at a
 synchronization), then `CoopLSVI`, whose episode calls the nodes through the worker pool with method references
@@ -140,7 +140,7 @@ class CoopServer:
     """The Coop-LSVI server: the union W^h of a synchronization, and the synchronized statistics λI + S_h.
 
     Args:
-        features: the agents' feature table (as for :class:`CoopAgent`).
+        features: the agents' feature table (as for `CoopAgent`).
         horizon: H.
         lam: the ridge parameter λ.
     """
@@ -197,10 +197,10 @@ class CoopLSVI(PooledRun):
     agents absorbing it) around one gather and one broadcast through the communicator.
 
     Args:
-        tasks: agent m's MDP: a :class:`~mtenvs.linear.model.LinearMDP` (episodes sampled from its tables) or a
+        tasks: agent m's MDP: a `LinearMDP` (episodes sampled from its tables) or a
             Gymnasium env of a linear family running one task (episodes from the env); equal horizons and sizes.
         threshold: the synchronization threshold S ≥ 0 (``0``: every episode; ``math.inf``: never).
-        beta: the bonus scale β (theory: :func:`~agents.lsvi.theory.coop_beta`).
+        beta: the bonus scale β (theory: `coop_beta`).
         lam: the ridge parameter λ (1 in the paper).
         agent_features: ``True`` for Algorithm 3 (each task's own features [φ; κ(m)]), ``False`` for Algorithm 1
             (shared φ); ``None`` picks Algorithm 1 exactly when all tasks have identical features.
@@ -210,7 +210,7 @@ class CoopLSVI(PooledRun):
             messages through Ray's object store); same results on both.
         backend_options: Ray options (``address``, ``checkpoint_every`` — here 25 pool calls unless given —,
             ``max_restarts``, ``actor_options``, further ``ray.init`` options; see
-            :class:`~agents.common.deployment.Deployment`).
+            `Deployment`).
     """
 
     unit = "episode"

@@ -10,7 +10,7 @@ One backward pass (paper 000 Algorithms 2–3; paper 001 Eqs. 1–6), for h = H,
 
 The state space is finite, so Q_h is evaluated on the whole feature table ``(S, A, d)`` at once (one einsum over
 states and actions), and the regression targets of all past samples are a gather ``V_{h+1}[s']`` followed by one
-matrix–vector product. Λ_h⁻¹ comes from :class:`~agents.lsvi.ridge.RidgeStatistics`, updated incrementally.
+matrix–vector product. Λ_h⁻¹ comes from `RidgeStatistics`, updated incrementally.
 
 States are integer rows of the feature table; a method whose features also depend on who generated a sample (paper
 001 Algorithm 3, ``[φ(x, a); κ(n)]``) flattens (n, x) into one row index.
@@ -191,7 +191,7 @@ def lsvi_backward(features: np.ndarray, buffers: Sequence[TransitionBuffer], sta
 
 
 class EpisodeSampler:
-    """Draws episodes of a :class:`~mtenvs.linear.model.LinearMDP`: the agent sees only rewards and next states.
+    """Draws episodes of a `LinearMDP`: the agent sees only rewards and next states.
 
     The next state is drawn by inverting the cumulative transition row with one uniform number (as the
     ``mtenvs/Linear*`` environments do), so a trajectory costs H uniforms of ``rng`` and no environment overhead.
@@ -242,7 +242,7 @@ class EnvSampler:
 
 
 def make_sampler(task: Any) -> tuple[Any, EpisodeSampler | EnvSampler]:
-    """``(model, sampler)`` for a :class:`~mtenvs.linear.model.LinearMDP` or a Gymnasium env of a linear family.
+    """``(model, sampler)`` for a `LinearMDP` or a Gymnasium env of a linear family.
 
     The model gives the known feature map φ to the agent and the exact values to the evaluation; episodes come from
     the sampler.

@@ -1,6 +1,6 @@
-"""What the cooperative LSVI drivers share on top of their :class:`~agents.common.deployment.Deployment`.
+"""What the cooperative LSVI drivers share on top of their `Deployment`.
 
-:class:`PooledRun` is a method (`agents.common.method.Method`: `learn`, checkpoints, `save` / `load`) whose nodes are
+`PooledRun` is a method (`agents.common.method.Method`: `learn`, checkpoints, `save` / `load`) whose nodes are
 workers, with access to a worker's state, also after the run is closed.
 """
 
@@ -28,7 +28,7 @@ def node_seeds(seed: int | None, count: int) -> tuple[int, list[np.random.SeedSe
 class PooledRun(Method):
     """Shared by the drivers whose nodes are workers: ``self.deployment`` holds the pool and the communicator.
 
-    Subclasses set :attr:`deployment` and :attr:`comm` and implement one unit of work (`Method._learn_unit`).
+    Subclasses set `deployment` and `comm` and implement one unit of work (`Method._learn_unit`).
     """
 
     deployment: Deployment

@@ -2,18 +2,18 @@
 
 Each round t, agent i is handed an unknown task m_{i,t} and
 
-1. explores it reward-free for K_1 episodes (:func:`exploration_phase`, Alg. 2) and plans on the data with β_1
-   (:func:`planning`, Alg. 3), giving the optimistic estimate V^{1,t}_{1,i}(s_0) (Alg. 1 lines 3–4);
+1. explores it reward-free for K_1 episodes (`exploration_phase`, Alg. 2) and plans on the data with β_1
+   (`planning`, Alg. 3), giving the optimistic estimate V^{1,t}_{1,i}(s_0) (Alg. 1 lines 3–4);
 2. sends (θ^{1,t}, Λ^{1,t}, V^{1,t}_1(s_0)) to the server (line 5), which tests V against the value sets G_m of the
    labels found so far (line 6): within c_Sep/2 of every V in some G_m means "task m, seen before";
 3. if seen, plays the stored policy F_m (lines 7–9); otherwise explores again for K_2 episodes, plans with β_2 and
    sends (θ^{2,t}, Λ^{2,t}) to the server (lines 11–14);
-4. the server groups the round's values into labels (:meth:`DistMTServer.group`, Alg. 4) and broadcasts the
+4. the server groups the round's values into labels (`DistMTServer.group`, Alg. 4) and broadcasts the
    statistics of every new label to all agents (lines 15–17).
 
-Every agent and the server is a worker (:class:`DistMTAgent`, :class:`DistMTServerNode`), in this process or in a Ray
+Every agent and the server is a worker (`DistMTAgent`, `DistMTServerNode`), in this process or in a Ray
 actor each; every
-message between them passes through a :class:`~agents.common.communication.Communicator`, which counts rounds and
+message between them passes through a `Communicator`, which counts rounds and
 bytes.
 Deviations, all from notes-000 §6: Planning takes β explicitly (β_1 for phase-1 data, β_2 for phase-2 data); the
 datasets keep next states; in Group only agents that ran phase 2 may open a label, agents matched at line 6 add
@@ -186,7 +186,7 @@ class DistMTAgent:
 
 
 class DistMTServerNode:
-    """The DistMT-LSVI server as a node: its :class:`~agents.lsvi.distmt.DistMTServer` state, the line-6 test, Group.
+    """The DistMT-LSVI server as a node: its `DistMTServer` state, the line-6 test, Group.
 
     Args:
         c_sep: the separability constant c_Sep.
@@ -239,20 +239,20 @@ class DistMTLSVI(PooledRun):
     The method contract (`agents.common.method.Method`) with the unit "round"; a record's `info` is the round's
     `RoundRecord`.
 
-    Every agent and the server is a worker (:mod:`agents.lsvi.workers`): agent i's environments, episodes, planning
+    Every agent and the server is a worker (`agents.lsvi.workers`): agent i's environments, episodes, planning
     and label table live in its worker, the label sets in the server's (node ``comm.server``); this driver hands each
     agent its task, calls the workers and routes every message between them through the communicator.
 
     Args:
-        tasks: the M tasks, :class:`~mtenvs.linear.model.LinearMDP` models or Gymnasium envs of a linear family, with
+        tasks: the M tasks, `LinearMDP` models or Gymnasium envs of a linear family, with
             equal features, horizon and start state. Agents only run episodes in them; task ids stay hidden.
         n_agents: N.
         c_sep: the separability constant c_Sep (Assumption 2).
-        episodes_phase1: K_1 (see :func:`~agents.lsvi.theory.distmt_episodes` for the theory).
+        episodes_phase1: K_1 (see `distmt_episodes` for the theory).
         episodes_phase2: K_2.
-        beta1: β_1 (see :func:`~agents.lsvi.theory.distmt_beta`).
+        beta1: β_1 (see `distmt_beta`).
         beta2: β_2.
-        epsilon: the target accuracy ε, used by :meth:`covered_tasks` (and nothing else: it enters the algorithm only
+        epsilon: the target accuracy ε, used by `covered_tasks` (and nothing else: it enters the algorithm only
             through K_2 and β_2).
         delta: failure probability δ, for the default number of rounds T = 6 M ln(M/δ)/N.
         lam: the ridge parameter λ (1 in the paper).
@@ -263,7 +263,7 @@ class DistMTLSVI(PooledRun):
         backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor,
             messages through Ray's object store); same results on both.
         backend_options: Ray options (``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options``, further
-            ``ray.init`` options; see :class:`~agents.common.deployment.Deployment`).
+            ``ray.init`` options; see `Deployment`).
     """
 
     unit = "round"

@@ -78,7 +78,7 @@ class MMDPHistory:
 
 
 class MultiAgentCoopLSVI(Method):
-    """Algorithm 2 of paper 001 on a :class:`~mtenvs.linear.multiagent.LinearMultiAgentMDP`.
+    """Algorithm 2 of paper 001 on a `LinearMultiAgentMDP`.
 
     The method contract (`agents.common.method.Method`) with the unit "episode".
 

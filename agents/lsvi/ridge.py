@@ -5,10 +5,10 @@ For features φ_1..φ_n ∈ R^d the regularized Gram matrix is
     Λ = λ I + Σ_τ φ_τ φ_τᵀ                                          (paper 000 §2.6; paper 001 Eq. 4)
 
 and LSVI needs Λ⁻¹ (the ridge solution w = Λ⁻¹ Σ φ_τ y_τ and the elliptical bonus ‖φ‖_{Λ⁻¹}) and log det Λ (paper
-001's synchronization tests). :class:`RidgeStatistics` keeps Λ⁻¹ and log det Λ current under rank-k updates with the
+001's synchronization tests). `RidgeStatistics` keeps Λ⁻¹ and log det Λ current under rank-k updates with the
 Woodbury identity (Sherman–Morrison for k = 1) and the matrix determinant lemma, so adding k < d samples costs
 O(k d² + k³) instead of the O(d³) of a fresh factorization (for k ≥ d the update refactorizes). SciPy has no
-rank-k update of an inverse or of a Cholesky factor, so the update is written here; :meth:`RidgeStatistics.refresh`
+rank-k update of an inverse or of a Cholesky factor, so the update is written here; `RidgeStatistics.refresh`
 recomputes both from Λ with a Cholesky factorization (``scipy.linalg.cho_factor``) and is what the direct path and
 the tests compare against.
 """

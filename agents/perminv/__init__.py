@@ -1,14 +1,14 @@
 """Permutation-invariant multi-task learning for resource allocation (paper 004).
 
-* :mod:`~agents.perminv.network`: the shared per-entity encoder (MLP, tanh RNN or GRU over a window), the
-  zero-initialised score head and the softmax allocation (:class:`PermutationInvariantNet`);
-* :mod:`~agents.perminv.policy`: the same network as a stable-baselines3 actor-critic policy with a Dirichlet on the
-  simplex (:class:`PermutationInvariantPolicy`);
-* :mod:`~agents.perminv.sampler`: prioritized task sampling with IS weights (:class:`PrioritizedTasks`);
-* :mod:`~agents.perminv.ppo`: PPO with per-sample task IS weights (:class:`ISPPO`);
-* :mod:`~agents.perminv.lspi`: LSPI for the synthetic allocation task (:class:`AllocationLSPI`);
-* :mod:`~agents.perminv.direct_pg`: Algorithm 1 with the direct policy gradient through the portfolio reward
-  (:class:`PortfolioPG`), and portfolio evaluation in ``mtenvs/Portfolio-v0``.
+* `network`: the shared per-entity encoder (MLP, tanh RNN or GRU over a window), the
+  zero-initialised score head and the softmax allocation (`PermutationInvariantNet`);
+* `policy`: the same network as a stable-baselines3 actor-critic policy with a Dirichlet on the
+  simplex (`PermutationInvariantPolicy`);
+* `sampler`: prioritized task sampling with IS weights (`PrioritizedTasks`);
+* `ppo`: PPO with per-sample task IS weights (`ISPPO`);
+* `lspi`: LSPI for the synthetic allocation task (`AllocationLSPI`);
+* `direct_pg`: Algorithm 1 with the direct policy gradient through the portfolio reward
+  (`PortfolioPG`), and portfolio evaluation in ``mtenvs/Portfolio-v0``.
 """
 
 from agents.perminv.direct_pg import PortfolioPG, PortfolioPolicy, PortfolioTaskData, evaluate_portfolio, portfolio_net

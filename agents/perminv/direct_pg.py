@@ -6,7 +6,7 @@ trained by gradient ascent on the mean reward of a minibatch of ``B`` consecutiv
     θ ← θ + η ∇_θ [ (1/B) Σ_{n=n_b}^{n_b+B−1} w_t R_t(x_n, π_θ(x_n)) ]                          (Sec. 6.2)
     R_t(x_n, a_n) = ln(1 − c Σ_i |w_{i,n−1} − a_{i,n}|) + ln(Σ_i a_{i,n} y_{i,n})                 (corrected cost term)
 
-Algorithm 1 around it: draw a task ``t ~ p`` (:class:`~agents.perminv.sampler.PrioritizedTasks`), draw ``n_b`` from a
+Algorithm 1 around it: draw a task ``t ~ p`` (`PrioritizedTasks`), draw ``n_b`` from a
 geometric distribution favouring recent days (Jiang et al.'s replay buffer), update with the task's IS weight
 ``w_t``, then score the minibatch by its largest deviation from Equal CRP, ``max_n ‖π_θ(x_n) − 1/m‖_∞`` (the
 paper's portfolio scorer), and smooth the score into the sampler.
@@ -18,8 +18,8 @@ overwritten after every update; the input ``w_{n−1}`` is the drifted weight ``
 exactly what the environment shows.
 
 As in the paper the policy allocates among the task's assets only (no cash; the environment's cash row gets weight 0),
-so the zero-initialised network is exactly Equal CRP. :class:`PortfolioPolicy` runs a trained network in
-``mtenvs/Portfolio-v0``; :func:`evaluate_portfolio` steps the environment and reports wealth and Sharpe ratio.
+so the zero-initialised network is exactly Equal CRP. `PortfolioPolicy` runs a trained network in
+``mtenvs/Portfolio-v0``; `evaluate_portfolio` steps the environment and reports wealth and Sharpe ratio.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class PortfolioPG(Method):
     Args:
         env: a ``mtenvs/Portfolio-v0`` environment (gives the prices, the universe and the window).
         tasks: the training tasks (portfolios); their ``period`` must be ``"train"``.
-        net: the policy network (default :func:`portfolio_net` for the env's window).
+        net: the policy network (default `portfolio_net` for the env's window).
         sampler: task prioritizer; default ``PrioritizedTasks(tasks)`` with the paper's α = 0.5, β = 1, γ_s = 0.2.
             ``alpha=0`` gives plain multi-task learning; one task is single-task learning.
         batch_size: ``B`` consecutive days per minibatch.

@@ -16,8 +16,8 @@ states (the synthetic task) ``γ = 0`` and one LSTD-Q solve is the whole algorit
 
 Greedy step: ``φ(x, a)^T θ = Σ_i (x_i θ^x_i + θ^a_i) a_i − θ^h_i a_i log a_i`` has the form of the task's own reward
 with "states" ``x_i θ^x_i + θ^a_i`` and "entropy weights" ``θ^h_i``. When every ``θ^h_i > 0`` it is strictly concave and
-its exact maximiser on the simplex is the family's closed form (:func:`mtenvs.entities.allocation.optimal_allocation`);
-otherwise the maximum is taken over a finite action set (the theory's finite ``A``, :func:`simplex_action_set`)
+its exact maximiser on the simplex is the family's closed form (`mtenvs.entities.allocation.optimal_allocation`);
+otherwise the maximum is taken over a finite action set (the theory's finite ``A``, `simplex_action_set`)
 plus a clipped closed-form candidate.
 """
 
@@ -70,7 +70,7 @@ class AllocationLSPI(Method):
         n_entities: ``m``.
         gamma: discount (0 for the i.i.d.-state synthetic task).
         ridge: ``λ`` added to the diagonal of ``A``.
-        action_set: the finite action set for non-concave greedy steps (default :func:`simplex_action_set`).
+        action_set: the finite action set for non-concave greedy steps (default `simplex_action_set`).
         max_iterations: policy-iteration steps (only used when ``gamma > 0``).
         tol: stop when ``max |θ_k − θ_{k−1}| < tol``.
         samples: the batch ``(states, actions, rewards)`` or ``(states, actions, rewards, next_states)`` to learn from.
@@ -94,7 +94,7 @@ class AllocationLSPI(Method):
             raise ValueError(f"AllocationLSPI: action_set must have shape (K, {n_entities}), got {self.action_set.shape}")
         self.max_iterations = max_iterations
         self.tol = tol
-        #: The weights θ (``None`` before :meth:`fit`).
+        #: The weights θ (``None`` before `fit`).
         self.theta: np.ndarray | None = None
         self.iterations = 0
         self.converged = False

@@ -132,8 +132,8 @@ class PooledValueHead(nn.Module):
 class PermutationInvariantNet(nn.Module):
     """The paper's deterministic allocation policy: shared encoder, shared zero-initialised score, softmax.
 
-    ``forward(rows)`` returns the allocation (sums to 1 over the entity axis); :meth:`scores` the logits.
-    Arguments are those of :class:`EntityEncoder`.
+    ``forward(rows)`` returns the allocation (sums to 1 over the entity axis); `scores` the logits.
+    Arguments are those of `EntityEncoder`.
     """
 
     def __init__(

@@ -6,8 +6,8 @@ Usage (any env whose observation is ``Box(shape=(m, F))``, one row per entity, a
     model = PPO(PermutationInvariantPolicy, venv,
                 policy_kwargs={"features_extractor_kwargs": {"kind": "gru", "hidden": 10, "window": 5}})
 
-Actor: the shared per-entity encoder (:class:`EntityFeaturesExtractor`), the shared zero-initialised score head, and a
-:class:`~agents.perminv.distributions.DirichletDistribution` whose mean is ``softmax(scores)``. Critic: the mean of
+Actor: the shared per-entity encoder (`EntityFeaturesExtractor`), the shared zero-initialised score head, and a
+`DirichletDistribution` whose mean is ``softmax(scores)``. Critic: the mean of
 the entity embeddings through a small MLP (permutation invariant). Untrained, the deterministic action is exactly the
 uniform allocation ``1/m``; permuting the observation rows permutes the action and leaves the value unchanged.
 """
@@ -38,7 +38,7 @@ def entity_shape(observation_space: spaces.Space, owner: str) -> tuple[int, int]
 class EntityFeaturesExtractor(BaseFeaturesExtractor):
     """SB3 features extractor: the shared per-entity encoder, embeddings flattened to ``(batch, m * D)``.
 
-    Arguments after ``observation_space`` are those of :class:`~agents.perminv.network.EntityEncoder`.
+    Arguments after ``observation_space`` are those of `EntityEncoder`.
     """
 
     def __init__(
@@ -97,7 +97,7 @@ class PermutationInvariantPolicy(ActorCriticPolicy):
         critic_hidden: width of the critic MLP over the mean embedding.
         concentration_init: initial Dirichlet precision κ per entity (exploration noise; see the distribution).
         features_extractor_kwargs: the encoder (``kind``, ``hidden``, ``window``, ``step_features``, ``layout``).
-        **kwargs: further :class:`ActorCriticPolicy` arguments (``optimizer_class``, ``optimizer_kwargs``...);
+        **kwargs: further `ActorCriticPolicy` arguments (``optimizer_class``, ``optimizer_kwargs``...);
             ``net_arch``, ``ortho_init`` and the gSDE options do not apply.
     """
 

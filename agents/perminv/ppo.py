@@ -2,7 +2,7 @@
 
 Each rollout sample remembers the task it came from (``info["task_id"]``, which every mtenvs step info carries).
 Before an update the sample's weight is the task's IS weight ``w_t = (T p_t)^−β / max w`` from a
-:class:`~agents.perminv.sampler.PrioritizedTasks`, and the per-sample PPO loss is multiplied by it **after** the
+`PrioritizedTasks`, and the per-sample PPO loss is multiplied by it **after** the
 advantages are normalised (normalisation within a minibatch would otherwise undo a scaling of the rewards)::
 
     L = mean_k w_k · [ −min(r_k Â_k, clip(r_k, 1 ± ε) Â_k) + c_v (R_k − V_k)² − c_e H_k ]
@@ -75,12 +75,12 @@ class ISPPO(PPO):
     """stable-baselines3 PPO whose per-sample losses are multiplied by task importance weights.
 
     Args:
-        policy: as for PPO (e.g. :class:`~agents.perminv.policy.PermutationInvariantPolicy` or ``"MlpPolicy"``).
+        policy: as for PPO (e.g. `PermutationInvariantPolicy` or ``"MlpPolicy"``).
         env: an SB3 ``VecEnv`` whose step infos carry ``task_id`` (every mtenvs env does); for prioritized sampling
             build it with the same sampler: ``mtenvs.sb3.make_vec_env(id, n, tasks=sampler)``.
         sampler: the task prioritizer giving the IS weights and receiving the scores; ``None`` = every weight is 1
             (plain PPO).
-        task_scorer: ``fn(rewards of one task in the rollout) -> score``; default :func:`reward_variance`.
+        task_scorer: ``fn(rewards of one task in the rollout) -> score``; default `reward_variance`.
         **kwargs: PPO's arguments.
     """
 

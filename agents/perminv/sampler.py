@@ -16,10 +16,10 @@ minibatch just used:
 The paper's defaults: α = 0.5, β = 1, γ_s = 0.2; initial scores are not given (1.0 here, "max priority" as for new
 items in prioritized replay), and ``ε = 1e-6`` keeps ``p`` defined when scores are 0.
 
-As an :class:`mtenvs.TaskSampler` it plugs into any environment (``gym.make(id, tasks=sampler)``,
-``gym.make_vec(..., tasks=sampler)``) and into :class:`mtenvs.core.wrappers.TaskSchedule`, whose end-of-episode
-:meth:`update` hook scores a task by the variance of its episode returns (the paper's generic "reward variance"
-scorer). Learners that score their own minibatches (direct policy gradient, IS-PPO) call :meth:`update_score`.
+As an `mtenvs.TaskSampler` it plugs into any environment (``gym.make(id, tasks=sampler)``,
+``gym.make_vec(..., tasks=sampler)``) and into `mtenvs.core.wrappers.TaskSchedule`, whose end-of-episode
+`update` hook scores a task by the variance of its episode returns (the paper's generic "reward variance"
+scorer). Learners that score their own minibatches (direct policy gradient, IS-PPO) call `update_score`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class PrioritizedTasks(TaskSampler):
         score_smoothing: γ_s in [0, 1), the weight of the old score (paper: 0.2).
         initial_score: every task's score before it is first scored (> 0).
         eps: ε ≥ 0 added to every score before the power (must be > 0 when a score can be 0 and α > 0).
-        episode_scorer: the scorer used by :meth:`update` (``fn(episode_return, episode_length) -> score``); by
+        episode_scorer: the scorer used by `update` (``fn(episode_return, episode_length) -> score``); by
             default the squared deviation of the episode return from the mean of the task's earlier returns, so the
             smoothed score tracks the variance of the task's returns.
 
@@ -91,7 +91,7 @@ class PrioritizedTasks(TaskSampler):
         self.episode_scorer = episode_scorer
         self.name = tasks.name if isinstance(tasks, TaskSet) else None
         self._set_support(tuple(tasks))
-        #: The score s_t of every task, in the order of :attr:`support`.
+        #: The score s_t of every task, in the order of `support`.
         self.scores = np.full(len(self.support), self.initial_score, dtype=np.float64)
         self._return_count = np.zeros(len(self.support), dtype=np.int64)
         self._return_mean = np.zeros(len(self.support), dtype=np.float64)
@@ -122,7 +122,7 @@ class PrioritizedTasks(TaskSampler):
         return weights / weights.max()
 
     def index(self, task: Task | str | int) -> int:
-        """Position of a task (a :class:`Task`, its id, or already an index) in :attr:`support`."""
+        """Position of a task (a `Task`, its id, or already an index) in `support`."""
         if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
             if not 0 <= task < len(self):
                 raise ValueError(f"PrioritizedTasks: task index must be in [0, {len(self) - 1}], got {task}")
@@ -133,16 +133,16 @@ class PrioritizedTasks(TaskSampler):
         return found
 
     def positions(self, task_ids: list[str | None]) -> list[int]:
-        """Positions of tasks given by id in :attr:`support`, ``-1`` for ids that are not the sampler's."""
+        """Positions of tasks given by id in `support`, ``-1`` for ids that are not the sampler's."""
         return [self._id_index.get(task_id, -1) if task_id is not None else -1 for task_id in task_ids]
 
     # ---------------------------------------------------------------------------------------------- drawing
     def sample(self, rng: np.random.Generator) -> Task:
-        """A task drawn with probabilities :meth:`probabilities` (Algorithm 1: "select a task t ~ p")."""
+        """A task drawn with probabilities `probabilities` (Algorithm 1: "select a task t ~ p")."""
         return self.support[int(rng.choice(len(self), p=self.probabilities()))]  # type: ignore[index]
 
     def sample_indices(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` independent draws as indices into :attr:`support`."""
+        """``n`` independent draws as indices into `support`."""
         return rng.choice(len(self), size=n, p=self.probabilities())
 
     # --------------------------------------------------------------------------------------------- learning

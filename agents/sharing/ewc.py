@@ -6,7 +6,7 @@ The loss of one gradient step is SB3's DQN loss plus the EWC penalty
 
 where ``F`` is the diagonal Fisher information accumulated over the tasks learned so far and ``w*`` the Q-network
 weights at the end of the latest task ("online EWC": one anchor, summed Fisher). At a task's end,
-:meth:`EWCDQN.consolidate` estimates ``F_task = mean_i (∂ℓ_i/∂w)²`` from the per-sample TD-loss gradients on replay
+`EWCDQN.consolidate` estimates ``F_task = mean_i (∂ℓ_i/∂w)²`` from the per-sample TD-loss gradients on replay
 samples (the empirical Fisher), adds it to ``F`` and moves the anchor to the current weights.
 """
 
@@ -25,13 +25,13 @@ __all__ = ["EWCDQN"]
 
 
 class EWCDQN(DQN):
-    """SB3 :class:`~stable_baselines3.DQN` whose training loss adds the EWC penalty.
+    """SB3 `DQN` whose training loss adds the EWC penalty.
 
     Args:
-        policy: the policy, as for :class:`DQN`.
-        env: the environment, as for :class:`DQN`.
+        policy: the policy, as for `DQN`.
+        env: the environment, as for `DQN`.
         ewc_lambda: λ of the penalty (default 100, notes-000 §6 item 19); ``0`` gives plain DQN.
-        **kwargs: every other :class:`DQN` argument.
+        **kwargs: every other `DQN` argument.
 
     Attributes:
         fisher: the accumulated diagonal Fisher, one tensor per Q-network parameter (``None`` before the first task).

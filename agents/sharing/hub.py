@@ -3,9 +3,9 @@
 Per (agent, round) the hub stores what the agent published at that task's end (notes-000 §6 item 18): its SimNet
 parameters, its final replay buffer (capped) and its Q-network weights. A query carries an agent's fresh SimNet
 parameters; the hub answers with the nearest stored task's buffer and weights if the distance passes τ, else with
-"no match". Every message crosses the :class:`~agents.common.communication.Communicator`: publishing and querying are
+"no match". Every message crosses the `Communicator`: publishing and querying are
 one ``gather`` to the server each, replies one ``scatter``, so rounds and bytes are counted (buffers dominate). The
-store itself (:class:`HubStore`) can live in a worker of its own, e.g. a Ray actor.
+store itself (`HubStore`) can live in a worker of its own, e.g. a Ray actor.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Publication:
     Attributes:
         round: the round (task index in the agent's sequence) the task was learned in.
         simnet: flattened SimNet parameters.
-        buffer: exported replay buffer (:func:`agents.sharing.buffers.export_transitions`).
+        buffer: exported replay buffer (`agents.sharing.buffers.export_transitions`).
         weights: Q-network ``state_dict`` as NumPy arrays.
         label: the game's name; stored for reporting only, never used for matching.
     """
@@ -69,7 +69,7 @@ class Reply:
 
 class HubStore:
     """The hub's state: every published task under (agent, round), and the matcher. A worker of its own (the server
-    node of the system's deployment, so a Ray actor on ``backend="ray"``); :class:`Hub` carries its messages."""
+    node of the system's deployment, so a Ray actor on ``backend="ray"``); `Hub` carries its messages."""
 
     uses_global_random_streams = False  # matching draws no random numbers
 
@@ -103,7 +103,7 @@ class HubStore:
 
 
 class Hub:
-    """The hub as agents reach it: every message through ``comm``, the state in a :class:`HubStore`.
+    """The hub as agents reach it: every message through ``comm``, the state in a `HubStore`.
 
     Args:
         comm: the communicator; the hub is its ``server`` node.

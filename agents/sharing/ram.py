@@ -11,7 +11,7 @@ __all__ = ["RamExtractor", "ram_policy_kwargs"]
 
 
 class RamExtractor(FlattenExtractor):
-    """SB3's :class:`FlattenExtractor` followed by RAM/255.
+    """SB3's `FlattenExtractor` followed by RAM/255.
 
     SB3 scales only image observations; RAM is a flat uint8 vector, so the scaling happens here and replay buffers
     keep the raw bytes (four times smaller than float32 observations).

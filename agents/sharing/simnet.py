@@ -79,7 +79,7 @@ def input_profile(params: np.ndarray, init: np.ndarray, n_inputs: int = 128, hid
 
 
 class SimNet:
-    """Trains SimNets from one shared starting point; :meth:`fit` returns the trained, flattened parameters.
+    """Trains SimNets from one shared starting point; `fit` returns the trained, flattened parameters.
 
     Args:
         config: architecture and training settings.
@@ -107,7 +107,7 @@ class SimNet:
         return self._init
 
     def model(self, env: Any, seed: int) -> Any:
-        """An SB3 ``DQN`` on ``env`` whose online and target Q-networks start at :attr:`initial_parameters`."""
+        """An SB3 ``DQN`` on ``env`` whose online and target Q-networks start at `initial_parameters`."""
         import torch as th
         from stable_baselines3 import DQN
 
@@ -169,10 +169,10 @@ class SimilarityMatcher:
     """Nearest neighbour among stored SimNets, accepted if ``distance <= tau`` (Algorithm 1 line 6's analogue).
 
     Args:
-        tau: the acceptance threshold (``None``: accept every nearest neighbour until :meth:`calibrate` sets one).
+        tau: the acceptance threshold (``None``: accept every nearest neighbour until `calibrate` sets one).
         metric: ``"parameters"`` (Euclidean distance of the flattened parameters, the paper's) or
-            ``"input_profile"`` (Euclidean distance of :func:`input_profile`, which needs ``init``).
-        init: the shared SimNet starting point (:attr:`SimNet.initial_parameters`).
+            ``"input_profile"`` (Euclidean distance of `input_profile`, which needs ``init``).
+        init: the shared SimNet starting point (`SimNet.initial_parameters`).
     """
 
     def __init__(self, tau: float | None = None, metric: Metric = "parameters", init: np.ndarray | None = None) -> None:
@@ -197,7 +197,7 @@ class SimilarityMatcher:
         return parameter_distance(self.signature(a), self.signature(b))
 
     def calibrate(self, params: Sequence[np.ndarray], labels: Sequence[Hashable]) -> float:
-        """Set and return τ from SimNets of known games (:func:`calibrate_tau` under this metric)."""
+        """Set and return τ from SimNets of known games (`calibrate_tau` under this metric)."""
         self.tau = calibrate_tau([self.signature(p) for p in params], labels)
         return self.tau
 

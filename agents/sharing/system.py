@@ -2,9 +2,9 @@
 
 Each agent learns its own random permutation of the M games, one per round. In round t every agent trains its
 SimNet on its game and queries the hub (one gather, one scatter); the hub holds what agents published in rounds
-before t. Each agent then learns its game (Scenario 1 or 2, :mod:`agents.sharing.agent`), and all agents publish
+before t. Each agent then learns its game (Scenario 1 or 2, `agents.sharing.agent`), and all agents publish
 (one gather). ``sharing=False`` with N = 1 is the isolated agent: no SimNet, no hub, no messages. Every agent and the
-hub's store are workers of one :class:`~agents.common.deployment.Deployment`: in this process, or each in its own Ray
+hub's store are workers of one `Deployment`: in this process, or each in its own Ray
 actor, where the agents' SimNet training and DQN learning run in parallel.
 """
 
@@ -39,7 +39,7 @@ class SharingSystem(Method):
         games: the M games.
         n_agents: N.
         learner: EWC-DQN and sharing settings.
-        comm: the communicator (its server node is the hub); default: one of ``backend``, closed by :meth:`close`.
+        comm: the communicator (its server node is the hub); default: one of ``backend``, closed by `close`.
         simnet: SimNet settings (needed when ``sharing``).
         matcher: the hub's matcher (metric and τ; needed when ``sharing``).
         sharing: False for isolated agents.
@@ -47,7 +47,7 @@ class SharingSystem(Method):
         backend: ``"local"`` (every agent in this process, one after another) or ``"ray"`` (one actor per agent and
             one for the hub's store, agents learning in parallel); same results either way.
         backend_options: for ``"ray"``: ``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options`` and
-            further ``ray.init`` options (see :class:`~agents.common.deployment.Deployment`).
+            further ``ray.init`` options (see `Deployment`).
     """
 
     unit: ClassVar[str] = "round"

@@ -35,8 +35,8 @@ class AtariTasksEnv(TaskEnv[np.ndarray, np.int64]):
     (paper 000): each task is a whole game (its own dynamics, reward and visuals), while the action and observation
     spaces are shared. Games are emulated by ale-py (the ``atari`` extra, ``pip install "mtenvs[atari]"``) with the
     settings of ``ALE/<Game>-v5`` (Machado et al. 2018): the full 18-action set and sticky actions. The pool of 20
-    games is :data:`mtenvs.atari.games.GAMES`; ``train``/``test`` are the ten games of the seed-0 "10 of 20" draw,
-    ``ood`` the other ten (see :mod:`mtenvs.atari.family`). Each game's emulator is created once and kept, so
+    games is `mtenvs.atari.games.GAMES`; ``train``/``test`` are the ten games of the seed-0 "10 of 20" draw,
+    ``ood`` the other ten (see `mtenvs.atari.family`). Each game's emulator is created once and kept, so
     switching games at reset costs a ``reset`` of that game's emulator (milliseconds), after the first time.
 
     ## Observation Space
@@ -44,7 +44,7 @@ class AtariTasksEnv(TaskEnv[np.ndarray, np.int64]):
     4-frame step, exactly as ``ALE/<Game>-v5`` with ``obs_type="ram"``. ``observation="pixels"``: the usual DQN
     preprocessing, Gymnasium's ``AtariPreprocessing`` (grayscale, max over the last two of 4 skipped frames, resized
     to 84×84 with ``INTER_AREA``) and ``FrameStackObservation(4)``: ``Box(0, 255, (4, 84, 84), uint8)``, oldest frame
-    first. The game is hidden; use :class:`mtenvs.wrappers.TaskObservation` to show it.
+    first. The game is hidden; use `mtenvs.wrappers.TaskObservation` to show it.
 
     ## Action Space
     ``Discrete(18)``: the full Atari joystick set (``NOOP, FIRE, UP, RIGHT, LEFT, DOWN, UPRIGHT, UPLEFT, DOWNRIGHT,
@@ -55,12 +55,12 @@ class AtariTasksEnv(TaskEnv[np.ndarray, np.int64]):
     ## Reward
     The change of the game's score over the step, **unclipped** (so scores compare with published ones). Clipping
     to {-1, 0, 1} for training is a wrapper's job (Gymnasium's ``ClipReward``, SB3's ``ClipRewardEnv`` /
-    ``AtariWrapper``). :mod:`mtenvs.atari.scores` has random and human scores per game for normalization.
+    ``AtariWrapper``). `mtenvs.atari.scores` has random and human scores per game for normalization.
 
     ## Starting State
     The game's power-on state after ALE's reset; in pixels mode followed by 1 to 30 no-op steps. Randomness (sticky
     actions, no-ops) comes from the emulator's generator: ``reset(seed=s)`` draws a base from ``env.np_random`` and
-    seeds each game's emulator with :func:`ale_seed` of it when the game is first played after that reset (the ROM is
+    seeds each game's emulator with `ale_seed` of it when the game is first played after that reset (the ROM is
     reloaded, about 0.1 s; ``info["ale_seed"]`` reports the seed). Later episodes of the same game continue its
     emulator's generator, as ``ALE/<Game>-v5`` does, so one ``reset(seed=s)`` reproduces the whole stream.
 
@@ -71,7 +71,7 @@ class AtariTasksEnv(TaskEnv[np.ndarray, np.int64]):
     emulator's frame counters) besides ``task`` and ``task_id``. Losing a life does not end the episode.
 
     ## Arguments
-    * ``task`` / ``tasks``: the game or the set of games (see :class:`mtenvs.core.env.TaskEnv`), e.g.
+    * ``task`` / ``tasks``: the game or the set of games (see `mtenvs.core.env.TaskEnv`), e.g.
       ``task={"game": "Breakout"}`` or ``tasks="train"``.
     * ``observation``: ``"ram"`` (default) or ``"pixels"`` (needs OpenCV).
     * ``repeat_action_probability``: sticky-action probability per frame (default 0.25, ALE v5; 0 disables).

@@ -3,13 +3,13 @@
 Task sets of a family whose only parameter is a finite category (there is no unseen game "inside" the training
 region):
 
-* ``train``: the ten games of the seed-0 "10 of 20" draw (:func:`ten_of_twenty`), in draw order;
+* ``train``: the ten games of the seed-0 "10 of 20" draw (`ten_of_twenty`), in draw order;
 * ``test``: the same ten games. Held-out evaluation on Atari means new episodes (other emulator seeds, sticky
   actions, no-op starts) of the games trained on, as in multi-game Atari benchmarks;
 * ``ood``: the other ten games of the pool, never seen in training (zero-shot transfer);
 * ``pool``: all 20 games, in alphabetical order;
 * ``ten-of-twenty``: the paper's protocol, ten distinct games drawn from the pool with seed 0 (equal to ``train``;
-  other seeds: :func:`ten_of_twenty`).
+  other seeds: `ten_of_twenty`).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ FAMILY = TaskFamily(
 def ten_of_twenty(seed: int) -> TaskSet:
     """The paper's protocol: ten distinct games drawn from the pool of 20 with ``seed``, as a task set in draw order.
 
-    The same seed always gives the same games in the same order (:func:`mtenvs.atari.games.draw_games`).
+    The same seed always gives the same games in the same order (`mtenvs.atari.games.draw_games`).
     """
     games = draw_games(seed)
     return TaskSet(f"ten-of-twenty-{seed}", [FAMILY.task(Task(FAMILY.name, {"game": g}, name=g)) for g in games])
@@ -71,7 +71,7 @@ def random_policy(tasks: Any, seed: int | None = 0) -> Callable[[np.ndarray], np
     """The ``random`` reference policy: uniformly random actions among the 18, one per row of a batch.
 
     ``tasks`` (one per row) only sets the batch layout; every game shares the action set. Returns a callable on a
-    batch of observations (the form :func:`mtenvs.evaluation.rollout_returns` accepts).
+    batch of observations (the form `mtenvs.evaluation.rollout_returns` accepts).
     """
     rng = np.random.default_rng(seed)
 

@@ -30,7 +30,7 @@ DRAWN_GAMES = 10
 
 
 def draw_games(seed: int, k: int = DRAWN_GAMES) -> list[str]:
-    """``k`` distinct games of :data:`GAMES` drawn with ``numpy.random.default_rng(seed)``, in draw order.
+    """``k`` distinct games of `GAMES` drawn with ``numpy.random.default_rng(seed)``, in draw order.
 
     The draw order is a random permutation, so it can serve as the order in which an agent meets the games (the
     paper gives each agent "a permutation of sequences of M distinct tasks").

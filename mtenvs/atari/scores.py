@@ -57,7 +57,7 @@ def human_normalized_score(game: str, score: float, *, random: str = "literature
     Args:
         game: a game of the pool (e.g. ``"Pong"``).
         score: an episode return (unclipped).
-        random: ``"literature"`` (:data:`RANDOM_SCORES`) or ``"measured"`` (:data:`MEASURED_RANDOM_SCORES`, this
+        random: ``"literature"`` (`RANDOM_SCORES`) or ``"measured"`` (`MEASURED_RANDOM_SCORES`, this
             family's settings, for the random anchor).
 
     Raises:

@@ -79,7 +79,7 @@ class CartPoleConfig:
         terminate_on_fall: bool | None = None,
         initial_state_bounds: Any = None,
     ) -> CartPoleConfig:
-        """Validate constructor arguments; defaults depend on the reward (see :class:`CartPoleEnv`)."""
+        """Validate constructor arguments; defaults depend on the reward (see `CartPoleEnv`)."""
         if reward not in ("balance", "norm", "quadratic"):
             raise ValueError(f"CartPole: reward must be 'balance', 'norm' or 'quadratic', got {reward!r}")
         if integrator not in ("euler", "semi-implicit-euler", "rk4"):
@@ -229,7 +229,7 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
     ``Box(4,)`` float32: cart position [m], cart velocity [m/s], pole angle [rad, 0 = upright], pole angular
     velocity [rad/s]. Position and angle are bounded by ±4.8 m and ±0.419 rad (twice the failure thresholds,
     as in Gymnasium) when episodes end on a fall, and unbounded otherwise. The task is hidden; use
-    :class:`mtenvs.wrappers.TaskObservation` to show it.
+    `mtenvs.wrappers.TaskObservation` to show it.
 
     ## Action Space
     ``Box(-1, 1, (1,))``: the force as a fraction of ``force_limit`` (values outside are clipped).
@@ -252,7 +252,7 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
     reward only). Truncation at 500 steps for ``mtenvs/CartPole-v0``.
 
     ## Arguments
-    * ``task`` / ``tasks``: the task or the task set (see :class:`mtenvs.core.env.TaskEnv`).
+    * ``task`` / ``tasks``: the task or the task set (see `mtenvs.core.env.TaskEnv`).
     * ``reward``: ``"balance"``, ``"norm"`` or ``"quadratic"``.
     * ``integrator``: ``"euler"`` (Gymnasium's), ``"semi-implicit-euler"`` or ``"rk4"``; ``dt`` (0.02 s) and
       ``substeps`` (1) per environment step.
@@ -369,9 +369,9 @@ class CartPoleEnv(TaskEnv[np.ndarray, Any]):
 class CartPoleVectorEnv(TaskVectorEnv):
     """``num_envs`` cart-poles, each on its own task, stepped in one NumPy computation.
 
-    Same dynamics, rewards and episode ends as :class:`CartPoleEnv`; arguments are those of
-    :class:`CartPoleEnv` plus ``num_envs``, ``max_episode_steps`` and ``autoreset_mode``
-    (see :mod:`mtenvs.core.vector`).
+    Same dynamics, rewards and episode ends as `CartPoleEnv`; arguments are those of
+    `CartPoleEnv` plus ``num_envs``, ``max_episode_steps`` and ``autoreset_mode``
+    (see `mtenvs.core.vector`).
     """
 
     family = FAMILY
@@ -505,7 +505,7 @@ def lqr_policy(tasks: Any, **lqr_kwargs: Any) -> Any:
     """The reference policy of the family: each task's LQR controller, clipped to the force limit.
 
     Returns a callable on a batch of observations whose row ``i`` belongs to ``tasks[i]`` (the order in which
-    :func:`mtenvs.evaluation.rollout_returns` lays out sub-envs). Works with continuous actions.
+    `mtenvs.evaluation.rollout_returns` lays out sub-envs). Works with continuous actions.
     """
     tasks = list(tasks)
     gains = np.stack([lqr_gain(t, **lqr_kwargs)[0] for t in tasks])

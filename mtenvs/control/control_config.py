@@ -37,7 +37,7 @@ def _vector(value: Any, size: int, name: str, owner: str, positive: bool = False
 
 @dataclass(frozen=True)
 class ControlConfig:
-    """Validated environment settings (build them with :meth:`build`).
+    """Validated environment settings (build them with `build`).
 
     Attributes:
         dt: seconds per environment step.

@@ -1,7 +1,7 @@
 """Double-mass task family: two masses chained by springs and dampers, driven by a force on the first.
 
 Reads top to bottom: parameters, dynamics, the environments (reward and stepping are those of every linear
-family, in :mod:`mtenvs.control.linear_env`), rendering.
+family, in `mtenvs.control.linear_env`), rendering.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class DoubleMassEnv(LinearSystemEnv):
 
     ## Arguments
     ``task``/``tasks``, ``dt`` (0.05 s), ``reward``, ``state_cost``, ``input_cost``, ``action_scale``,
-    ``clip_actions``, ``initial_state_bounds`` (see :class:`mtenvs.control.control_config.ControlConfig`),
+    ``clip_actions``, ``initial_state_bounds`` (see `mtenvs.control.control_config.ControlConfig`),
     ``render_mode`` (``"rgb_array"`` or ``None``).
 
     ## Version History
@@ -103,12 +103,12 @@ class DoubleMassEnv(LinearSystemEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def draw(self, state: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        """The frame of ``state`` after the force ``inputs[0]`` (newtons); see :func:`draw_double_mass`."""
+        """The frame of ``state`` after the force ``inputs[0]`` (newtons); see `draw_double_mass`."""
         return draw_double_mass(self.task, state, float(inputs[0]), self.config.action_scale[0])
 
 
 class DoubleMassVectorEnv(LinearSystemVectorEnv):
-    """``num_envs`` double masses, each on its own task, stepped together (see :class:`DoubleMassEnv`)."""
+    """``num_envs`` double masses, each on its own task, stepped together (see `DoubleMassEnv`)."""
 
     family = FAMILY
 

@@ -52,7 +52,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {"action_scale": 100.0, "initial_state_bounds
 
 
 def make_config(**settings: Any) -> tuple[ControlConfig, int]:
-    """The validated :class:`ControlConfig` and the RK4 sub-steps per environment step (default 5: 0.01 s)."""
+    """The validated `ControlConfig` and the RK4 sub-steps per environment step (default 5: 0.01 s)."""
     substeps = settings.pop("substeps", 5)
     if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
         raise ValueError(f"DoubleInvertedPendulum: substeps must be a positive integer, got {substeps!r}")
@@ -188,7 +188,7 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
     ## Arguments
     ``task``/``tasks``, ``dt`` (0.05 s), ``substeps`` (5), ``reward``, ``state_cost``, ``input_cost``,
     ``action_scale``, ``clip_actions``, ``initial_state_bounds`` (see
-    :class:`mtenvs.control.control_config.ControlConfig`), ``render_mode`` (``"rgb_array"`` or ``None``).
+    `mtenvs.control.control_config.ControlConfig`), ``render_mode`` (``"rgb_array"`` or ``None``).
 
     ## Version History
     * v0: initial release.
@@ -246,7 +246,7 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
         return None if self._state is None else self._state[0].copy()
 
     def render(self) -> np.ndarray | None:
-        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_double_pendulum`); ``None`` otherwise.
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see `draw_double_pendulum`); ``None`` otherwise.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first reset.
@@ -261,8 +261,8 @@ class DoubleInvertedPendulumEnv(TaskEnv[np.ndarray, np.ndarray]):
 class DoubleInvertedPendulumVectorEnv(TaskVectorEnv):
     """``num_envs`` double inverted pendulums, each on its own task, stepped in one NumPy computation.
 
-    Same dynamics and rewards as :class:`DoubleInvertedPendulumEnv`; arguments are its settings plus
-    ``num_envs``, ``max_episode_steps`` and ``autoreset_mode`` (see :mod:`mtenvs.core.vector`).
+    Same dynamics and rewards as `DoubleInvertedPendulumEnv`; arguments are its settings plus
+    ``num_envs``, ``max_episode_steps`` and ``autoreset_mode`` (see `mtenvs.core.vector`).
     """
 
     family = FAMILY

@@ -1,7 +1,7 @@
 """Helicopter task family: stabilize a linearized CH-47 tandem-rotor helicopter in forward flight at 40 knots.
 
 Reads top to bottom: nominal model, parameters (the entries of ``A`` and ``B``), task sets, dynamics, the
-environments (reward and stepping are those of every linear family, in :mod:`mtenvs.control.linear_env`),
+environments (reward and stepping are those of every linear family, in `mtenvs.control.linear_env`),
 rendering.
 """
 
@@ -118,7 +118,7 @@ class HelicopterEnv(LinearSystemEnv):
     ``x' = A x + B u``, the CH-47 linearized about level flight at 40 knots. Each task is one pair of matrices:
     by default the nominal model with every non-structural entry perturbed by up to ±25% (within Table 1's
     ranges [-32, 3] for A and [-9, 1] for B), so every training task is open-loop unstable and controllable.
-    The task set ``"literal"`` (``tasks="literal"``, or :func:`literal_tasks`) instead draws every entry
+    The task set ``"literal"`` (``tasks="literal"``, or `literal_tasks`) instead draws every entry
     i.i.d. over Table 1's ranges. Discretized exactly (zero-order hold) with step ``dt``.
 
     ## Observation Space
@@ -144,11 +144,11 @@ class HelicopterEnv(LinearSystemEnv):
     ## Rendering
     ``render_mode="rgb_array"``: a side view of the helicopter pitched by its pitch angle, with the velocities,
     the pitch rate and the last rotor thrusts as arrows, beside a bar chart of how far the task's ``A`` and ``B``
-    entries are from the nominal model (see :func:`draw_helicopter`).
+    entries are from the nominal model (see `draw_helicopter`).
 
     ## Arguments
     ``task``/``tasks``, ``dt`` (0.05 s), ``reward``, ``state_cost``, ``input_cost``, ``action_scale``,
-    ``clip_actions``, ``initial_state_bounds`` (see :class:`mtenvs.control.control_config.ControlConfig`),
+    ``clip_actions``, ``initial_state_bounds`` (see `mtenvs.control.control_config.ControlConfig`),
     ``render_mode`` (``"rgb_array"`` or ``None``).
 
     ## Version History
@@ -160,12 +160,12 @@ class HelicopterEnv(LinearSystemEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def draw(self, state: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        """The frame of ``state`` after the physical ``inputs``; see :func:`draw_helicopter`."""
+        """The frame of ``state`` after the physical ``inputs``; see `draw_helicopter`."""
         return draw_helicopter(self.task, state, inputs, self.config.action_scale[0])
 
 
 class HelicopterVectorEnv(LinearSystemVectorEnv):
-    """``num_envs`` helicopters, each on its own task, stepped together (see :class:`HelicopterEnv`)."""
+    """``num_envs`` helicopters, each on its own task, stepped together (see `HelicopterEnv`)."""
 
     family = FAMILY
 
@@ -195,7 +195,7 @@ def draw_helicopter(task: Task, state: np.ndarray, inputs: np.ndarray, action_sc
     velocity as blue arrows (vertical positive downwards, as in body axes), the pitch rate as a green arc, and the
     rotor thrusts ``collective ± differential collective`` of the last step as red arrows at the fore and aft rotors.
     Right: one bar per entry of ``A`` and ``B`` with its relative deviation from the nominal model
-    (:func:`perturbation`; the grey lines mark the ±25% training region, a black cap a clipped bar).
+    (`perturbation`; the grey lines mark the ±25% training region, a black cap a clipped bar).
     """
     from mtenvs.rendering import BLUE, GREY, LIGHT_GREY, RED, Canvas, bars, squash
 

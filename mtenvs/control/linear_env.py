@@ -1,10 +1,10 @@
 """Linear control families: the family (exact discrete-time model, LQR optimum, LQR reference) and its envs.
 
 A linear family declares its parameters and a function ``task -> (A, B)`` giving the continuous-time model
-``x' = A x + B u``; :class:`LinearFamily` discretizes it exactly (zero-order hold) and solves the
-finite-horizon LQR problem of the quadratic reward, and :class:`LinearSystemEnv` / :class:`LinearSystemVectorEnv`
-step ``x_{t+1} = A_d x_t + B_d u_t``. The family modules (:mod:`.simple_mass`, :mod:`.double_mass`,
-:mod:`.helicopter`) subclass the two environments only to name their family and document it.
+``x' = A x + B u``; `LinearFamily` discretizes it exactly (zero-order hold) and solves the
+finite-horizon LQR problem of the quadratic reward, and `LinearSystemEnv` / `LinearSystemVectorEnv`
+step ``x_{t+1} = A_d x_t + B_d u_t``. The family modules (`.simple_mass`, `.double_mass`,
+`.helicopter`) subclass the two environments only to name their family and document it.
 """
 
 from __future__ import annotations
@@ -55,14 +55,14 @@ class LinearFamily(TaskFamily):
     """A task family whose tasks are linear systems ``x' = A(task) x + B(task) u`` with a quadratic cost.
 
     Args:
-        name: as for :class:`TaskFamily`.
-        parameters: as for :class:`TaskFamily`.
+        name: as for `TaskFamily`.
+        parameters: as for `TaskFamily`.
         continuous_model: ``task -> (A, B)``, the continuous-time model in physical units.
         state_names: labels of the state variables.
         input_names: labels of the inputs.
-        config_defaults: the family's defaults of :class:`ControlConfig` settings (e.g. ``action_scale``).
-        description: as for :class:`TaskFamily`.
-        task_sets: as for :class:`TaskFamily`.
+        config_defaults: the family's defaults of `ControlConfig` settings (e.g. ``action_scale``).
+        description: as for `TaskFamily`.
+        task_sets: as for `TaskFamily`.
     """
 
     def __init__(self, name: str, parameters: ParameterSpace, *, continuous_model: ContinuousModel,
@@ -87,7 +87,7 @@ class LinearFamily(TaskFamily):
         return len(self.input_names)
 
     def config(self, **env_kwargs: Any) -> ControlConfig:
-        """The validated :class:`ControlConfig` of an environment built with ``env_kwargs``."""
+        """The validated `ControlConfig` of an environment built with ``env_kwargs``."""
         settings = {**self.config_defaults, **{k: v for k, v in env_kwargs.items() if k not in _IGNORED_ENV_KWARGS}}
         unknown = set(settings) - set(ControlConfig.__dataclass_fields__)
         if unknown:
@@ -160,8 +160,8 @@ class LQRPolicy:
     """The finite-horizon LQR controller of each task: row ``i`` of a batch acts on ``tasks[i]``.
 
     It is time-varying, so it counts its calls: call it once per environment step, starting at the first step of
-    synchronized episodes (as :func:`mtenvs.evaluation.rollout_returns` does); after ``horizon`` calls it starts
-    over. :meth:`reset` rewinds it by hand.
+    synchronized episodes (as `mtenvs.evaluation.rollout_returns` does); after ``horizon`` calls it starts
+    over. `reset` rewinds it by hand.
     """
 
     def __init__(self, family: LinearFamily, tasks: Sequence[Task], horizon: int = 150, **env_kwargs: Any) -> None:
@@ -194,7 +194,7 @@ def lqr_reference(family: LinearFamily) -> Callable[..., LQRPolicy]:
     def make(tasks: Sequence[Task], horizon: int = 150, **env_kwargs: Any) -> LQRPolicy:
         return LQRPolicy(family, [family.validate(t) for t in tasks], horizon, **env_kwargs)
 
-    make.__doc__ = f"The finite-horizon LQR policy of each {family.name} task (see :class:`LQRPolicy`)."
+    make.__doc__ = f"The finite-horizon LQR policy of each {family.name} task (see `LQRPolicy`)."
     return make
 
 
@@ -207,9 +207,9 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
     ``info["termination_reason"] == "diverged"`` and the state stays at the last finite one. Episodes that stay
     finite are unchanged.
 
-    Subclasses set ``family`` (a :class:`LinearFamily`) and document themselves. Keyword arguments are the
-    :class:`~mtenvs.control.control_config.ControlConfig` settings. A subclass that renders lists ``"rgb_array"``
-    in its ``metadata`` and implements :meth:`draw`.
+    Subclasses set ``family`` (a `LinearFamily`) and document themselves. Keyword arguments are the
+    `ControlConfig` settings. A subclass that renders lists ``"rgb_array"``
+    in its ``metadata`` and implements `draw`.
     """
 
     family: ClassVar[LinearFamily]
@@ -262,7 +262,7 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
         return None if self._state is None else self._state[0].copy()
 
     def render(self) -> np.ndarray | None:
-        """An RGB frame of the current state and task in ``"rgb_array"`` mode (see :meth:`draw`); ``None`` otherwise.
+        """An RGB frame of the current state and task in ``"rgb_array"`` mode (see `draw`); ``None`` otherwise.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first reset.
@@ -281,8 +281,8 @@ class LinearSystemEnv(TaskEnv[np.ndarray, np.ndarray]):
 class LinearSystemVectorEnv(TaskVectorEnv):
     """``num_envs`` linear systems, each with its own task's ``(A_d, B_d)``, stepped in one NumPy computation.
 
-    Same dynamics and rewards as :class:`LinearSystemEnv`; arguments are its settings plus ``num_envs``,
-    ``max_episode_steps`` and ``autoreset_mode`` (see :mod:`mtenvs.core.vector`).
+    Same dynamics and rewards as `LinearSystemEnv`; arguments are its settings plus ``num_envs``,
+    ``max_episode_steps`` and ``autoreset_mode`` (see `mtenvs.core.vector`).
     """
 
     family: ClassVar[LinearFamily]

@@ -1,6 +1,6 @@
 """The setting of "Scalable Lifelong Reinforcement Learning" (paper 002) for its five control domains.
 
-One object per domain, :data:`PAPER_002`, holds the environment id, its settings and the episode length, and
+One object per domain, `PAPER_002`, holds the environment id, its settings and the episode length, and
 gives what a learner needs: batched environments over a list of tasks, the state/action sizes, the
 discrete-time linear model (exact for the linear families, the upright linearization for the nonlinear ones)
 and the quadratic cost. Every domain uses the quadratic cost ``-(x' Q x + u' R u)`` with ``Q = I`` and ``R = I``
@@ -62,7 +62,7 @@ class PaperSetting:
         name: the family name (``"SimpleMass"``, ...); ``abbreviation``: the paper's (``"SM"``, ...).
         env_id: the registered id; ``kwargs``: its settings for the paper's setting.
         state_dim, action_dim: sizes of observations and actions.
-        exact: whether :meth:`linear_model` is the exact dynamics (linear families) or a linearization.
+        exact: whether `linear_model` is the exact dynamics (linear families) or a linearization.
     """
 
     name: str
@@ -152,7 +152,7 @@ DOMAINS = tuple(s.name for s in _SETTINGS)
 
 
 def paper002_setting(name: str) -> PaperSetting:
-    """The :class:`PaperSetting` of a domain by family name or abbreviation (``ValueError`` naming the choices)."""
+    """The `PaperSetting` of a domain by family name or abbreviation (``ValueError`` naming the choices)."""
     if name not in PAPER_002:
         raise ValueError(unknown_name("paper-002 domain", name, list(PAPER_002)))
     return PAPER_002[name]
@@ -160,5 +160,5 @@ def paper002_setting(name: str) -> PaperSetting:
 
 def make_paper002_vec(family_name: str, tasks: Sequence[Task | Mapping[str, Any]], seed: int | None = None,
                       **overrides: Any) -> VectorEnv:
-    """A batched environment in paper 002's setting with one sub-env per task (see :meth:`PaperSetting.make_vec`)."""
+    """A batched environment in paper 002's setting with one sub-env per task (see `PaperSetting.make_vec`)."""
     return paper002_setting(family_name).make_vec(tasks, seed=seed, **overrides)

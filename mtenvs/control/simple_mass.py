@@ -1,7 +1,7 @@
 """Simple-mass task family: drive a mass on a spring and damper to rest at the origin.
 
 Reads top to bottom: parameters, dynamics, the environments (reward and stepping are those of every linear
-family, in :mod:`mtenvs.control.linear_env`), rendering.
+family, in `mtenvs.control.linear_env`), rendering.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class SimpleMassEnv(LinearSystemEnv):
 
     ## Arguments
     ``task``/``tasks``, ``dt`` (0.05 s), ``reward``, ``state_cost``, ``input_cost``, ``action_scale``,
-    ``clip_actions``, ``initial_state_bounds`` (see :class:`mtenvs.control.control_config.ControlConfig`),
+    ``clip_actions``, ``initial_state_bounds`` (see `mtenvs.control.control_config.ControlConfig`),
     ``render_mode`` (``"rgb_array"`` or ``None``).
 
     ## Version History
@@ -88,12 +88,12 @@ class SimpleMassEnv(LinearSystemEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def draw(self, state: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        """The frame of ``state`` after the force ``inputs[0]`` (newtons); see :func:`draw_simple_mass`."""
+        """The frame of ``state`` after the force ``inputs[0]`` (newtons); see `draw_simple_mass`."""
         return draw_simple_mass(self.task, state, float(inputs[0]), self.config.action_scale[0])
 
 
 class SimpleMassVectorEnv(LinearSystemVectorEnv):
-    """``num_envs`` simple masses, each on its own task, stepped together (see :class:`SimpleMassEnv`)."""
+    """``num_envs`` simple masses, each on its own task, stepped together (see `SimpleMassEnv`)."""
 
     family = FAMILY
 

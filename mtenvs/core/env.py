@@ -2,20 +2,20 @@
 
 It implements the task half of the contract, so that a family only writes its dynamics:
 
-* ``task=`` / ``tasks=`` at construction: a fixed :class:`Task`, a dict of overrides (missing keys take the
+* ``task=`` / ``tasks=`` at construction: a fixed `Task`, a dict of overrides (missing keys take the
   defaults), a task-set name or a list of tasks (a new task drawn at every reset), or any
-  :class:`~mtenvs.core.samplers.TaskSampler`;
+  `TaskSampler`;
 * ``reset(options={"task": ...})`` runs one episode on the given task; ``options={"state": ...}`` starts it
   from a given state where the family supports it;
-* ``info["task"]`` (the :class:`Task`) and ``info["task_id"]`` on every reset and step;
+* ``info["task"]`` (the `Task`) and ``info["task_id"]`` on every reset and step;
 * ``reset(seed=s)`` seeds two independent streams: ``env.np_random`` (initial states, noise) and a task
   stream, so the tasks drawn never depend on how many random numbers the dynamics used;
 * one validation path: every task, however it enters (arguments, reset options, each draw of a sampler), passes
   ``family.validate``; Box actions and start states are checked by `numeric_array` (real numbers only, finite,
   bounded in magnitude); a refused input raises ``ValueError`` naming the field and leaves the episode as it was.
 
-A subclass sets ``family``, the spaces and ``metadata``, and implements :meth:`_apply_task`,
-:meth:`_reset_state` and ``step``. In ``step`` it returns ``self._info()`` as the info dict.
+A subclass sets ``family``, the spaces and ``metadata``, and implements `_apply_task`,
+`_reset_state` and ``step``. In ``step`` it returns ``self._info()`` as the info dict.
 """
 
 from __future__ import annotations

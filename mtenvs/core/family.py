@@ -19,7 +19,7 @@ TaskSetBuilder = Callable[["TaskFamily"], Sequence[Task]]
 
 
 class NoExactOptimum(NotImplementedError):
-    """Raised by :meth:`TaskFamily.optimal_value` for families (or settings) without an exact optimum."""
+    """Raised by `TaskFamily.optimal_value` for families (or settings) without an exact optimum."""
 
 
 class TaskFamily:
@@ -137,7 +137,7 @@ class TaskFamily:
 
     # ------------------------------------------------------------------------------------------- task sets
     def task_set_names(self) -> list[str]:
-        """Names accepted by :meth:`task_set`."""
+        """Names accepted by `task_set`."""
         return ["train", "test", "ood", *(name for name in self._extra_sets if name not in ("train", "test", "ood"))]
 
     def task_set(self, name: str) -> TaskSet:
@@ -173,7 +173,7 @@ class TaskFamily:
     # ------------------------------------------------------------------------------------------ references
     @property
     def has_optimum(self) -> bool:
-        """Whether :meth:`optimal_value` is exact for this family."""
+        """Whether `optimal_value` is exact for this family."""
         return type(self).optimal_value is not TaskFamily.optimal_value
 
     def optimal_value(self, task: Task | Mapping[str, Any], **env_kwargs: Any) -> float:

@@ -1,6 +1,6 @@
 """Declared task parameters: name, bounds, default, units and how each one is sampled.
 
-A family declares its parameters once, in a :class:`ParameterSpace`. Everything else is derived from that
+A family declares its parameters once, in a `ParameterSpace`. Everything else is derived from that
 declaration: validation of user input, seeded sampling of the ``train``/``test`` regions and of the
 out-of-distribution (``ood``) region, the normalized feature vector that observability wrappers append to
 observations, and the parameter tables of the documentation.

@@ -1,8 +1,8 @@
 """Registration of families and environment ids.
 
-A family subpackage's ``__init__.py`` only calls :func:`register_family`; importing ``mtenvs`` imports every
+A family subpackage's ``__init__.py`` only calls `register_family`; importing ``mtenvs`` imports every
 family subpackage, so every id is registered with Gymnasium (``gym.make("mtenvs/CartPole-v0")``) and the
-family is listed by :func:`families`. Family modules themselves are imported lazily, on first use.
+family is listed by `families`. Family modules themselves are imported lazily, on first use.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _load(reference: str) -> Any:
 
 
 def register_family(name: str, family: str) -> None:
-    """Declare a family: ``family`` is ``"module.path:ATTRIBUTE"`` of its :class:`TaskFamily` object."""
+    """Declare a family: ``family`` is ``"module.path:ATTRIBUTE"`` of its `TaskFamily` object."""
     _FAMILIES.setdefault(name, FamilyEntry(name, family))
 
 
@@ -83,7 +83,7 @@ def _entry(name: str) -> FamilyEntry:
 
 
 def family(name: str) -> TaskFamily:
-    """The :class:`TaskFamily` called ``name`` (``ValueError`` with close matches if unknown)."""
+    """The `TaskFamily` called ``name`` (``ValueError`` with close matches if unknown)."""
     return _load(_entry(name).family)
 
 

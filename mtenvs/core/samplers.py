@@ -4,8 +4,8 @@ A sampler is asked for a task at every reset and is given the environment's task
 ``reset(seed=s)`` reproduces the whole task stream. Samplers with a finite ``support`` can also draw
 indices in bulk, which native vector envs use to reassign many sub-envs in one NumPy call.
 
-The :class:`TaskSampler` base class is the hook that curricula plug into: override :meth:`TaskSampler.sample`
-and, to learn from outcomes, :meth:`TaskSampler.update`, which the :class:`~mtenvs.core.wrappers.TaskSchedule`
+The `TaskSampler` base class is the hook that curricula plug into: override `TaskSampler.sample`
+and, to learn from outcomes, `TaskSampler.update`, which the `TaskSchedule`
 wrapper calls at the end of every episode.
 """
 
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 
 class TaskSampler:
-    """Base class: choose a task at each reset. Subclass and override :meth:`sample` (and optionally
-    :meth:`update` and :meth:`restart`)."""
+    """Base class: choose a task at each reset. Subclass and override `sample` (and optionally
+    `update` and `restart`)."""
 
     #: The finite set of tasks this sampler draws from, or ``None`` when it is unbounded.
     support: tuple[Task, ...] | None = None
@@ -38,7 +38,7 @@ class TaskSampler:
         raise NotImplementedError
 
     def sample_indices(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` draws as indices into :attr:`support` (only for samplers with a finite support)."""
+        """``n`` draws as indices into `support` (only for samplers with a finite support)."""
         if self.support is None:
             raise TypeError(f"{type(self).__name__} has no finite support")
         index = {task: i for i, task in enumerate(self.support)}
@@ -222,9 +222,9 @@ def as_sampler(spec: TaskSpec, family: TaskFamily) -> TaskSampler:
     Every task a sampler gives an environment passes ``family.validate`` (a custom sampler's ``support`` here,
     each of its draws at reset), so a sampler cannot bypass the checks of ``task=``.
 
-    ``None`` → the default task; a :class:`Task` or a dict of overrides → that fixed task; a string → the
-    named task set, sampled uniformly; a sequence of tasks → sampled uniformly; a :class:`TaskSampler` → as is;
-    a callable ``fn(rng)`` → :class:`FunctionSampler`.
+    ``None`` → the default task; a `Task` or a dict of overrides → that fixed task; a string → the
+    named task set, sampled uniformly; a sequence of tasks → sampled uniformly; a `TaskSampler` → as is;
+    a callable ``fn(rng)`` → `FunctionSampler`.
     """
     if spec is None:
         return FixedTask(family.default_task())

@@ -43,7 +43,7 @@ class Task:
 
     Two tasks are equal when their family and parameters are equal; ``name`` is a label only. ``id`` is a
     short digest of the canonical JSON of family and parameters, so it is the same in every process and on
-    every machine. Build tasks through :meth:`TaskFamily.task`, which validates them and fills defaults.
+    every machine. Build tasks through `TaskFamily.task`, which validates them and fills defaults.
 
     Examples:
         >>> import mtenvs
@@ -113,7 +113,7 @@ class Task:
         return {"family": self.family, "params": {k: _thaw(v) for k, v in self._params.items()}, "name": self.name}
 
     def to_json(self) -> str:
-        """The task as a JSON string; :meth:`from_json` restores an equal task."""
+        """The task as a JSON string; `from_json` restores an equal task."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod

@@ -3,20 +3,20 @@
 ``gym.make_vec("mtenvs/<Family>-v0", num_envs=N, tasks=...)`` returns one of these (the id's
 ``vector_entry_point``):
 
-* :class:`TaskVectorEnv`, the base of *native* batched envs: all sub-envs are stepped in one NumPy
+* `TaskVectorEnv`, the base of *native* batched envs: all sub-envs are stepped in one NumPy
   computation, each with its own parameter values;
-* :class:`SyncTaskVectorEnv`, the fallback for families without a native version: Gymnasium's
+* `SyncTaskVectorEnv`, the fallback for families without a native version: Gymnasium's
   ``SyncVectorEnv`` over single family envs, with the same task semantics.
 
 Task arguments, for both:
 
 * ``tasks=[t0, ..., t_{N-1}]`` (a list or tuple with exactly one task per sub-env): sub-env ``i`` always runs ``t_i``;
 * ``task=t`` (a Task or dict): every sub-env runs ``t``;
-* ``tasks="train"``, a :class:`TaskSet` or a :class:`TaskSampler`: each sub-env draws a new task at every
+* ``tasks="train"``, a `TaskSet` or a `TaskSampler`: each sub-env draws a new task at every
   (auto)reset.
 
 ``infos["task_id"]`` holds the current task id of every sub-env (an object array, with the usual ``_task_id``
-mask) and ``env.unwrapped.tasks`` the :class:`Task` objects. (The Sync fallback also batches its sub-envs'
+mask) and ``env.unwrapped.tasks`` the `Task` objects. (The Sync fallback also batches its sub-envs'
 ``info["task"]``; native envs leave it out, as building an object array of tasks every step would cost more than
 the dynamics.) Autoreset modes: ``NextStep`` (Gymnasium's default), ``SameStep`` (what
 stable-baselines3 expects; the final observation is in ``infos["final_obs"]``) and ``Disabled`` (reset
@@ -71,7 +71,7 @@ TASK_BLOCK = 64
 
 
 def parse_autoreset_mode(mode: str | AutoresetMode, allowed: Sequence[AutoresetMode], owner: str) -> AutoresetMode:
-    """An :class:`AutoresetMode` from its name or value, or a ``ValueError`` listing the allowed modes."""
+    """An `AutoresetMode` from its name or value, or a ``ValueError`` listing the allowed modes."""
     try:
         parsed = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
     except ValueError:
@@ -173,14 +173,14 @@ class TaskVectorEnv(VectorEnv):
     """Base class of native batched family envs (see the module docstring for the task semantics).
 
     A subclass sets ``family``, ``single_observation_space``/``single_action_space`` (then calls
-    :meth:`_batch_spaces`), and implements:
+    `_batch_spaces`), and implements:
 
-    * :meth:`_apply_tasks` ``(idx)``: parameters of sub-envs ``idx`` changed (``self.params`` holds them);
-    * :meth:`_reset_states` ``(idx, states)``: draw initial states of sub-envs ``idx`` from ``self.np_random``
+    * `_apply_tasks` ``(idx)``: parameters of sub-envs ``idx`` changed (``self.params`` holds them);
+    * `_reset_states` ``(idx, states)``: draw initial states of sub-envs ``idx`` from ``self.np_random``
       (or copy the given ``states``);
-    * :meth:`_check_actions` ``(actions)`` → validated array;
-    * :meth:`_step_states` ``(actions)`` → ``(rewards float32 (N,), terminated bool (N,))``, advancing all;
-    * :meth:`_observe` ``()`` → a new observation array for all sub-envs.
+    * `_check_actions` ``(actions)`` → validated array;
+    * `_step_states` ``(actions)`` → ``(rewards float32 (N,), terminated bool (N,))``, advancing all;
+    * `_observe` ``()`` → a new observation array for all sub-envs.
     """
 
     family: ClassVar[TaskFamily]
@@ -498,7 +498,7 @@ class TaskVectorEnv(VectorEnv):
 
 
 class SyncTaskVectorEnv(SyncVectorEnv):
-    """Gymnasium's ``SyncVectorEnv`` over single family envs, with the task semantics of :class:`TaskVectorEnv`.
+    """Gymnasium's ``SyncVectorEnv`` over single family envs, with the task semantics of `TaskVectorEnv`.
 
     A family without a native batched env registers a two-line subclass as its ``vector_entry_point``::
 
@@ -547,7 +547,7 @@ class SyncTaskVectorEnv(SyncVectorEnv):
 
 
 def vector_env_for(env_class: type[TaskEnv], name: str | None = None) -> type[SyncTaskVectorEnv]:
-    """A :class:`SyncTaskVectorEnv` subclass for ``env_class`` (for families without a native vector env)."""
+    """A `SyncTaskVectorEnv` subclass for ``env_class`` (for families without a native vector env)."""
     return type(name or f"{env_class.__name__}SyncVector", (SyncTaskVectorEnv,), {"env_class": env_class,
                                                                                "__module__": env_class.__module__})
 

@@ -55,7 +55,7 @@ def allocation_reward(x: np.ndarray, weights: np.ndarray, betas: np.ndarray) -> 
 
 
 def optimal_allocation(x: np.ndarray, betas: np.ndarray, iterations: int = 60) -> np.ndarray:
-    """The exact maximizer of :func:`allocation_reward` on the simplex, for a batch of states (last axis = entities).
+    """The exact maximizer of `allocation_reward` on the simplex, for a batch of states (last axis = entities).
 
     Stationarity of the Lagrangian gives ``a_i = exp((x_i - lam) / beta_i - 1)`` with ``lam`` such that the
     weights sum to one. With equal weights ``beta`` this is ``softmax(x / beta)``. Otherwise ``lam`` solves
@@ -141,7 +141,7 @@ class EntityAllocationEnv(TaskEnv[np.ndarray, np.ndarray]):
     The synthetic resource-allocation task of "Efficient Reinforcement Learning in Resource Allocation Problems
     Through Permutation Invariant Multi-Task Learning" (paper 004, Sec. 6.1). States are drawn i.i.d. every step,
     so the problem is a contextual bandit; the optimal allocation of a state is known in closed form
-    (:func:`optimal_allocation`), and ``FAMILY.optimal_value`` gives the optimal expected return.
+    (`optimal_allocation`), and ``FAMILY.optimal_value`` gives the optimal expected return.
 
     ## Observation Space
     ``Box(0, 1, (n_entities, 1))`` float32: row ``i`` is entity ``i``'s state ``x_i``. The weights ``beta_i``
@@ -220,7 +220,7 @@ class EntityAllocationEnv(TaskEnv[np.ndarray, np.ndarray]):
         return None if self._x is None else self._x.copy()
 
     def render(self) -> np.ndarray | None:
-        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_allocation`); ``None`` otherwise.
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see `draw_allocation`); ``None`` otherwise.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first reset.

@@ -188,7 +188,7 @@ class FedAggregationEnv(TaskEnv[np.ndarray, np.ndarray]):
         return self._round
 
     def render(self) -> np.ndarray | None:
-        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_federation`); ``None`` otherwise.
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see `draw_federation`); ``None`` otherwise.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first reset.

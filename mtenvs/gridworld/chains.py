@@ -73,7 +73,7 @@ def chain_dynamics(task: Task) -> tuple[np.ndarray, np.ndarray]:
 
 
 def chain_model(task: Task, gamma: float = 0.9) -> TabularMDP:
-    """The task's :class:`TabularMDP` with start ``S3``; ``R[s, a] = sum_s' P(s'|s, a) b[s']`` (zero in S1/S5)."""
+    """The task's `TabularMDP` with start ``S3``; ``R[s, a] = sum_s' P(s'|s, a) b[s']`` (zero in S1/S5)."""
     p, bonus = chain_dynamics(task)
     terminal = np.array([True, False, False, False, True])
     rewards = np.where(terminal[:, None], 0.0, p @ bonus)
@@ -177,7 +177,7 @@ class ConflictChainEnv(TaskEnv[int, int]):
 
     def render(self) -> str | np.ndarray | None:
         """``"ansi"``: the chain as ``[+] . A . [-]`` from the current task's point of view; ``"rgb_array"``: a
-        640×220 frame (see :func:`draw_chain`).
+        640×220 frame (see `draw_chain`).
 
         Raises:
             gymnasium.error.ResetNeeded: ``"rgb_array"`` before the first reset.

@@ -19,19 +19,19 @@ _NEUTRAL_SETTINGS = frozenset({"render_mode"})
 
 
 class ModelFamily(TaskFamily):
-    """A :class:`TaskFamily` with model access: ``family.model(task, gamma)`` is the task's :class:`TabularMDP`.
+    """A `TaskFamily` with model access: ``family.model(task, gamma)`` is the task's `TabularMDP`.
 
-    Its reference policy ``"optimal"`` (:meth:`optimal_policy`) acts optimally on every task.
+    Its reference policy ``"optimal"`` (`optimal_policy`) acts optimally on every task.
 
     Args:
-        name: as for :class:`TaskFamily`.
-        parameters: as for :class:`TaskFamily`.
-        description: as for :class:`TaskFamily`.
-        set_sizes: as for :class:`TaskFamily`.
-        task_sets: as for :class:`TaskFamily`.
+        name: as for `TaskFamily`.
+        parameters: as for `TaskFamily`.
+        description: as for `TaskFamily`.
+        set_sizes: as for `TaskFamily`.
+        task_sets: as for `TaskFamily`.
         model_builder: ``(task, gamma) -> TabularMDP`` for a validated task.
         horizon: the registered episode length (``max_episode_steps``) of the family's environment.
-        gamma: the discount factor the family's papers use, the default of :meth:`model`.
+        gamma: the discount factor the family's papers use, the default of `model`.
     """
 
     def __init__(self, name: str, parameters: ParameterSpace, *, model_builder: ModelBuilder, horizon: int,

@@ -2,7 +2,7 @@
 
 The environment of Sec. 5.1 / Fig. 2 of "A Decentralized Policy Gradient Approach to Multi-Task Reinforcement
 Learning" (Zeng et al., UAI 2021). Reads top to bottom: parameters and named task sets, the model (transition
-tables, the :class:`~mtenvs.gridworld.tabular.TabularMDP`), the single environment, the batched vector
+tables, the `TabularMDP`), the single environment, the batched vector
 environment, rendering.
 """
 
@@ -107,7 +107,7 @@ def grid_tables(task: Task) -> GridTables:
 
 
 def gridworld_model(task: Task, gamma: float = GAMMA) -> TabularMDP:
-    """The task's :class:`TabularMDP`: ``P[s, a, s']`` one-hot at ``next_cell[s, a]``, ``R[s, a]`` the entry reward."""
+    """The task's `TabularMDP`: ``P[s, a, s']`` one-hot at ``next_cell[s, a]``, ``R[s, a]`` the entry reward."""
     tables = grid_tables(task)
     transitions = np.zeros((NUM_CELLS, len(MOVES), NUM_CELLS))
     np.put_along_axis(transitions, tables.next_cell[:, :, None], 1.0, axis=2)
@@ -169,8 +169,8 @@ class GridWorldEnv(TaskEnv[int, int]):
     The multi-task GridWorld of Zeng et al. (UAI 2021, Sec. 5.1): every task is the same 10x10 grid with the same
     moves; tasks differ in where the goal (+1) and the obstacles (-1) are and in the start distribution. The
     layouts of the paper's Fig. 2 (a)-(e) are the task sets ``"a"``..``"e"`` (reconstructed, see
-    :mod:`mtenvs.gridworld.layouts`); ``layout="random"`` draws a layout from ``seed``. The known model is
-    available: ``env.unwrapped.model(gamma)`` (a :class:`~mtenvs.gridworld.tabular.TabularMDP` with exact values,
+    `mtenvs.gridworld.layouts`); ``layout="random"`` draws a layout from ``seed``. The known model is
+    available: ``env.unwrapped.model(gamma)`` (a `TabularMDP` with exact values,
     the exact entropy-regularized policy gradient and value iteration) and ``FAMILY.optimal_value(task)``.
 
     ## Observation Space
@@ -190,7 +190,7 @@ class GridWorldEnv(TaskEnv[int, int]):
     Termination on entering the goal or an obstacle. Truncation after 200 steps for ``mtenvs/GridWorld-v0``.
 
     ## Arguments
-    * ``task`` / ``tasks``: the task or the task set (see :class:`mtenvs.core.env.TaskEnv`); parameters ``layout``,
+    * ``task`` / ``tasks``: the task or the task set (see `mtenvs.core.env.TaskEnv`); parameters ``layout``,
       ``start``, and for random layouts ``seed`` and ``num_obstacles``.
     * ``render_mode``: ``"ansi"`` (text grid: ``A`` agent, ``G`` goal, ``X`` obstacle) or ``"rgb_array"``.
 
@@ -252,8 +252,8 @@ class GridWorldEnv(TaskEnv[int, int]):
 class GridWorldVectorEnv(TaskVectorEnv):
     """``num_envs`` GridWorlds, each on its own task, stepped with one table lookup.
 
-    Same dynamics, rewards and episode ends as :class:`GridWorldEnv`; arguments are those of :class:`GridWorldEnv`
-    plus ``num_envs``, ``max_episode_steps`` and ``autoreset_mode`` (see :mod:`mtenvs.core.vector`).
+    Same dynamics, rewards and episode ends as `GridWorldEnv`; arguments are those of `GridWorldEnv`
+    plus ``num_envs``, ``max_episode_steps`` and ``autoreset_mode`` (see `mtenvs.core.vector`).
     """
 
     family = FAMILY

@@ -1,6 +1,6 @@
 """Finite discounted MDPs with a known model: exact policy values, discounted visitation, and DP.
 
-:class:`TabularMDP` holds ``P[s, a, s']``, the expected reward ``R[s, a]`` (a reward ``r[s, a, s']`` is averaged over
+`TabularMDP` holds ``P[s, a, s']``, the expected reward ``R[s, a]`` (a reward ``r[s, a, s']`` is averaged over
 ``P``), the start distribution ``rho``, the discount ``gamma`` and the terminal states (absorbing, zero reward). It
 gives the closed forms of "A Decentralized Policy Gradient Approach to Multi-Task Reinforcement Learning" (Zeng et
 al., UAI 2021; App. A, Eqs. 17-20, with the matrix conventions corrected as in notes-003 §1.4):
@@ -43,7 +43,7 @@ class TabularMDP:
         start: the start distribution ``rho`` over states, shape ``(S,)``.
         gamma: discount factor in ``(0, 1]``; ``1`` is allowed only for finite-horizon computations.
         terminal: boolean mask of terminal states (they must be absorbing with zero reward); default none.
-        goal: boolean mask of the terminal states that count as success (for :meth:`reach_probability`).
+        goal: boolean mask of the terminal states that count as success (for `reach_probability`).
     """
 
     transitions: np.ndarray

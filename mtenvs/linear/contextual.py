@@ -148,7 +148,7 @@ FAMILY = LinearContextualFamily(
 class LinearContextualEnv(LinearMDPEnv):
     """``mtenvs/LinearContextual-v0``: one task of paper 000's contextual MDP; the task index is never observed.
 
-    See :class:`~mtenvs.linear.env.LinearMDPEnv` for the spaces and ``info["features"]``; ``tasks="contextual"``
+    See `LinearMDPEnv` for the spaces and ``info["features"]``; ``tasks="contextual"``
     draws one of the M tasks of instance 0 at every reset.
     """
 

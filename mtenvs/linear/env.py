@@ -47,7 +47,7 @@ class LinearMDPEnv(TaskEnv[np.ndarray, int]):
     ## Rendering
     ``render_mode="rgb_array"``: the states as nodes coloured by their expected reward at the current step, the
     current state ringed, arrows to the likeliest next states, and the expected reward of every step and state
-    (see :func:`draw_linear_mdp`).
+    (see `draw_linear_mdp`).
 
     ## Arguments
     ``task=`` / ``tasks=`` as for every mtenvs environment. The sizes (``n_states``, ``n_actions``, ``dim``,
@@ -138,7 +138,7 @@ class LinearMDPEnv(TaskEnv[np.ndarray, int]):
         return None if self._state is None else self._observation()
 
     def render(self) -> np.ndarray | None:
-        """A 600×380 RGB frame in ``"rgb_array"`` mode (see :func:`draw_linear_mdp`); ``None`` otherwise.
+        """A 600×380 RGB frame in ``"rgb_array"`` mode (see `draw_linear_mdp`); ``None`` otherwise.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first reset.

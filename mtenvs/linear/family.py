@@ -1,7 +1,7 @@
 """What every linear-MDP family shares: size parameters, a cached task → model map, and the exact optimum.
 
-A task of a linear family is JSON data (the generator's sizes and seeds); :meth:`LinearFamily.model` builds its
-:class:`~mtenvs.linear.model.LinearMDP` deterministically from it (and caches it), so V*, Q* and V^π of any task are
+A task of a linear family is JSON data (the generator's sizes and seeds); `LinearFamily.model` builds its
+`LinearMDP` deterministically from it (and caches it), so V*, Q* and V^π of any task are
 exact and the same in every process.
 """
 
@@ -49,7 +49,7 @@ class Setting(Integer):
 
 @dataclass(frozen=True)
 class ContinuousSetting(Continuous):
-    """A real parameter that no drawn task set moves outside its training region (see :class:`Setting`)."""
+    """A real parameter that no drawn task set moves outside its training region (see `Setting`)."""
 
     def _ood_intervals(self) -> list[tuple[float, float]]:
         return []
@@ -85,9 +85,9 @@ def trim_cache(cache: dict[Any, Any], size: Any) -> None:
 
 
 class LinearFamily(TaskFamily):
-    """A family of finite linear MDPs: each task names one :class:`LinearMDP`, built by :meth:`build_model`.
+    """A family of finite linear MDPs: each task names one `LinearMDP`, built by `build_model`.
 
-    Subclasses implement :meth:`build_model` and may add cross-parameter checks in :meth:`check_task`.
+    Subclasses implement `build_model` and may add cross-parameter checks in `check_task`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -95,7 +95,7 @@ class LinearFamily(TaskFamily):
         self._models: dict[Task, LinearMDP] = {}
 
     def task(self, overrides: Task | Mapping[str, Any] | None = None, /, **params: Any) -> Task:
-        """A validated task (see :meth:`TaskFamily.task`), also checked by :meth:`check_task`."""
+        """A validated task (see `TaskFamily.task`), also checked by `check_task`."""
         task = super().task(overrides, **params)
         self.check_task(task)
         return task
@@ -133,7 +133,7 @@ class LinearFamily(TaskFamily):
         """The linear MDP of a validated task (deterministic in the task's parameters)."""
 
     def model(self, task: Task | Mapping[str, Any]) -> LinearMDP:
-        """The :class:`LinearMDP` of ``task`` (a Task or dict of overrides), built once and cached."""
+        """The `LinearMDP` of ``task`` (a Task or dict of overrides), built once and cached."""
         task = self.validate(task)
         key = Task(task.family, task.params)  # the name is a label only
         model = self._models.get(key)

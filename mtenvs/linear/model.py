@@ -5,7 +5,7 @@ every step h there are d measures μ_h and a vector θ_h with
 
     P_h(s' | s, a) = ⟨φ(s, a), μ_h(s')⟩,        r_h(s, a) = ⟨φ(s, a), θ_h⟩ ∈ [0, 1].
 
-:class:`LinearMDP` stores the finite tables (φ, P, r) and, when known, the factors (μ, θ). Every episode starts in
+`LinearMDP` stores the finite tables (φ, P, r) and, when known, the factors (μ, θ). Every episode starts in
 the fixed state ``start_state`` and lasts ``horizon`` steps. Values are computed by backward induction
 (Bellman optimality, Eq. 1 of paper 000):
 
@@ -189,7 +189,7 @@ class LinearMDP:
         return self._evaluate(policy)[1]
 
     def policy_value(self, policy: np.ndarray) -> float:
-        """V^π_1(start_state), the expected return of ``policy`` (see :meth:`policy_probabilities`)."""
+        """V^π_1(start_state), the expected return of ``policy`` (see `policy_probabilities`)."""
         return float(self._evaluate(policy)[1][0, self.start_state])
 
     def _evaluate(self, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

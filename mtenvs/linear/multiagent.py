@@ -11,7 +11,7 @@ learner sees is Φ(x, a) ∈ R^{d×N}, d = d1 + d2, with column m = [φ_m; φ_c]
 the parameters are [√2θ_h; 0] and [0; √2μ_h].
 
 For weights v on the simplex, the scalarized MMDP (reward vᵀr_h) is the single-agent linear MDP with features Φv
-(Proposition 1); :meth:`LinearMultiAgentMDP.scalarized` builds it, so V*_v (a Pareto value, Proposition 2) comes
+(Proposition 1); `LinearMultiAgentMDP.scalarized` builds it, so V*_v (a Pareto value, Proposition 2) comes
 from exact DP.
 """
 
@@ -147,7 +147,7 @@ class LinearMultiAgentMDP:
 
 # ---------------------------------------------------------------------------------------------------- tasks
 class LinearMultiAgentFamily(TaskFamily):
-    """Tasks of the linear MMDP: sizes plus the generator seed; :meth:`model` builds (and caches) the MMDP."""
+    """Tasks of the linear MMDP: sizes plus the generator seed; `model` builds (and caches) the MMDP."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -223,7 +223,7 @@ class LinearMultiAgentEnv(ParallelEnv[str, np.ndarray, int]):
     Every agent's info holds ``"features"``: Φ(x, a) for every joint action a of the observed joint state x, shape
     ``(local_actions ** N, d1 + d2, N)``, indexed by flat joint action (``model.joint_action``); ``"joint_state"``
     (flat index); after a step also ``"joint_action"`` (the local actions of all agents). ``env.model`` is the
-    :class:`LinearMultiAgentMDP` (exact Pareto values by ``model.pareto_value(v)``).
+    `LinearMultiAgentMDP` (exact Pareto values by ``model.pareto_value(v)``).
 
     ## Reward
     Agent m receives r_{m,h}(x, a) ∈ [0, 1] (a Python float).
@@ -235,7 +235,7 @@ class LinearMultiAgentEnv(ParallelEnv[str, np.ndarray, int]):
     Every agent terminates after ``horizon`` steps.
 
     ## Arguments
-    ``task``: a :class:`Task` of ``FAMILY`` or a dict of overrides (default: the default task).
+    ``task``: a `Task` of ``FAMILY`` or a dict of overrides (default: the default task).
 
     ## Version History
     * v0: initial version.
@@ -336,5 +336,5 @@ class LinearMultiAgentEnv(ParallelEnv[str, np.ndarray, int]):
 
 
 def parallel_env(task: Task | dict[str, Any] | None = None, **kwargs: Any) -> LinearMultiAgentEnv:
-    """The linear MMDP as a PettingZoo ``ParallelEnv`` (see :class:`LinearMultiAgentEnv`)."""
+    """The linear MMDP as a PettingZoo ``ParallelEnv`` (see `LinearMultiAgentEnv`)."""
     return LinearMultiAgentEnv(task, **kwargs)

@@ -7,12 +7,12 @@ Agent m runs its own copy of an MDP; the three families differ in how the copies
 * ``LinearSmallHeterogeneity``: agent m's MDP mixes the instance's dynamics with its own, μ^(m)_h = (1 − ξ)μ_h +
   ξμ'^(m)_h, and perturbs the rewards, θ^(m)_h = clip(θ_h + ξ ε_{m,h}, 0, 1) with ε ∈ [−½, ½]^d. Every pair of
   agents then has ‖P_m − P_m'‖_TV ≤ ξ and |r_m − r_m'| ≤ ξ (Assumption 1). Each model is checked on construction
-  against a certificate of both bounds (see :func:`small_heterogeneity_model`); :func:`heterogeneity` recomputes the
+  against a certificate of both bounds (see `small_heterogeneity_model`); `heterogeneity` recomputes the
   pairwise gaps of any set of agents.
 * ``LinearLargeHeterogeneity``: agent m has a context κ(m) ∈ Δ^{k−1} and the features
   φ̃(m, s, a) = [(1 − ρ)φ(s, a); ρκ(m)] ∈ Δ^{d+k−1}, with P_{m,h} = ⟨φ̃, [μ_h; ν_h]⟩ and r_{m,h} = ⟨φ̃, [θ_h; α_h]⟩
   (Definition 2). The contexts are convex combinations of χ ≤ k prototype contexts, so the coefficient of
-  heterogeneity rank([κ(m)ᵀκ(m')]) is χ (:func:`heterogeneity_rank`). The model's features are φ̃ (d + k columns).
+  heterogeneity rank([κ(m)ᵀκ(m')]) is χ (`heterogeneity_rank`). The model's features are φ̃ (d + k columns).
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ LARGE = LargeHeterogeneityFamily(
 
 # ------------------------------------------------------------------------------------------------ environments
 class LinearMDPSingleEnv(LinearMDPEnv):
-    """``mtenvs/LinearMDP-v0``: a random linear MDP (see :class:`~mtenvs.linear.env.LinearMDPEnv`)."""
+    """``mtenvs/LinearMDP-v0``: a random linear MDP (see `LinearMDPEnv`)."""
 
     family = HOMOGENEOUS
 
@@ -219,7 +219,7 @@ class LinearMDPSingleEnv(LinearMDPEnv):
 class LinearSmallHeterogeneityEnv(LinearMDPEnv):
     """``mtenvs/LinearSmallHeterogeneity-v0``: agent m's MDP, within ξ of the other agents'.
 
-    See :class:`~mtenvs.linear.env.LinearMDPEnv` for the spaces and ``info["features"]``.
+    See `LinearMDPEnv` for the spaces and ``info["features"]``.
     """
 
     family = SMALL
@@ -230,7 +230,7 @@ class LinearLargeHeterogeneityEnv(LinearMDPEnv):
 
     ``info["features"]`` is φ̃(m, s, a) = [(1 − ρ)φ(s, a); ρκ(m)] for every action, shape ``(n_actions, dim +
     context_dim)``; ``family.context(task)`` gives ρκ(m) for any agent. Otherwise as
-    :class:`~mtenvs.linear.env.LinearMDPEnv`.
+    `LinearMDPEnv`.
     """
 
     family = LARGE

@@ -28,7 +28,7 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
     episode ends (time limits included, as registered). An agent whose environment terminates or truncates leaves
     ``agents``; the episode is over when every agent has left.
 
-    * ``reset(seed=s)`` resets agent ``i`` with seed ``child_seeds(s, N)[i]`` (:func:`mtenvs.core.seeding.child_seeds`),
+    * ``reset(seed=s)`` resets agent ``i`` with seed ``child_seeds(s, N)[i]`` (`mtenvs.core.seeding.child_seeds`),
       so one seed reproduces every agent's stream and the agents' streams are independent.
     * ``reset(options={"tasks": [t0, ..., t_{N-1}]})`` runs one episode on other tasks (``None`` keeps an agent's
       own task). The key ``"options"``, which PettingZoo's API tests send as a probe, is ignored; any other key is
@@ -52,7 +52,7 @@ class MultiTaskParallelEnv(ParallelEnv[str, Any, Any]):
     Args:
         env_id: a registered ``mtenvs`` id, e.g. ``"mtenvs/CartPole-v0"``.
         tasks: one task (``Task`` or dict of overrides) per agent, a ``TaskSet``, or a task-set name with
-            ``num_agents``; see :func:`mtenvs.multiagent.tasks.agent_tasks`.
+            ``num_agents``; see `mtenvs.multiagent.tasks.agent_tasks`.
         num_agents: the number of agents when ``tasks`` is a task set.
         render_mode: ``None`` or ``"rgb_array"`` (if the family renders).
         autoreset: restart each agent's episode as soon as it ends (see above); default ``False`` (agents leave).
@@ -264,5 +264,5 @@ def parallel_env(env_id: str, tasks: AgentTasks, *, num_agents: int | None = Non
 
 
 def env(env_id: str, tasks: AgentTasks, **kwargs: Any) -> AECEnv:
-    """The AEC version of :func:`parallel_env` (``pettingzoo.utils.parallel_to_aec``); same arguments."""
+    """The AEC version of `parallel_env` (``pettingzoo.utils.parallel_to_aec``); same arguments."""
     return parallel_to_aec(parallel_env(env_id, tasks, **kwargs))

@@ -35,7 +35,7 @@ def agent_tasks(family: TaskFamily, tasks: AgentTasks, num_agents: int | None = 
     """The validated task of every agent.
 
     ``tasks`` is a list (one ``Task`` or dict of overrides per agent; ``num_agents``, if given, must equal its
-    length), a :class:`TaskSet` (agent ``i`` gets task ``i``; all of them unless ``num_agents`` is given), or the
+    length), a `TaskSet` (agent ``i`` gets task ``i``; all of them unless ``num_agents`` is given), or the
     name of one of the family's task sets together with ``num_agents``.
 
     Raises:

@@ -247,7 +247,7 @@ class DroneNavEnv(TaskEnv[np.ndarray, int]):
     ``mtenvs/DroneNav-v0``.
 
     ## Arguments
-    * ``task`` / ``tasks``: the task or the task set (see :class:`mtenvs.core.env.TaskEnv`); the task set
+    * ``task`` / ``tasks``: the task or the task set (see `mtenvs.core.env.TaskEnv`); the task set
       ``"paper"`` holds the four plans at the default speed and turn rate (Env0 to Env3).
     * ``image_shape``: ``(height, width)`` of the depth image (default ``(16, 16)``).
     * ``max_depth``: range [m] mapped to 255 (default 10).
@@ -334,8 +334,8 @@ class DroneNavEnv(TaskEnv[np.ndarray, int]):
 class DroneNavVectorEnv(TaskVectorEnv):
     """``num_envs`` drones, each in its own task, sensed by one batched ray cast.
 
-    Same dynamics, rewards and episode ends as :class:`DroneNavEnv`; arguments are those of :class:`DroneNavEnv`
-    plus ``num_envs``, ``max_episode_steps`` and ``autoreset_mode`` (see :mod:`mtenvs.core.vector`).
+    Same dynamics, rewards and episode ends as `DroneNavEnv`; arguments are those of `DroneNavEnv`
+    plus ``num_envs``, ``max_episode_steps`` and ``autoreset_mode`` (see `mtenvs.core.vector`).
     ``infos["distance"]`` holds every drone's flown distance.
     """
 

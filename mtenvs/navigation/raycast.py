@@ -41,14 +41,14 @@ def horizontal_ranges(origins: np.ndarray, angles: np.ndarray, walls: np.ndarray
     return np.where(hit, t, np.inf).min(axis=2)
 
 
-#: Surface codes of :func:`surfaces`.
+#: Surface codes of `surfaces`.
 WALL, FLOOR, CEILING = 0, 1, 2
 
 
 def depth_image(ranges: np.ndarray, z: np.ndarray, elevations: np.ndarray, ceiling: float | np.ndarray) -> np.ndarray:
     """Range [m] along each pixel's 3-D ray to the first surface: a wall, the floor or the ceiling.
 
-    The first output of :func:`surfaces`.
+    The first output of `surfaces`.
 
     Args:
         ranges: ``(N, W)`` horizontal distance to the wall in each image column.
@@ -65,7 +65,7 @@ def depth_image(ranges: np.ndarray, z: np.ndarray, elevations: np.ndarray, ceili
 
 def surfaces(ranges: np.ndarray, z: np.ndarray, elevations: np.ndarray,
              ceiling: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`depth_image` and, per pixel, which surface the ray meets first (``WALL``, ``FLOOR`` or ``CEILING``)."""
+    """`depth_image` and, per pixel, which surface the ray meets first (``WALL``, ``FLOOR`` or ``CEILING``)."""
     cos_phi, sin_phi = np.cos(elevations), np.sin(elevations)
     wall = ranges[:, None, :] / cos_phi[None, :, None]
     with np.errstate(divide="ignore"):
@@ -80,8 +80,8 @@ def shade(ranges: np.ndarray, kinds: np.ndarray, albedo: np.ndarray, light_range
     """A grey-level camera image in [0, 1]: ``albedo[surface] * exp(-range / light_range)`` per pixel.
 
     Args:
-        ranges: the first output of :func:`surfaces`, ``(N, H, W)``.
-        kinds: the second output of :func:`surfaces`, ``(N, H, W)``.
+        ranges: the first output of `surfaces`, ``(N, H, W)``.
+        kinds: the second output of `surfaces`, ``(N, H, W)``.
         albedo: ``(N, 3)`` brightness of wall, floor and ceiling in each drone's environment.
         light_range: ``(N,)`` distance [m] over which the lighting falls to ``1/e``.
     """

@@ -1,11 +1,11 @@
-"""Daily price tables for the portfolio family: the :class:`PriceData` container and its sources.
+"""Daily price tables for the portfolio family: the `PriceData` container and its sources.
 
 Sources:
 
 * ``"sp500"``: daily closes of 20 S&P 500 stocks, 1990-01-02 to 2022-12-28, shipped inside the ``skfolio`` wheel
-  (:func:`sp500_prices`; no download). The table has closes only, so high and low equal the close.
-* ``"synthetic"``: a seeded generator (:func:`mtenvs.portfolio.market.synthetic_market`).
-* a CSV file or a pandas ``DataFrame`` of daily prices (:func:`csv_prices`, :func:`from_dataframe`), in one of two
+  (`sp500_prices`; no download). The table has closes only, so high and low equal the close.
+* ``"synthetic"``: a seeded generator (`mtenvs.portfolio.market.synthetic_market`).
+* a CSV file or a pandas ``DataFrame`` of daily prices (`csv_prices`, `from_dataframe`), in one of two
   layouts: *wide* (a date column or index, then one close column per ticker) or *long* (columns ``date``,
   ``ticker``, ``close`` and optionally ``high`` and ``low``; other columns such as ``open`` are ignored).
 
@@ -88,7 +88,7 @@ def _clean(frame: Any, owner: str) -> Any:
 
 
 def from_dataframe(frame: Any, name: str = "dataframe") -> PriceData:
-    """A :class:`PriceData` from a pandas ``DataFrame`` in the wide or the long layout (see the module docstring).
+    """A `PriceData` from a pandas ``DataFrame`` in the wide or the long layout (see the module docstring).
 
     Raises:
         ValueError: for a missing date or close column, unparsable dates, or prices that are not positive.

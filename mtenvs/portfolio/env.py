@@ -148,7 +148,7 @@ class Universe:
 class PeriodData:
     """A task's period as arrays: trading day ``k`` starts with observation features ``features[k]`` and then
     prices move by ``relatives[k]``. With weights ``a[k]`` chosen on day ``k`` and ``w[k-1]`` the drifted weights of
-    the day before, the rewards are :func:`~mtenvs.portfolio.trading.period_log_return` of ``(w[k-1], a[k], relatives[k])``.
+    the day before, the rewards are `period_log_return` of ``(w[k-1], a[k], relatives[k])``.
     """
 
     days: np.ndarray  # indices into the price table
@@ -206,7 +206,7 @@ class PortfolioEnv(TaskEnv[np.ndarray, np.ndarray]):
       (``"train"``/``"test"``). Named task sets: ``heldout_period`` (training portfolios in the test period) and
       ``heldout_assets`` (held-out portfolios in the test period).
     * ``source``: ``"synthetic"`` (default; 68 generated assets, 2009-2019), ``"sp500"`` (20 real stocks,
-      1990-2022, from skfolio), a CSV path, a pandas DataFrame or a :class:`~mtenvs.portfolio.data.PriceData`.
+      1990-2022, from skfolio), a CSV path, a pandas DataFrame or a `PriceData`.
     * ``n_assets``: assets per portfolio (default: 10 synthetic, 5 otherwise, at most the held-out pool's size).
     * ``window``: days of price history per observation (default 50).
     * ``episode_length``: trading days per episode, or ``None`` for the whole period.
@@ -365,7 +365,7 @@ class PortfolioEnv(TaskEnv[np.ndarray, np.ndarray]):
         return self._weights.copy()
 
     def render(self) -> np.ndarray | None:
-        """A 600×400 RGB frame in ``"rgb_array"`` mode (see :func:`draw_portfolio`); ``None`` otherwise.
+        """A 600×400 RGB frame in ``"rgb_array"`` mode (see `draw_portfolio`); ``None`` otherwise.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first reset.

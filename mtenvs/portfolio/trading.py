@@ -6,7 +6,7 @@ weights ``a`` chosen at the start of the period, price relatives ``y`` and commi
 
 * transaction remainder ``mu``: the fraction of wealth left after rebalancing from ``w`` to ``a``. The paper prints
   ``beta ≈ c sum_i |w_i - a_i|``, a typo for the first-order form ``mu = 1 - c sum_{i>=1} |w_i - a_i|`` used in
-  Jiang et al. (2017)'s code; :func:`exact_remainder` solves the exact accounting (Jiang et al. 2017, eq. 14);
+  Jiang et al. (2017)'s code; `exact_remainder` solves the exact accounting (Jiang et al. 2017, eq. 14);
 * reward ``R = ln(mu) + ln(a · y)``, so returns add up to the log growth of the portfolio value;
 * end-of-period weights ``w' = a ⊙ y / (a · y)``.
 """

@@ -324,7 +324,7 @@ def parse_assignments(config_class: type, assignments: Iterable[str]) -> dict[st
 
 
 def check_overrides(config_class: type, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed Python overrides checked against the fields' types and ranges (errors as :func:`parse_assignments`)."""
+    """Typed Python overrides checked against the fields' types and ranges (errors as `parse_assignments`)."""
     types_ = field_types(config_class)
     ranges = field_ranges(config_class)
     checked: dict[str, Any] = {}

@@ -164,14 +164,14 @@ class Experiment(Generic[C]):
     Args:
         name: command-line name (lowercase letters, digits, ``-_.``), e.g. ``"002-fig3-cartpole"``.
         title: one line, e.g. ``"PG-ELLA vs PG on 30 cart-pole tasks (Fig. 3)"``.
-        config: a frozen dataclass; every field has a type annotation (see :mod:`mtenvs.runner.config`), optionally
+        config: a frozen dataclass; every field has a type annotation (see `mtenvs.runner.config`), optionally
             with its allowed range (``seeds: Count = 5``, ``gamma: Annotated[float, Interval(gt=0, lt=1)]``), and a
             default.
         sizes: field overrides per size; at least ``"quick"`` (well under a minute on 2 cores) and ``"full"``
             (the paper's budget).
         units: the ordered units of work for a config.
         compute: computes one unit: ``compute(config, unit, ctx) -> UnitResult | metrics mapping``.
-        aggregate: turns the unit records into summary metrics; default :func:`mtenvs.runner.mean_over_seeds`.
+        aggregate: turns the unit records into summary metrics; default `mtenvs.runner.mean_over_seeds`.
         paper: the paper's number (``"002"``) or ``None``.
         description: a paragraph for ``mtenvs experiments NAME`` and the docs.
         seed: the default run seed.

@@ -76,7 +76,7 @@ def _finite(value: Any) -> Any:
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
     """Write ``document`` as indented, strict JSON (atomically, mode ``0644`` under the usual umask).
 
-    JSON has no NaN or infinity: such numbers are written as ``null`` (as :func:`jsonable` makes them), whatever
+    JSON has no NaN or infinity: such numbers are written as ``null`` (as `jsonable` makes them), whatever
     part of the document they are in.
     """
     try:
@@ -91,13 +91,13 @@ def _not_results(path: Path, reason: str) -> RunDirectoryError:
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    """Load a ``results.json`` and check it against the shipped schema (:func:`schema`).
+    """Load a ``results.json`` and check it against the shipped schema (`schema`).
 
     NaN and infinities in the file (which strict JSON does not have) are read as ``None``, as they would be written.
 
     Raises:
         RunDirectoryError: naming the file, if it cannot be read, is not UTF-8 JSON, or is not
-            a results file of format :data:`FORMAT`.
+            a results file of format `FORMAT`.
     """
     path = Path(path)
     try:
@@ -126,7 +126,7 @@ def now() -> str:
 
 
 def package_versions() -> dict[str, str | None]:
-    """Python's version and the installed versions of :data:`PACKAGES` (``None`` when not installed)."""
+    """Python's version and the installed versions of `PACKAGES` (``None`` when not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -175,13 +175,13 @@ class MissingExtra(ImportError):
 
 
 def require_tensorboard() -> None:
-    """Raise :class:`MissingExtra` unless the ``tensorboard`` package is importable."""
+    """Raise `MissingExtra` unless the ``tensorboard`` package is importable."""
     if importlib.util.find_spec("tensorboard") is None:
         raise MissingExtra('--tensorboard needs the tensorboard package: pip install "mtenvs[tensorboard]"')
 
 
 def tensorboard_writer(log_dir: Path) -> ScalarWriter:
-    """A TensorBoard ``SummaryWriter`` writing to ``log_dir`` (:class:`MissingExtra` if tensorboard is absent)."""
+    """A TensorBoard ``SummaryWriter`` writing to ``log_dir`` (`MissingExtra` if tensorboard is absent)."""
     require_tensorboard()
     from torch.utils.tensorboard import SummaryWriter
 

@@ -91,11 +91,11 @@ def plan_run(
     """Check everything about a run without touching the disk.
 
     Args:
-        experiment: an :class:`Experiment` or a registered name.
+        experiment: an `Experiment` or a registered name.
         size: one of the experiment's sizes.
         seed: the run seed (default: the experiment's).
         overrides: config overrides, typed (``{"episodes": 5}``) or as ``["episodes=5"]`` strings.
-        out: the run directory (default :func:`default_out`).
+        out: the run directory (default `default_out`).
         backend: the communication backend of a multi-agent experiment (``"local"`` or ``"ray"``): sets its config
             field ``backend``; experiments without one reject it.
 
@@ -310,18 +310,18 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
     """Run (or continue) the plan and return the final ``results.json`` document.
 
     Args:
-        plan: from :func:`plan_run`.
+        plan: from `plan_run`.
         force: discard results already in the directory and start over.
         progress: show a tqdm bar over units (only on a terminal, and only once a run takes more than 2 s).
         writer: where to stream metrics (a TensorBoard ``SummaryWriter``); the caller closes it.
         address: with ``backend="ray"``, the Ray cluster to join (``"auto"``, ``"ray://host:port"``); default: a
-            local cluster started for the run (see :func:`backend_session`).
+            local cluster started for the run (see `backend_session`).
 
     A new run that fails before its first unit finishes (an error in the experiment's code, an interruption)
     removes the results file it started, so the next run in the directory starts afresh.
 
     Raises:
-        RunDirectoryError: the directory holds a different run or a corrupt file (see :func:`existing_results`), or
+        RunDirectoryError: the directory holds a different run or a corrupt file (see `existing_results`), or
             a checkpoint a chain continues from is missing or unreadable.
         ValueError: a unit returned something that is not JSON metrics, or an ``address`` for a run that does not
             use Ray.
@@ -418,6 +418,6 @@ def run_experiment(
     backend: str | None = None,
     address: str | None = None,
 ) -> dict[str, Any]:
-    """Plan and execute a run in one call (see :func:`plan_run` and :func:`execute`)."""
+    """Plan and execute a run in one call (see `plan_run` and `execute`)."""
     plan = plan_run(experiment, size, seed=seed, overrides=overrides, out=out, backend=backend)
     return execute(plan, force=force, progress=progress, writer=writer, address=address)

@@ -123,5 +123,5 @@ def mean_over_seeds(config: Any, records: Sequence[UnitRecord], *,
 
 
 def is_estimate(value: Any) -> bool:
-    """Whether a summary value is the JSON form of an :class:`Estimate`."""
+    """Whether a summary value is the JSON form of an `Estimate`."""
     return isinstance(value, Mapping) and {"mean", "low", "high", "n"} <= set(value)

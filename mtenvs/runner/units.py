@@ -1,6 +1,6 @@
 """Units of work: what an experiment computes one piece at a time, and what the runner hands back to it.
 
-A run is an ordered list of :class:`Unit` objects. The runner computes them in order, saving after each one, so an
+A run is an ordered list of `Unit` objects. The runner computes them in order, saving after each one, so an
 interrupted run resumes at the first unit that had not finished. Units that continue the work of an earlier unit
 (the iteration blocks of one training run) share a ``chain``: the state returned by one is passed to the next.
 """
@@ -24,8 +24,8 @@ class Unit:
 
     Args:
         params: what identifies the unit (ints, floats, strings or bools); by convention ``seed`` is the index of
-            an independent replicate, and :func:`mtenvs.runner.mean_over_seeds` groups by it.
-        chain: units with the same chain run in list order and pass a state forward (see :class:`UnitResult`);
+            an independent replicate, and `mtenvs.runner.mean_over_seeds` groups by it.
+        chain: units with the same chain run in list order and pass a state forward (see `UnitResult`);
             ``None`` for independent units.
     """
 

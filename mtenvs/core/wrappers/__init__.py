@@ -1,14 +1,14 @@
 """Wrappers for task families. Every wrapper keeps observations inside its declared space.
 
-* task observability: :class:`TaskObservation` / :class:`VectorTaskObservation` (hidden, normalized
+* task observability: `TaskObservation` / `VectorTaskObservation` (hidden, normalized
   parameters, one-hot, dict);
-* task schedules: :class:`TaskSchedule` (the sampler hook for curricula; for vector envs pass the sampler as
+* task schedules: `TaskSchedule` (the sampler hook for curricula; for vector envs pass the sampler as
   ``gym.make_vec(..., tasks=sampler)``);
-* per-task episode statistics: :class:`TaskEpisodeStatistics` / :class:`VectorTaskEpisodeStatistics`
+* per-task episode statistics: `TaskEpisodeStatistics` / `VectorTaskEpisodeStatistics`
   (``info["episode"]`` with ``task_id``, per-task buffers);
-* within-episode parameter drift: :class:`ParameterDrift` with the schedules :func:`linear`,
-  :func:`sinusoid` and :func:`piecewise` (single environments);
-* entity permutation: :class:`EntityPermutation` (single environments).
+* within-episode parameter drift: `ParameterDrift` with the schedules `linear`,
+  `sinusoid` and `piecewise` (single environments);
+* entity permutation: `EntityPermutation` (single environments).
 """
 
 from mtenvs.core.wrappers.drift import ParameterDrift, RangedSchedule, linear, piecewise, sinusoid

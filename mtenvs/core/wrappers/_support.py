@@ -13,7 +13,7 @@ from mtenvs.core.task import Task
 
 
 def family_of_env(env: gym.Env, owner: str) -> TaskFamily:
-    """The family of a single environment whose ``unwrapped`` is a :class:`TaskEnv`, or a ``ValueError``."""
+    """The family of a single environment whose ``unwrapped`` is a `TaskEnv`, or a ``ValueError``."""
     base = env.unwrapped
     if not isinstance(base, TaskEnv):
         raise ValueError(f"{owner} needs an mtenvs family environment (env.unwrapped a TaskEnv), got {type(base).__name__}")
@@ -26,7 +26,7 @@ def _sync_sub_envs(env: VectorEnv) -> list[gym.Env] | None:
 
 
 def family_of_vector_env(env: VectorEnv, owner: str) -> TaskFamily:
-    """The family of a native :class:`~mtenvs.core.vector.TaskVectorEnv` or of a ``SyncVectorEnv`` of family envs."""
+    """The family of a native `TaskVectorEnv` or of a ``SyncVectorEnv`` of family envs."""
     base = env.unwrapped
     family = getattr(base, "family", None)
     if isinstance(family, TaskFamily):

@@ -6,7 +6,7 @@ transition of an episode runs under ``schedule(0)``), keeping the state. The oth
 the episode's task. ``info["task"]``/``info["task_id"]`` are the drifted task: at reset the one the first
 transition will use, after a step the one that step ran under.
 
-Schedules are callables ``t -> value``. The helpers :func:`linear`, :func:`sinusoid` and :func:`piecewise`
+Schedules are callables ``t -> value``. The helpers `linear`, `sinusoid` and `piecewise`
 also know their range, so out-of-bounds values are caught at construction; any other callable is checked
 when its value is applied (a ``ValueError`` naming the parameter, raised before the environment moves).
 Drift needs ``change_task``, which single family environments have; native vector environments have no
@@ -36,7 +36,7 @@ def _finite(value: Any, field: str, owner: str) -> float:
 
 
 class RangedSchedule:
-    """A schedule that knows the smallest and largest value it ever takes (:attr:`extremes`)."""
+    """A schedule that knows the smallest and largest value it ever takes (`extremes`)."""
 
     @property
     def extremes(self) -> tuple[float, float]:
@@ -140,7 +140,7 @@ class ParameterDrift(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Args:
         env: an mtenvs family environment (``env.unwrapped`` is a ``TaskEnv``).
         parameter: the name of the drifting parameter.
-        schedule: a callable ``t -> value``, e.g. :func:`linear`, :func:`sinusoid` or :func:`piecewise`.
+        schedule: a callable ``t -> value``, e.g. `linear`, `sinusoid` or `piecewise`.
 
     Raises:
         ValueError: for an unknown parameter, or a schedule whose range leaves the parameter's bounds

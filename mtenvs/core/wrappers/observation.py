@@ -1,7 +1,7 @@
 """Task observability: whether, and how, the agent sees the task it is running.
 
-Four modes, for single environments (:class:`TaskObservation`) and vector environments
-(:class:`VectorTaskObservation`):
+Four modes, for single environments (`TaskObservation`) and vector environments
+(`VectorTaskObservation`):
 
 * ``"hidden"``: the observation is unchanged (the contextual-MDP setting: the agent must infer the task);
 * ``"params"``: a 1-D ``Box`` observation followed by the task's normalized parameter vector
@@ -73,7 +73,7 @@ class TaskEncoding:
     Args:
         mode: ``"params"``, ``"onehot"``, ``"dict"`` or ``"hidden"``.
         family: the family whose tasks are encoded.
-        tasks: the one-hot layout (``"onehot"`` only): a :class:`TaskSet`, a list of tasks, a task-set name,
+        tasks: the one-hot layout (``"onehot"`` only): a `TaskSet`, a list of tasks, a task-set name,
             or a sampler with a finite support.
         unknown: ``"zeros"`` or ``"error"``: what a task outside the one-hot layout gets.
         owner: the name used in error messages.
@@ -161,7 +161,7 @@ class TaskEncoding:
     def codes(self, ids: Sequence[str], tasks: Callable[[], Sequence[Task]]) -> np.ndarray:
         """The codes of a batch of task ids as a new ``(len(ids), dim)`` array.
 
-        ``tasks()`` must return the :class:`Task` objects behind the ids; it is called only when some id has
+        ``tasks()`` must return the `Task` objects behind the ids; it is called only when some id has
         not been seen before, so a step whose tasks are all known costs one dictionary pass and one gather.
         """
         try:
@@ -214,7 +214,7 @@ class TaskObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Show the current task to the agent (see the module docstring for the modes).
 
     The task is read from ``info["task"]`` at every reset and step, so a task changed mid-episode (by
-    :class:`~mtenvs.core.wrappers.ParameterDrift` or ``change_task``) is shown from the next step on.
+    `ParameterDrift` or ``change_task``) is shown from the next step on.
 
     Examples:
         >>> env = TaskObservation(gym.make("mtenvs/CartPole-v0", tasks="train"), mode="params")
@@ -248,12 +248,12 @@ class TaskObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 
 class VectorTaskObservation(VectorWrapper):
-    """:class:`TaskObservation` for vector environments: each row shows the task of its own sub-env.
+    """`TaskObservation` for vector environments: each row shows the task of its own sub-env.
 
     Works on native mtenvs vector envs (``gym.make_vec("mtenvs/...")``) and on ``SyncVectorEnv`` s of family
     envs, in every autoreset mode. With ``SameStep`` autoreset, ``infos["final_obs"]`` of a finished sub-env
     is encoded with the task of the episode that ended, while the returned observation (already the first of
-    the next episode) is encoded with the new task. Arguments are those of :class:`TaskObservation`.
+    the next episode) is encoded with the new task. Arguments are those of `TaskObservation`.
     """
 
     def __init__(self, env: VectorEnv, mode: Mode = "params", tasks: Any = None, unknown: Unknown = "zeros") -> None:

@@ -12,7 +12,7 @@ sampler that learns from outcomes (a curriculum, prioritized task sampling) need
 Vector environments: pass the sampler to the vector env, ``gym.make_vec(id, num_envs=N, tasks=sampler)``;
 every sub-env then draws its task from it at each (auto)reset. The vector env does not report outcomes to
 the sampler; to drive a curriculum from a vector env, read the finished episodes from
-:class:`~mtenvs.core.wrappers.VectorTaskEpisodeStatistics` (``infos["episode"]`` holds each episode's
+`VectorTaskEpisodeStatistics` (``infos["episode"]`` holds each episode's
 return, length and ``task_id``) and call ``sampler.update`` yourself.
 """
 
@@ -32,7 +32,7 @@ from mtenvs.core.wrappers._support import family_of_env
 class TaskSchedule(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Choose each episode's task with ``sampler`` and feed the episode's outcome back to it.
 
-    The task generator is :func:`mtenvs.core.seeding.task_generator` of the reset seed (the one the
+    The task generator is `mtenvs.core.seeding.task_generator` of the reset seed (the one the
     environment itself would use), kept across unseeded resets; a seeded reset also calls
     ``sampler.restart()``. So ``reset(seed=s)`` reproduces the whole task stream, whatever the policy does.
 
@@ -42,7 +42,7 @@ class TaskSchedule(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     Args:
         env: an mtenvs family environment (``env.unwrapped`` is a ``TaskEnv``).
-        sampler: a :class:`~mtenvs.core.samplers.TaskSampler` (``FixedTask``, ``UniformTasks``,
+        sampler: a `TaskSampler` (``FixedTask``, ``UniformTasks``,
             ``WeightedTasks``, ``RoundRobin``, ``EveryKEpisodes``, ``FamilyDistribution``, ``FunctionSampler``
             or your own subclass), or anything ``tasks=`` accepts (a task-set name, a list of tasks, ...).
     """

@@ -3,7 +3,7 @@
 At the end of every episode ``info["episode"] = {"r": return, "l": length, "t": seconds, "task_id": id}``:
 the keys of Gymnasium's ``RecordEpisodeStatistics`` and SB3's ``Monitor`` (SB3 collects ``info["episode"]``
 into ``model.ep_info_buffer``), plus the id of the task the episode started on. Each wrapper also keeps the
-last ``buffer_length`` episodes of every task; :meth:`PerTaskStatistics.summary` reports them.
+last ``buffer_length`` episodes of every task; `PerTaskStatistics.summary` reports them.
 
 These wrappers take the place of SB3's ``Monitor``/``VecMonitor``: stacked on a Monitor they raise a
 ``ValueError``. Note that an SB3 algorithm given a single (non-vector) environment wraps it in a Monitor of
@@ -93,7 +93,7 @@ class TaskEpisodeStatistics(RecordEpisodeStatistics):
     """Episode return, length and time in ``info["episode"]`` with the episode's ``task_id``; per-task buffers.
 
     A subclass of Gymnasium's ``RecordEpisodeStatistics`` (so ``return_queue``, ``length_queue``,
-    ``time_queue`` and ``episode_count`` cover all tasks), plus :attr:`per_task` and :meth:`summary`.
+    ``time_queue`` and ``episode_count`` cover all tasks), plus `per_task` and `summary`.
     ``task_id`` is the id of the task the episode started on (``info["task_id"]`` at reset).
 
     Args:
@@ -148,12 +148,12 @@ class TaskEpisodeStatistics(RecordEpisodeStatistics):
         return obs, reward, terminated, truncated, info
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per-task statistics of the recent episodes; see :meth:`PerTaskStatistics.summary`."""
+        """Per-task statistics of the recent episodes; see `PerTaskStatistics.summary`."""
         return self.per_task.summary()
 
 
 class VectorTaskEpisodeStatistics(VectorRecordEpisodeStatistics):
-    """:class:`TaskEpisodeStatistics` for vector environments, in every autoreset mode.
+    """`TaskEpisodeStatistics` for vector environments, in every autoreset mode.
 
     A subclass of Gymnasium's vector ``RecordEpisodeStatistics``, which computes ``infos["episode"]``
     (``"r"``, ``"l"``, ``"t"`` arrays and the ``infos["_episode"]`` mask); this class adds
@@ -209,5 +209,5 @@ class VectorTaskEpisodeStatistics(VectorRecordEpisodeStatistics):
         return obs, rewards, terminated, truncated, infos
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per-task statistics of the recent episodes; see :meth:`PerTaskStatistics.summary`."""
+        """Per-task statistics of the recent episodes; see `PerTaskStatistics.summary`."""
         return self.per_task.summary()
