@@ -212,6 +212,8 @@ def build_agent(factory: Any, env: Any, seed: int) -> Any:
 # --------------------------------------------------------------------------------------------- running
 def _experiment(suite: Suite) -> Any:
     """The suite as an experiment of the runner: units are (entry, seed) pairs."""
+    if hasattr(suite, "experiment"):  # a continual suite (mtenvs.continual.suites) builds its own
+        return suite.experiment()
     from dataclasses import make_dataclass
 
     from agents.runner import Experiment, Unit
@@ -333,6 +335,10 @@ def run_suite(suite: str | Suite, agent: str, *, size: str = "quick", seed: int 
 
 def format_scorecard(summary: Mapping[str, Any]) -> str:
     """The scorecard as a text table."""
+    if summary.get("continual"):
+        from mtenvs.continual.suites import format_continual_scorecard
+
+        return format_continual_scorecard(summary)
     lines = [f"{'set':<40}{'IQM':>8}{'95% CI':>20}{'mean':>8}{'median':>8}{'n':>6}"]
     for name, s in summary["sets"].items():
         ci = "-" if s["iqm_low"] is None else f"[{s['iqm_low']:.3f}, {s['iqm_high']:.3f}]"
@@ -369,3 +375,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # The built-in suites register themselves on import; they need the classes above, hence the late import.
 from mtenvs import suites as _builtin_suites  # noqa: E402, F401
+from mtenvs.continual.suites import register_builtin as _register_continual  # noqa: E402
+
+_register_continual()
