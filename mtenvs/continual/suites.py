@@ -108,8 +108,11 @@ class ContinualSuite:
                 Unit({"seed": s, "run": "scratch", "task": i}) for s in range(cfg.seeds) for i in range(n)]
 
         def compute(cfg: Any, unit: Any, ctx: Any) -> dict[str, Any]:
+            import torch
+
             from mtenvs.benchmarking import load_agent
 
+            torch.set_num_threads(1)  # small networks: one thread is fastest, and the machine's cores stay free
             seq = suite.sequence(cfg.budget_scale, cfg.tasks, cfg.eval_points)
             seed = ctx.seed % 2**31  # SB3 and NumPy take 32-bit seeds
             factory = load_agent(cfg.agent)
