@@ -21,6 +21,7 @@ trained with one ``learn(total, callback=...)`` over the sequence; anything else
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,7 +39,7 @@ from mtenvs.continual.sequence import TaskSequence, sequence
 from mtenvs.continual.wrappers import make_continual_sb3_env
 
 __all__ = ["ContinualSuite", "continual_scorecard", "format_continual_scorecard", "plot_continual_scorecard",
-           "train_continual", "train_scratch"]
+           "score_runs", "train_continual", "train_scratch"]
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,13 @@ def seed_metrics(continual: Mapping[str, Any], scratch: Sequence[Mapping[str, An
 
 def continual_scorecard(suite: ContinualSuite, records: Sequence[Any]) -> dict[str, Any]:
     """The suite's scorecard from the runner's unit records (seeds missing a unit are left out)."""
+    return {"suite": suite.id, **score_runs(records, sequence_name=suite.sequence_name)}
+
+
+def score_runs(records: Sequence[Any], *, sequence_name: str = "") -> dict[str, Any]:
+    """Metrics with intervals from unit records whose ``params`` have ``seed``, ``run`` (``"continual"`` or
+    ``"scratch"``) and ``task`` (the scratch run's task), and whose ``metrics`` are ``SequenceEvaluator.results()``
+    plus ``budget``."""
     by_seed: dict[int, dict[str, Any]] = {}
     for record in records:
         params = record.params
@@ -233,13 +241,14 @@ def continual_scorecard(suite: ContinualSuite, records: Sequence[Any]) -> dict[s
         if continual is None or "matrix" not in continual or len(slot["scratch"]) < len(continual["matrix"]):
             continue
         per_seed.append(seed_metrics(continual, [slot["scratch"][i] for i in range(len(continual["matrix"]))]))
-    summary: dict[str, Any] = {"suite": suite.id, "continual": True, "sequence": suite.sequence_name,
-                               "seeds": len(per_seed), "metrics": {}}
+    summary: dict[str, Any] = {"continual": True, "sequence": sequence_name, "seeds": len(per_seed), "metrics": {}}
     if not per_seed:
         return summary
     names = ["average_performance", "forgetting", "forward_transfer", "scratch_performance"]
     summary["metrics"] = summarize({name: [s[name] for s in per_seed] for name in names})
-    summary["matrix"] = np.nanmean([s["matrix"] for s in per_seed], axis=0).tolist()
+    with warnings.catch_warnings():  # a task whose score is undefined in every seed stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary["matrix"] = np.nanmean([s["matrix"] for s in per_seed], axis=0).tolist()
     summary["per_seed"] = per_seed
     summary["budget"] = records[0].metrics["budget"]
     return summary
@@ -256,7 +265,8 @@ def format_continual_scorecard(summary: Mapping[str, Any]) -> str:
         lines.append(f"{name:<24}{m['mean']:>8.3f}{ci:>20}{m['seeds']:>7}")
     if "matrix" in summary:
         lines.append("performance matrix (row i: after training on task i; column j: task j)")
-        lines.extend("  " + " ".join(f"{v:6.2f}" for v in row) for row in summary["matrix"])
+        lines.extend("  " + " ".join("     -" if v is None or v != v else f"{v:6.2f}" for v in row)
+                     for row in summary["matrix"])
     return "\n".join(lines)
 
 
@@ -321,5 +331,5 @@ BUILTIN = (
         "Paper 003's four conflicting GridWorld layouts (Fig. 2c) in order, scored against each layout's exact "
         "optimum by value iteration (1) and a random policy (0).",
         "gridworld-conflict", budget=20_000,
-        quick={"seeds": 1, "budget_scale": 0.2, "episodes": 1, "eval_points": 2, "tasks": 3}),
+        quick={"seeds": 1, "budget_scale": 0.2, "episodes": 5, "eval_points": 2, "tasks": 3}),
 )
