@@ -303,3 +303,15 @@ def test_continual_suite_writes_a_scorecard_with_intervals(tmp_path, monkeypatch
     assert summary["metrics"]["forgetting"]["mean"] == pytest.approx(0.0, abs=1e-9)
     assert (tmp_path / "benchmark-continual-simplemass-v0.png").exists()
     assert "forgetting" in format_scorecard(summary)
+
+
+@pytest.mark.parametrize("name", ["continual-cartpole", "continual-simplemass", "continual-gridworld"])
+def test_continual_suite_anchors_beat_random_on_every_task(name: str) -> None:
+    """The score's span is positive on every task of every shipped continual suite (at the quick size's episodes),
+    so every score is defined."""
+    from mtenvs.benchmarking import get_suite
+
+    suite = get_suite(name)
+    seq = suite.sequence()
+    random, anchor = SequenceEvaluator(seq, episodes=suite.quick.get("episodes", suite.episodes)).anchors()
+    assert np.all(anchor > random)
