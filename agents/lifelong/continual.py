@@ -4,9 +4,9 @@ Paper 002's lifelong setting has tasks arrive one after another; here task ``i``
 sampled while its budget lasts (``iterations = budget // (n_trajectories * horizon)`` iterations of
 ``n_trajectories`` trajectories of ``horizon`` steps), as a continual learner would see it:
 
-* PG-ELLA makes one online visit of task ``i`` per iteration (:meth:`agents.lifelong.PGELLA.visit`): the other
+* PG-ELLA makes one online visit of task ``i`` per iteration (`agents.lifelong.PGELLA.visit`): the other
   tasks keep their stored operating points and Hessians, and every seen task's policy follows the new basis;
-* GO-MTL re-fits basis and codes over every task seen so far (:meth:`agents.lifelong.GOMTL.fit`) with task ``i``'s
+* GO-MTL re-fits basis and codes over every task seen so far (`agents.lifelong.GOMTL.fit`) with task ``i``'s
   fresh operating point and the stored points of the earlier tasks (it cannot sample them again).
 
 Each task's policy is the greedy (mean) action of its linear policy ``theta_j``, so evaluation on task ``j`` uses

@@ -1,6 +1,6 @@
 """Periodic evaluation on every task of a sequence: a plain evaluator any learner can call, and an SB3 callback.
 
-:class:`SequenceEvaluator` rolls a policy out on every task of the sequence (the same seeded episodes every time)
+`SequenceEvaluator` rolls a policy out on every task of the sequence (the same seeded episodes every time)
 and normalizes each task's mean return: ``(return - random) / (anchor - random)``, where ``random`` is a uniformly
 random policy's return on the same episodes and ``anchor`` the task's exact optimum where the family has one
 (``TaskFamily.optimal_value``), else the return of the family's documented reference policy (as the benchmark
@@ -12,7 +12,7 @@ performance matrix; the points while task ``i`` is trained give its performance 
 
 Any learner can drive it: call ``evaluator.maybe_record(step, policy)`` whenever it has taken environment steps
 (it records every evaluation point passed), or ``evaluator.record(step, policy)`` directly. A learner with one
-policy per task passes ``policy_for=lambda j: ...`` instead of ``policy``. For SB3, :class:`ContinualEvalCallback`
+policy per task passes ``policy_for=lambda j: ...`` instead of ``policy``. For SB3, `ContinualEvalCallback`
 does it from ``model.learn``.
 """
 
@@ -130,7 +130,7 @@ class SequenceEvaluator:
 
     def record(self, step: int, policy: PolicyLike | None = None, *,
                policy_for: Callable[[int], PolicyLike] | None = None) -> dict[str, Any]:
-        """Evaluate now and append the result to :attr:`history` (labelled with ``step``)."""
+        """Evaluate now and append the result to `history` (labelled with ``step``)."""
         returns = self.returns(policy, policy_for=policy_for)
         entry = {"step": int(step), "task_index": self.sequence.task_index(max(int(step) - 1, 0)),
                  "tasks": list(self.tasks), "returns": returns.tolist(), "scores": self.normalize(returns)}
@@ -158,7 +158,7 @@ class SequenceEvaluator:
 class ContinualEvalCallback(BaseCallback):
     """Evaluate an SB3 model on every task of a sequence at the evaluator's points during ``model.learn``.
 
-    The model must be trained on the sequence's schedule (e.g. :func:`mtenvs.continual.make_continual_sb3_env`),
+    The model must be trained on the sequence's schedule (e.g. `mtenvs.continual.make_continual_sb3_env`),
     so that ``model.num_timesteps`` is the sequence's step count. An evaluation point is recorded at the first
     step at which ``num_timesteps`` reaches it; the points at the ends of tasks are reached exactly when the budget
     is a multiple of the number of sub-environments.

@@ -74,7 +74,7 @@ def forgetting(performance: Any) -> float:
 
 
 def backward_transfer(performance: Any) -> float:
-    """Lopez-Paz & Ranzato's BWT, ``(1/(T-1)) sum_{i<T-1} R[T-1, i] - R[i, i]`` (minus :func:`forgetting`)."""
+    """Lopez-Paz & Ranzato's BWT, ``(1/(T-1)) sum_{i<T-1} R[T-1, i] - R[i, i]`` (minus `forgetting`)."""
     return -forgetting(performance)
 
 
@@ -119,7 +119,7 @@ def per_task_forward_transfer(auc: Sequence[float], reference_auc: Sequence[floa
 
 
 def forward_transfer(auc: Sequence[float], reference_auc: Sequence[float]) -> float:
-    """Mean of :func:`per_task_forward_transfer` over the tasks where it is defined (NaN if none is)."""
+    """Mean of `per_task_forward_transfer` over the tasks where it is defined (NaN if none is)."""
     values = per_task_forward_transfer(auc, reference_auc)
     return float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
 
@@ -160,5 +160,5 @@ def interval_estimate(scores: Any, *, reps: int = 2000, seed: int = 0) -> dict[s
 
 
 def summarize(per_seed: Mapping[str, Sequence[Sequence[float]]], *, reps: int = 2000) -> dict[str, dict[str, Any]]:
-    """:func:`interval_estimate` of each metric's ``seeds x tasks`` matrix."""
+    """`interval_estimate` of each metric's ``seeds x tasks`` matrix."""
     return {name: interval_estimate(values, reps=reps) for name, values in per_seed.items()}

@@ -1,16 +1,16 @@
 """Task sequences: the ordered tasks of one family that a continual learner trains on, one after the other.
 
-A :class:`TaskSequence` is an environment id, an ordered list of tasks of its family and a training budget per task
+A `TaskSequence` is an environment id, an ordered list of tasks of its family and a training budget per task
 (environment steps). The schedule is fixed and documented: the learner trains on task 0 for ``budget`` steps, then
 on task 1 for ``budget`` steps, and so on; task ``i`` runs during steps ``[i * budget, (i + 1) * budget)``.
 With ``announce=True`` (the default) the running episode is truncated at the switch, so every episode belongs to
 one task; with ``announce=False`` the task changes under the running episode (the learner sees no episode boundary).
-See :class:`mtenvs.continual.ContinualEnv` for how an environment follows the schedule.
+See `mtenvs.continual.ContinualEnv` for how an environment follows the schedule.
 
-Sequences are built from a family's parameter space (:meth:`TaskSequence.spread`, :meth:`TaskSequence.drift`),
-from any list of tasks, or by name (:func:`sequence`, :func:`sequences` lists the shipped ones). They are seeded
-(the same seed gives the same tasks) and round-trip through JSON (:meth:`TaskSequence.to_json`,
-:meth:`TaskSequence.from_json`)::
+Sequences are built from a family's parameter space (`TaskSequence.spread`, `TaskSequence.drift`),
+from any list of tasks, or by name (`sequence`, `sequences` lists the shipped ones). They are seeded
+(the same seed gives the same tasks) and round-trip through JSON (`TaskSequence.to_json`,
+`TaskSequence.from_json`)::
 
     seq = TaskSequence.spread("mtenvs/CartPole-v0", n=5, budget=50_000, seed=0)
     same = TaskSequence.from_json(seq.to_json())
@@ -129,7 +129,7 @@ class TaskSequence:
 
     # ------------------------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_dict` rebuilds an equal sequence."""
+        """A JSON-ready dict; `from_dict` rebuilds an equal sequence."""
         return {"format": FORMAT, "name": self.name, "description": self.description, "env_id": self.env_id,
                 "budget": self.budget, "announce": self.announce, "env_kwargs": dict(self.env_kwargs),
                 "tasks": [t.to_dict() for t in self.tasks]}
@@ -140,7 +140,7 @@ class TaskSequence:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskSequence:
-        """Rebuild a sequence from :meth:`to_dict` output."""
+        """Rebuild a sequence from `to_dict` output."""
         if data.get("format") != FORMAT:
             raise ValueError(f"format: expected {FORMAT!r}, got {data.get('format')!r}")
         missing = {"env_id", "tasks", "budget"} - set(data)
@@ -152,7 +152,7 @@ class TaskSequence:
 
     @classmethod
     def from_json(cls, text: str) -> TaskSequence:
-        """Rebuild a sequence from :meth:`to_json` output."""
+        """Rebuild a sequence from `to_json` output."""
         return cls.from_dict(json.loads(text))
 
     # ------------------------------------------------------------------------------------------ builders
@@ -164,7 +164,7 @@ class TaskSequence:
         ``candidates * n`` tasks are drawn from the training region with a generator seeded by ``seed``; the first
         is the one closest to the region's centre, and each next one is the candidate farthest (in the family's
         normalized parameter features) from all chosen so far (farthest-point traversal). So consecutive tasks are
-        far apart and the sequence covers the region. Other keyword arguments go to :class:`TaskSequence`.
+        far apart and the sequence covers the region. Other keyword arguments go to `TaskSequence`.
         """
         n = _positive_int("n", n)
         _positive_int("candidates", candidates)
@@ -190,7 +190,7 @@ class TaskSequence:
         ``start`` and ``end`` are corners of the training region (``"low"``: every parameter that varies in
         training at the low end of its range, ``"high"``: at the high end) or dicts of parameters (missing ones
         take the defaults). Numeric parameters move linearly (integers rounded); a categorical parameter keeps the
-        start's value. Other keyword arguments go to :class:`TaskSequence`.
+        start's value. Other keyword arguments go to `TaskSequence`.
         """
         n = _positive_int("n", n)
         family = family_of(env_id)

@@ -4,16 +4,16 @@ A continual suite is a named task sequence, the number of seeds, the evaluation 
 seed the agent is trained twice over:
 
 * **continual**: one agent trained through the whole sequence (``budget`` steps per task, the schedule of
-  :class:`mtenvs.continual.ContinualEnv`), evaluated on every task at ``eval_points`` points per task;
+  `mtenvs.continual.ContinualEnv`), evaluated on every task at ``eval_points`` points per task;
 * **scratch**: for each task, a fresh agent trained on that task alone with the same budget (the "reset at every
   switch" learner), evaluated on its task at the same points. It is the reference of forward transfer.
 
-The scorecard reports, with 95% stratified-bootstrap intervals over seeds (see :mod:`mtenvs.continual.metrics`),
+The scorecard reports, with 95% stratified-bootstrap intervals over seeds (see `mtenvs.continual.metrics`),
 the average performance at the end, forgetting and forward transfer of the continual agent, the average
 performance of the scratch agents, and the mean performance matrix. All performances are normalized per task:
 1 is the exact optimum (or the family's reference policy), 0 a uniformly random policy.
 
-The agent protocol is the one of :mod:`mtenvs.benchmarking`: an SB3 algorithm class is built with its defaults and
+The agent protocol is the one of `mtenvs.benchmarking`: an SB3 algorithm class is built with its defaults and
 trained with one ``learn(total, callback=...)`` over the sequence; anything else is built by
 ``factory(env=env, seed=seed)`` and its ``learn(steps)`` is called once per evaluation interval
 (``budget / eval_points`` steps), after which it is evaluated through its ``predict``.
@@ -50,7 +50,7 @@ class ContinualSuite:
         name: the suite name (``mtenvs benchmark NAME``).
         version: bumped whenever the sequence or the protocol changes.
         description: one paragraph.
-        sequence_name: a named sequence (see :func:`mtenvs.continual.sequences`).
+        sequence_name: a named sequence (see `mtenvs.continual.sequences`).
         seeds: seeds at full size.
         episodes: evaluation episodes per task.
         eval_points: evaluations per task's budget.
@@ -175,7 +175,7 @@ def train_scratch(seq: TaskSequence, task: int, factory: Any, seed: int, *, epis
     """Train a fresh agent on task ``task`` of ``seq`` alone (same budget) and evaluate it on that task.
 
     The evaluator's steps are those of the single-task run (0 to ``budget``); its episodes are the very episodes
-    on which :func:`train_continual` evaluates task ``task`` (a vector env seeds sub-env ``k`` with ``seed + k``, and
+    on which `train_continual` evaluates task ``task`` (a vector env seeds sub-env ``k`` with ``seed + k``, and
     task ``task``'s episodes are sub-envs ``task * episodes ..`` of the batched evaluation).
     """
     single = TaskSequence(seq.env_id, [seq.tasks[task]], seq.budget, announce=seq.announce,

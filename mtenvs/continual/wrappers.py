@@ -133,7 +133,7 @@ def make_continual_vector_env(sequence: TaskSequence, num_envs: int = 1, *,
 
 def make_continual_sb3_env(sequence: TaskSequence, n_envs: int = 1, *, seed: int | None = None,
                            monitor: bool = True) -> Any:
-    """An SB3 ``VecEnv`` following ``sequence`` (see :func:`make_continual_vector_env`).
+    """An SB3 ``VecEnv`` following ``sequence`` (see `make_continual_vector_env`).
 
     With ``monitor``, SB3's ``VecMonitor`` records each episode's ``task_index`` beside its return.
     """
