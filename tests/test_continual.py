@@ -315,3 +315,14 @@ def test_continual_suite_anchors_beat_random_on_every_task(name: str) -> None:
     seq = suite.sequence()
     random, anchor = SequenceEvaluator(seq, episodes=suite.quick.get("episodes", suite.episodes)).anchors()
     assert np.all(anchor > random)
+
+
+def test_new_named_sequences_can_be_registered() -> None:
+    from mtenvs.continual import register_sequence
+
+    register_sequence("test-gridworld-spread", lambda: TaskSequence.spread("mtenvs/GridWorld-v0", 3, 500, seed=1))
+    seq = sequence("test-gridworld-spread")
+    assert seq.name == "test-gridworld-spread" and len(set(seq.tasks)) == 3
+    assert all(1 <= t["num_obstacles"] <= 4 for t in seq)  # the training region
+    with pytest.raises(ValueError, match=r"^name"):
+        register_sequence("", lambda: seq)
