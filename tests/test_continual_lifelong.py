@@ -73,7 +73,7 @@ def test_continual_baselines_quick_run(tmp_path: Path) -> None:
     document = json.loads((out / "results.json").read_text())
     summary = document["summary"]
     for method in ("PPO", "PG-ELLA"):
-        card = summary["scorecards"][method]
-        assert card["seeds"] == 1 and np.asarray(card["matrix"]).shape == (2, 2)
-        assert summary[f"{method}/forgetting"]["n"] == 1
+        for metric in ("average_performance", "scratch_performance", "forgetting", "forward_transfer"):
+            estimate = summary[f"{method}/{metric}"]
+            assert estimate["n"] == 1 and estimate["low"] == estimate["high"] == estimate["mean"]  # one seed: a point
     assert (out / "continual-baselines.png").exists() and (out / "continual-baselines-matrix.png").exists()

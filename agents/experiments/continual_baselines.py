@@ -108,20 +108,22 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     return {**evaluator.results(), "budget": seq.budget}
 
 
-def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
-    """Per method and metric, the mean and stratified-bootstrap interval over seeds (``"PPO/forgetting"``), and
-    under ``scorecards`` each method's full continual scorecard (per-seed values, mean performance matrix)."""
+def scorecards(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
+    """Each method's continual scorecard (``mtenvs.continual.suites.score_runs``: metrics with intervals, per-seed
+    values, the mean performance matrix)."""
     from mtenvs.continual.suites import score_runs
 
-    scorecards = {method: score_runs([r for r in records if r.params["method"] == method],
-                                     sequence_name=cfg.sequence)
-                  for method in cfg.methods if any(r.params["method"] == method for r in records)}
+    return {method: score_runs([r for r in records if r.params["method"] == method], sequence_name=cfg.sequence)
+            for method in cfg.methods if any(r.params["method"] == method for r in records)}
+
+
+def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
+    """Per method and metric (``"PPO/forgetting"``), the mean and stratified-bootstrap interval over seeds."""
     summary: dict[str, Any] = {}
-    for method, card in scorecards.items():
+    for method, card in scorecards(cfg, records).items():
         for metric, m in card.get("metrics", {}).items():
             summary[f"{method}/{metric}"] = {"mean": m["mean"], "low": m["low"], "high": m["high"], "n": m["seeds"],
                                              "confidence": 0.95, "method": "stratified bootstrap over seeds"}
-    summary["scorecards"] = scorecards
     return summary
 
 
@@ -137,7 +139,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cards = summary["scorecards"]
+    cards = scorecards(cfg, records)
     methods = [m for m in cfg.methods if m in cards and cards[m].get("metrics")]
     bars, axes = plt.subplots(1, len(LABELS), figsize=(3.2 * len(LABELS), 3.4), sharey=True)
     colours = dict(zip(cfg.methods, ("tab:blue", "tab:orange", "tab:green", "tab:purple"), strict=False))
