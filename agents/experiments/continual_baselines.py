@@ -158,7 +158,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
     bars.suptitle(f"{cfg.sequence}, first {cfg.tasks} tasks, {cfg.budget} steps per task: mean and 95% "
                   f"stratified-bootstrap CI over {seeds} seeds (1 = LQR, 0 = random)", fontsize=9)
     bars.tight_layout()
-    heat, axes = plt.subplots(1, max(len(methods), 1), figsize=(3.2 * max(len(methods), 1), 3.3))
+    heat, axes = plt.subplots(1, max(len(methods), 1), figsize=(3.2 * max(len(methods), 1), 3.6))
     for axis, method in zip(np.atleast_1d(axes), methods, strict=False):
         matrix = np.asarray(cards[method]["matrix"], dtype=float)
         axis.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
@@ -171,7 +171,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
         axis.set_xticks(range(matrix.shape[1]))
         axis.set_yticks(range(matrix.shape[0]))
     heat.suptitle("performance matrix R[i, j] of the fine-tuned learner (mean over seeds)", fontsize=9)
-    heat.tight_layout()
+    heat.tight_layout(rect=(0, 0.02, 1, 1))
     return {"continual-baselines": bars, "continual-baselines-matrix": heat}
 
 
