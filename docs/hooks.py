@@ -32,9 +32,11 @@ PAPER_TITLES = {  # full citations on papers.md
 HAND_WRITTEN_NAV: list[Any] = [
     {"Home": "index.md"},
     {"Getting started": "getting-started.md"},
+    {"Continual learning": "continual.md"},
     {"Tutorials": [
         "tutorials/train-across-tasks.md",
         "tutorials/benchmark-your-algorithm.md",
+        "tutorials/score-your-continual-learner.md",
         "tutorials/multi-agent.md",
         "tutorials/new-family.md",
         "tutorials/your-own-experiment.md",

@@ -32,20 +32,27 @@ class GOMTL(PGELLA):
         self.basis = self.rng.standard_normal(self.basis.shape)
 
     def _update(self, traj: Trajectories) -> dict[str, Any]:
-        d, p = self.policy.dim, self.latent_dim
         points = [self.natural_gradient_point(traj.of_task(j), self.thetas[j]) for j in range(self.num_tasks)]
+        return {"alternations": self.fit(list(range(self.num_tasks)), points)}
+
+    def fit(self, tasks: list[int], points: list[tuple[np.ndarray, np.ndarray]]) -> int:
+        """Alternate (s, L) over ``tasks`` with their operating points and Hessians ``points``; set their policies.
+
+        Returns the number of alternations run.
+        """
+        d, p = self.policy.dim, self.latent_dim
         alphas = [a for a, _ in points]
         hessians = [h for _, h in points]
         rounds = 0
         for rounds in range(1, self.alternations + 1):  # noqa: B007 (the count is reported)
             self.basis = reinitialize_zero_columns(self.basis, self.rng)
-            for j in range(self.num_tasks):
-                self.coefficients[j] = weighted_lasso(alphas[j], hessians[j], self.basis, self.mu1)
-            a, b = basis_normal_equations(list(self.coefficients), hessians, alphas)
-            new = ridge_basis(a, b, self.num_tasks, self.mu2, d, p)
+            for k, j in enumerate(tasks):
+                self.coefficients[j] = weighted_lasso(alphas[k], hessians[k], self.basis, self.mu1)
+            a, b = basis_normal_equations([self.coefficients[j] for j in tasks], hessians, alphas)
+            new = ridge_basis(a, b, len(tasks), self.mu2, d, p)
             change = np.linalg.norm(new - self.basis)
             self.basis = new
             if change <= self.tol * max(float(np.linalg.norm(new)), 1e-12):
                 break
-        self.thetas = self.coefficients @ self.basis.T
-        return {"alternations": rounds}
+        self.thetas[tasks] = self.coefficients[tasks] @ self.basis.T
+        return rounds

@@ -56,20 +56,24 @@ class PGELLA(PolicySearchLearner):
         return np.kron(np.outer(s, s), h), np.kron(s, h @ alpha)
 
     def _update(self, traj: Trajectories) -> dict[str, Any]:
-        d, p = self.policy.dim, self.latent_dim
         for j in self.rng.permutation(self.num_tasks):
-            if self.seen[j]:
-                a_old, b_old = self._contribution(j)
-                self._a -= a_old
-                self._b -= b_old
-            alpha, h = self.natural_gradient_point(traj.of_task(j), self.thetas[j])
-            self.basis = reinitialize_zero_columns(self.basis, self.rng)
-            self.coefficients[j] = weighted_lasso(alpha, h, self.basis, self.mu1)
-            self._stored[j] = (alpha, h)
-            self.seen[j] = True
-            a_new, b_new = self._contribution(j)
-            self._a += a_new
-            self._b += b_new
-            self.basis = ridge_basis(self._a, self._b, int(self.seen.sum()), self.mu2, d, p)
-            self.thetas[self.seen] = self.coefficients[self.seen] @ self.basis.T
+            self.visit(int(j), traj.of_task(j))
         return {}
+
+    def visit(self, j: int, traj: Trajectories) -> None:
+        """One online visit of task ``j`` with its trajectories ``traj`` (the steps in the module docstring)."""
+        d, p = self.policy.dim, self.latent_dim
+        if self.seen[j]:
+            a_old, b_old = self._contribution(j)
+            self._a -= a_old
+            self._b -= b_old
+        alpha, h = self.natural_gradient_point(traj, self.thetas[j])
+        self.basis = reinitialize_zero_columns(self.basis, self.rng)
+        self.coefficients[j] = weighted_lasso(alpha, h, self.basis, self.mu1)
+        self._stored[j] = (alpha, h)
+        self.seen[j] = True
+        a_new, b_new = self._contribution(j)
+        self._a += a_new
+        self._b += b_new
+        self.basis = ridge_basis(self._a, self._b, int(self.seen.sum()), self.mu2, d, p)
+        self.thetas[self.seen] = self.coefficients[self.seen] @ self.basis.T

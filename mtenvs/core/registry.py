@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from mtenvs.core.family import TaskFamily
 from mtenvs.core.names import unknown_name
+
+if TYPE_CHECKING:  # a type only: Task.from_dict looks families up here, and the family module imports Task
+    from mtenvs.core.family import TaskFamily
 
 NAMESPACE = "mtenvs"
 
