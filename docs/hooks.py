@@ -39,6 +39,7 @@ HAND_WRITTEN_NAV: list[Any] = [
         "tutorials/score-your-continual-learner.md",
         "tutorials/multi-agent.md",
         "tutorials/new-family.md",
+        "tutorials/new-method.md",
         "tutorials/your-own-experiment.md",
         "tutorials/ray.md",
     ]},

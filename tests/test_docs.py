@@ -148,6 +148,13 @@ def test_parameter_ranges_on_family_pages() -> None:
     assert "| `gravity` |" in page and "fixed at 9.8" in page
 
 
+def test_every_tutorial_is_in_the_navigation() -> None:
+    listed = {page for entry in _hooks().HAND_WRITTEN_NAV for value in entry.values()
+              for page in (value if isinstance(value, list) else [value])}
+    missing = [f"tutorials/{t.name}" for t in TUTORIALS if f"tutorials/{t.name}" not in listed]
+    assert not missing, missing
+
+
 def test_headings_are_demoted_outside_code() -> None:
     text = "## Reward\n```python\n# a comment\n```\nsee :class:`mtenvs.Task`"
     assert _hooks().demote_headings(text) == "### Reward\n```python\n# a comment\n```\nsee `mtenvs.Task`"
