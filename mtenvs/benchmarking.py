@@ -42,6 +42,7 @@ from mtenvs.core.family import NoExactOptimum
 from mtenvs.core.registry import family_of
 from mtenvs.core.task import Task
 from mtenvs.evaluation import RandomPolicy, evaluate, rollout_returns
+from mtenvs.progress import ProgressOptions
 from mtenvs.suites import Suite, SuiteEntry, get_suite, register_suite, suites
 
 __all__ = ["Suite", "SuiteEntry", "get_suite", "iqm", "main", "register_suite", "run_suite", "score_tasks",
@@ -185,7 +186,8 @@ def _experiment(suite: Suite) -> Any:
 
     def compute(cfg: Any, unit: Any, ctx: Any) -> dict[str, Any]:
         entry = suite.entries[unit.params["entry"]]
-        return run_entry(entry, load_agent(cfg.agent), ctx.seed % 2**31, cfg)  # SB3 and NumPy take 32-bit seeds
+        return run_entry(entry, load_agent(cfg.agent), ctx.seed % 2**31, cfg,  # SB3 and NumPy take 32-bit seeds
+                         progress=ctx.progress)
 
     return Experiment(name=f"benchmark-{suite.id}", title=f"Benchmark suite {suite.id}", config=config,
                       sizes={"quick": dict(suite.quick), "full": {}}, units=units, compute=compute,
@@ -193,14 +195,24 @@ def _experiment(suite: Suite) -> Any:
                       plot=lambda cfg, records, summary: plot_scorecard(suite, summary))
 
 
-def run_entry(entry: SuiteEntry, factory: Any, seed: int, cfg: Any) -> dict[str, Any]:
-    """Train one agent on ``entry`` and score it on every evaluation set."""
-    from mtenvs.sb3 import make_vec_env
+def run_entry(entry: SuiteEntry, factory: Any, seed: int, cfg: Any,
+              progress: bool | ProgressOptions = False) -> dict[str, Any]:
+    """Train one agent on ``entry`` and score it on every evaluation set.
+
+    ``progress`` (a `UnitContext.progress`) draws an SB3 agent's step progress through
+    `mtenvs.sb3.ProgressCallback`; other agents train without a bar.
+    """
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from mtenvs.sb3 import ProgressCallback, make_vec_env
 
     env = make_vec_env(entry.env_id, entry.n_envs, tasks=entry.train, seed=seed, env_kwargs=entry.env_kwargs)
     agent = build_agent(factory, env, seed)
     budget = max(int(entry.budget * cfg.budget_scale), 1)
-    agent.learn(budget)
+    if isinstance(agent, BaseAlgorithm) and progress:
+        agent.learn(budget, callback=ProgressCallback(progress))
+    else:
+        agent.learn(budget)
     family = family_of(entry.env_id)
     episodes = cfg.episodes or entry.episodes
     limit = cfg.eval_tasks or entry.eval_tasks
@@ -319,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override seeds, budget_scale, eval_tasks or episodes")
     parser.add_argument("--force", action="store_true", help="recompute a finished run")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         suite = get_suite(args.suite)
@@ -326,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         overrides = parse_assignments(_experiment(suite).config, args.set) if args.set else {}
         document = run_suite(suite, args.agent, size=args.size, seed=args.seed, out=args.out, overrides=overrides,
-                             force=args.force, progress=sys.stderr.isatty())
+                             force=args.force, progress=not args.quiet)
     except ValueError as error:
         print(f"mtenvs benchmark: error: {error}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,7 @@ from agents.perminv.direct_pg import PortfolioPG
 from agents.sharing.agent import LearnerConfig
 from agents.sharing.simnet import SimilarityMatcher, SimNetConfig
 from agents.sharing.system import SharingSystem
+from mtenvs.progress import ProgressOptions
 
 
 def without_times(value: Any) -> Any:
@@ -279,16 +281,23 @@ def test_bad_arguments_name_the_field(case: Case) -> None:
         close(method)
 
 
-@pytest.mark.parametrize("case", params([c for c in CASES if not c.slow]))
+@pytest.mark.parametrize("case", params(CASES))
 def test_progress_bar_and_logger(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     method = case.make()
+    stream = io.StringIO()
     try:
         method.set_logger(configure(str(tmp_path), ["csv"]))
-        method.learn(2, progress_bar=True)
+        method.learn(1, progress_bar=True)
+        method.learn(1, progress_bar=ProgressOptions(leave=False, position=1, stream=stream, interval=0.0,
+                                                     indent="  "))
+        with pytest.raises(ValueError, match="progress_bar"):
+            method.learn(1, progress_bar="yes")
+        assert method.num_units == 2
     finally:
         close(method)
-    unit = type(method).unit
-    assert f"2/2 {unit}s" in capsys.readouterr().err      # captured stderr is no terminal: plain lines
+    unit, name = type(method).unit, type(method).__name__
+    assert f"{name}: 1/1 {unit} | elapsed" in capsys.readouterr().err   # captured stderr is no terminal: plain lines
+    assert stream.getvalue().startswith(f"  {name}: 1/1 {unit} | elapsed")   # the nested configuration's stream
     with open(tmp_path / "progress.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [float(r[f"time/{unit}s"]) for r in rows] == [1.0, 2.0]

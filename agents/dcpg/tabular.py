@@ -44,6 +44,7 @@ from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, 
 from mtenvs.core.task import Task
 from mtenvs.gridworld.family import ModelFamily
 from mtenvs.gridworld.tabular import TabularMDP
+from mtenvs.progress import ProgressOptions
 
 __all__ = ["Evaluation", "GradientMode", "TabularDCPG", "monte_carlo_gradient", "theorem1_step_size"]
 
@@ -291,7 +292,7 @@ class TabularDCPG(Method):
             raise ValueError(f"log_interval must be an integer >= 1, got {log_interval!r}")
         return int(log_interval)
 
-    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool = False,
+    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool | ProgressOptions = False,
               checkpoint_path: str | PathLike[str] | None = None, checkpoint_every: int | None = None,
               log_interval: int | None = None) -> Self:
         """Run `total` iterations, recording an evaluation in `history` every `log_interval` (and at the last).

@@ -37,6 +37,7 @@ from annotated_types import MinLen
 
 from agents.common.communication import Backend
 from mtenvs.core.seeding import stable_seed
+from mtenvs.progress import ProgressOptions
 from mtenvs.runner import (
     Claim,
     Count,
@@ -176,7 +177,8 @@ def _similarity(cfg: Config, games: list[str], seed: int) -> tuple[dict[str, Any
     return metrics, state
 
 
-def _system(cfg: Config, n: int, state: dict[str, Any], seed: int) -> dict[str, Any]:
+def _system(cfg: Config, n: int, state: dict[str, Any], seed: int,
+            progress: bool | ProgressOptions = False) -> dict[str, Any]:
     from agents.sharing.simnet import SimilarityMatcher
     from agents.sharing.system import SharingSystem
 
@@ -185,7 +187,7 @@ def _system(cfg: Config, n: int, state: dict[str, Any], seed: int) -> dict[str, 
     system = SharingSystem(state["games"], n, _learner(cfg), None, _simnet_config(cfg) if sharing else None, matcher,
                            sharing=sharing, seed=seed, backend=cfg.backend)
     try:
-        records = system.learn(len(system.games)).records
+        records = system.learn(len(system.games), progress_bar=progress).records
         stats = system.comm.stats
     finally:
         system.close()
@@ -204,7 +206,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> UnitResult:
         metrics, state = _similarity(cfg, _games(cfg, system_seed), system_seed)
         return UnitResult(metrics, state=state)
     state = ctx.state
-    return UnitResult(_system(cfg, int(unit.params["agents"]), state, system_seed), state=state)
+    return UnitResult(_system(cfg, int(unit.params["agents"]), state, system_seed, ctx.progress), state=state)
 
 
 def _threshold_frames(record: dict[str, Any], target: float, window: int, budget: int) -> float:

@@ -104,7 +104,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
                     learning_rate=cfg.learning_rate, gamma=cfg.gamma, regularization=cfg.regularization, mix=cfg.mix,
                     env_kwargs=env_kwargs, seed=seed, backend=cfg.backend)
     with dcpg:
-        dcpg.learn(cfg.rounds)
+        dcpg.learn(cfg.rounds, progress_bar=ctx.progress)
         policies = {"DCPG": dcpg.policy()} if unit.params["method"] == "dcpg" else {
             f"SA-{i}": dcpg.policy(i) for i in range(dcpg.num_agents)}
     table: dict[str, Any] = {}

@@ -87,7 +87,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
         tic = time.perf_counter()
         learner = make_learner(method, domain, tasks, cfg, ctx.seed, backend=cfg.backend)
         try:
-            learner.learn(cfg.iterations)
+            learner.learn(cfg.iterations, progress_bar=ctx.progress)
         finally:
             learner.close()
         seconds = time.perf_counter() - tic
