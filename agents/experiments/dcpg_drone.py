@@ -54,7 +54,8 @@ PAPER_TABLE: dict[str, dict[str, list[float]]] = {
 
 
 def paper_ratio(algo: str) -> float:
-    """DCPG's summed MSF over the best SA's sum in the paper's Table 1 (row entries summed, see notes-003 Sec. 6.3)."""
+    """DCPG's summed MSF over the best SA's sum in the paper's Table 1 (row entries summed: two printed A2C sums do not
+    match their rows)."""
     sums = {name: sum(row) for name, row in PAPER_TABLE[algo].items()}
     return sums["DCPG"] / max(v for k, v in sums.items() if k != "DCPG")
 

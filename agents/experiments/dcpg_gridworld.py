@@ -29,7 +29,7 @@ METHODS = ("dcpg", "sa")
 
 @dataclass(frozen=True)
 class Config:
-    """Panels, DCPG settings (notes-003 G2-G4 and Appendix Z) and evaluation horizon."""
+    """Panels, DCPG settings (our defaults where Sec. 5.1 is silent) and evaluation horizon."""
 
     panels: Annotated[tuple[str, ...], MinLen(1)] = ("a", "b", "c", "d", "e")
     gradient: Literal["exact", "mc"] = "exact"

@@ -51,7 +51,7 @@ from mtenvs.runner import (
 
 @dataclass(frozen=True)
 class Config:
-    """Budget and hyperparameters (notes-002 defaults where the paper is silent)."""
+    """Budget and hyperparameters (our defaults where the paper is silent)."""
 
     seeds: Count = 5
     domains: Annotated[tuple[str, ...], MinLen(1)] = ("SimpleMass", "DoubleMass", "CartPole", "DoubleInvertedPendulum",
