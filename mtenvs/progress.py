@@ -50,9 +50,10 @@ class ProgressOptions:
         stream: where to write (default: standard error).
         interval: the least number of seconds between two plain lines.
         indent: written before every plain line (an inner bar's lines set apart from the outer bar's).
+        delay: seconds after the start before anything is shown (a bar that ends sooner shows nothing).
 
     Raises:
-        ValueError: `position` or `interval` is negative, or `leave` is not a bool.
+        ValueError: `position`, `interval` or `delay` is negative, or `leave` is not a bool.
     """
 
     leave: bool = True
@@ -60,6 +61,7 @@ class ProgressOptions:
     stream: IO[str] | None = None
     interval: float = 5.0
     indent: str = ""
+    delay: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.leave, bool):
@@ -69,6 +71,8 @@ class ProgressOptions:
             raise ValueError(f"position must be None or an integer >= 0, got {self.position!r}")
         if isinstance(self.interval, bool) or not isinstance(self.interval, (int, float)) or not self.interval >= 0:
             raise ValueError(f"interval must be a number >= 0, got {self.interval!r}")
+        if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or not self.delay >= 0:
+            raise ValueError(f"delay must be a number >= 0, got {self.delay!r}")
         if not isinstance(self.indent, str):
             raise ValueError(f"indent must be a string, got {self.indent!r}")
 
@@ -101,26 +105,29 @@ class Progress:
         leave: keep the bar on screen when it closes (`False` for a bar nested under another).
         position: the line of the bar below the cursor (1 for a bar nested under an outer bar at 0).
         interval: the least number of seconds between two plain lines.
+        delay: seconds after the start before anything is shown (a bar that ends sooner shows nothing).
         clock: the time source in seconds (for tests).
 
     Raises:
-        ValueError: `total` or `initial` is negative, or `interval` is negative.
+        ValueError: `total` or `initial` is negative, or `interval` or `delay` is negative.
     """
 
     def __init__(self, total: int, *, desc: str = "", unit: str = "it", enabled: bool = True,
                  stream: IO[str] | None = None, initial: int = 0, leave: bool = True, position: int | None = None,
-                 interval: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 interval: float = 5.0, delay: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         if isinstance(total, bool) or not isinstance(total, int) or total < 0:
             raise ValueError(f"total must be an integer >= 0, got {total!r}")
         if isinstance(initial, bool) or not isinstance(initial, int) or initial < 0:
             raise ValueError(f"initial must be an integer >= 0, got {initial!r}")
         if not interval >= 0:
             raise ValueError(f"interval must be a number >= 0, got {interval!r}")
+        if not delay >= 0:
+            raise ValueError(f"delay must be a number >= 0, got {delay!r}")
         self.total, self.done, self.desc, self.unit = total, initial, desc, unit
         self.postfix = ""
         self.indent = ""
         self.enabled = bool(enabled)
-        self.interval = float(interval)
+        self.interval, self.delay = float(interval), float(delay)
         self._initial = initial
         self._clock = clock
         self._start = clock()
@@ -131,7 +138,7 @@ class Progress:
         self.stream: IO[str] = sys.stderr if stream is None else stream
         if self.enabled and terminal_width(self.stream) > 0:
             self._bar = tqdm(total=total, initial=initial, desc=desc or None, unit=unit, file=self.stream, leave=leave,
-                             position=position, dynamic_ncols=True)
+                             position=position, dynamic_ncols=True, delay=self.delay)
 
     @classmethod
     def of(cls, setting: bool | ProgressOptions | None, total: int, *, desc: str = "", unit: str = "it",
@@ -146,7 +153,7 @@ class Progress:
         if options is None:
             return cls(total, desc=desc, unit=unit, initial=initial, enabled=False)
         bar = cls(total, desc=desc, unit=unit, initial=initial, stream=options.stream, leave=options.leave,
-                  position=options.position, interval=options.interval)
+                  position=options.position, interval=options.interval, delay=options.delay)
         bar.indent = options.indent
         return bar
 
@@ -167,9 +174,7 @@ class Progress:
                 self._bar.set_postfix_str(self.postfix, refresh=False)
             self._bar.update(n)
             return
-        now = self._clock()
-        if self._last_line is None or now - self._last_line >= self.interval:
-            self._write(now)
+        self._maybe_write()
 
     def set_postfix(self, text: str) -> None:
         """Show `text` after the counts (e.g. the key of the unit being computed); a plain display writes a line
@@ -180,7 +185,12 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix_str(self.postfix, refresh=True)
             return
+        self._maybe_write()
+
+    def _maybe_write(self) -> None:
         now = self._clock()
+        if now - self._start < self.delay:
+            return
         if self._last_line is None or now - self._last_line >= self.interval:
             self._write(now)
 
@@ -211,7 +221,8 @@ class Progress:
         self._closed = True
         if self._bar is not None:
             self._bar.close()
-        elif self._written != (self.done, self.postfix):
+        elif self._written != (self.done, self.postfix) and (self._written is not None
+                                                              or self._clock() - self._start >= self.delay):
             self._write(self._clock())
 
     def __enter__(self) -> Self:

@@ -128,6 +128,23 @@ def test_a_setting_becomes_a_bar() -> None:
 
 def test_bad_options_name_the_field() -> None:
     for kwargs, field in (({"position": -1}, "position"), ({"position": 1.5}, "position"), ({"interval": -1}, "interval"),
-                          ({"leave": 1}, "leave"), ({"indent": 2}, "indent")):
+                          ({"leave": 1}, "leave"), ({"indent": 2}, "indent"), ({"delay": -1.0}, "delay")):
         with pytest.raises(ValueError, match=field):
             ProgressOptions(**kwargs)
+
+
+def test_a_delayed_bar_shows_nothing_before_its_delay_and_nothing_at_all_if_it_ends_sooner() -> None:
+    stream, clock = io.StringIO(), Clock()
+    with Progress(4, desc="quick", stream=stream, delay=2.0, interval=0.0, clock=clock) as bar:
+        clock.now += 1.0
+        bar.update(4)
+    assert stream.getvalue() == ""
+    with Progress(4, desc="slow", unit="step", stream=stream, delay=2.0, interval=10.0, clock=clock) as bar:
+        clock.now += 1.0
+        bar.update()                       # before the delay: nothing
+        clock.now += 1.5
+        bar.update()                       # after it: the first line
+        clock.now += 1.0
+        bar.update(2)                      # throttled; closing writes the last line
+    assert stream.getvalue().splitlines() == ["slow: 2/4 steps | elapsed 00:02 | remaining 00:02",
+                                              "slow: 4/4 steps | elapsed 00:03 | remaining 00:00"]

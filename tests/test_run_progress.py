@@ -1,7 +1,8 @@
 """What `mtenvs run` shows while it runs, read back from a pseudo-terminal as a user's terminal would show it.
 
-A toy experiment of two units, each training Coop-LSVI for four episodes through
-`learn(progress_bar=ctx.progress)` (slowed by a callback so that the bars redraw), runs in a subprocess whose
+A toy experiment of two units, each training Coop-LSVI for six episodes through
+`learn(progress_bar=ctx.progress)` (slowed to 0.6 s an episode by a callback, so that a unit outlasts the 2 s
+before its bar shows), runs in a subprocess whose
 standard error is a pty: with a width (a tqdm bar over units and, under it, the method's bar moving during the
 unit), with no width (plain lines from both), and with `--quiet` (nothing).
 """
@@ -35,7 +36,7 @@ class ProgressConfig:
 def compute(cfg, unit, ctx):
     model = mtenvs.family("LinearMDP").model({"instance": 0, "n_states": 5, "n_actions": 3, "dim": 4, "horizon": 3})
     algo = CoopLSVI([model], beta=1.0, seed=ctx.seed)
-    algo.learn(4, progress_bar=ctx.progress, callback=lambda m, r: time.sleep(0.3))
+    algo.learn(6, progress_bar=ctx.progress, callback=lambda m, r: time.sleep(0.6))
     return {"episodes": algo.num_units}
 
 register(Experiment(name="test-progress", title="progress", config=ProgressConfig,
@@ -77,7 +78,7 @@ def test_a_terminal_with_a_width_shows_the_method_bar_moving_under_the_run_bar(t
     text = run_on_pty(tmp_path, 100)
     assert "|" in text and "\r" in text                        # tqdm redraws in place, no plain lines
     assert "elapsed" not in text
-    inner = [m.start() for m in re.finditer(r"CoopLSVI:.*?\| ([1-3])/4 \[", text)]
+    inner = [m.start() for m in re.finditer(r"CoopLSVI:.*?\| ([1-5])/6 \[", text)]
     assert inner, text                                         # the method's bar drew intermediate counts
     first_unit_done = text.find("1/2 [")
     assert first_unit_done > 0 and inner[0] < first_unit_done  # ... while the first unit was still running
@@ -91,8 +92,9 @@ def test_a_terminal_that_reports_no_width_gets_plain_lines_from_both_bars(tmp_pa
     method_lines = [line for line in lines if line.startswith("  CoopLSVI: ")]
     assert re.fullmatch(r"test-progress: 0/2 units \| elapsed \d\d:\d\d \| remaining \? \| seed=0", run_lines[0])
     assert run_lines[-1].startswith("test-progress: 2/2 units | elapsed")
-    assert any(line.startswith("  CoopLSVI: 1/4 episodes | elapsed") for line in method_lines)
-    assert sum(line.startswith("  CoopLSVI: 4/4 episodes") for line in method_lines) == 2   # one per unit
+    # a unit's bar shows once it is 2 s old (at 2.4 s, five episodes done) and writes its last line when it ends
+    assert sum(bool(re.match(r"  CoopLSVI: [1-5]/6 episodes \| elapsed 00:0[2-9]", line)) for line in method_lines) == 2
+    assert sum(line.startswith("  CoopLSVI: 6/6 episodes") for line in method_lines) == 2
     assert "\x1b[" not in "".join(lines) and "%|" not in "".join(lines)                    # no tqdm drawing
 
 

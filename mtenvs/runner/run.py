@@ -277,8 +277,9 @@ def _save_state(plan: RunPlan, index: int, state: Any) -> None:
     atomic_write_bytes(_checkpoint(plan, index), data)
 
 
-#: How a unit's own bar is drawn under the run's: on the next line, cleared when the unit ends.
-INNER_PROGRESS = ProgressOptions(leave=False, position=1, indent="  ")
+#: How a unit's own bar is drawn under the run's: on the next line, cleared when the unit ends, shown only for a
+#: unit that runs longer than 2 s, and as plain lines at most every 10 s.
+INNER_PROGRESS = ProgressOptions(leave=False, position=1, indent="  ", interval=10.0, delay=2.0)
 
 
 def _compute(plan: RunPlan, index: int, state: Any,
