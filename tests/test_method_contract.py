@@ -371,3 +371,36 @@ def test_arguments_that_do_not_pickle_are_passed_to_load(tmp_path: Path) -> None
         Counter.load(tmp_path / "counter.pkl")
     resumed = Counter.load(tmp_path / "counter.pkl", threading.Lock()).learn(1)
     assert resumed.total == Counter(threading.Lock(), seed=1).learn(3).total and resumed.num_units == 3
+
+
+# ------------------------------------------------------------------------------ the SB3-face methods' progress
+def isppo() -> Any:
+    from agents.perminv import ISPPO, PermutationInvariantPolicy, PrioritizedTasks
+    from mtenvs.sb3 import make_vec_env
+
+    tasks = mtenvs.family("EntityAllocation").task_set("train")[:2]
+    sampler = PrioritizedTasks(tasks)
+    venv = make_vec_env("mtenvs/EntityAllocation-v0", 2, tasks=sampler, seed=0)
+    return ISPPO(PermutationInvariantPolicy, venv, sampler=sampler, n_steps=16, batch_size=16, n_epochs=1, seed=0,
+                 device="cpu", policy_kwargs={"features_extractor_kwargs": {"kind": "mlp", "hidden": 8}})
+
+
+def ewc_dqn() -> Any:
+    from agents.sharing.ewc import EWCDQN
+
+    return EWCDQN("MlpPolicy", gym.make("CartPole-v1"), learning_starts=8, buffer_size=200, batch_size=8, seed=0,
+                  device="cpu")
+
+
+@pytest.mark.parametrize("make", [isppo, ewc_dqn], ids=["ISPPO", "EWC-DQN"])
+def test_sb3_subclasses_show_progress_as_sb3_does_and_through_mtenvs_progress(make: Callable[[], Any]) -> None:
+    """ISPPO and EWC-DQN keep SB3's face: its own `progress_bar=True`, or `mtenvs.sb3.ProgressCallback` nested."""
+    from mtenvs.sb3 import ProgressCallback, without_log_folder
+
+    model = without_log_folder(make())
+    model.learn(32, progress_bar=True)
+    stream = io.StringIO()
+    model.learn(32, callback=ProgressCallback(ProgressOptions(stream=stream, interval=0.0, indent="  ")))
+    assert model.num_timesteps >= 32                    # each learn counts from 0 (reset_num_timesteps=True)
+    name = type(model).__name__
+    assert stream.getvalue().splitlines()[-1].startswith(f"  {name}: 32/32 steps | elapsed")
