@@ -36,18 +36,20 @@ class ProgressConfig:
 def compute(cfg, unit, ctx):
     model = mtenvs.family("LinearMDP").model({"instance": 0, "n_states": 5, "n_actions": 3, "dim": 4, "horizon": 3})
     algo = CoopLSVI([model], beta=1.0, seed=ctx.seed)
-    algo.learn(6, progress_bar=ctx.progress, callback=lambda m, r: time.sleep(0.6))
+    algo.learn(6, progress_bar=ctx.progress, callback=lambda m, r: time.sleep(PAUSE))
     return {"episodes": algo.num_units}
 
 register(Experiment(name="test-progress", title="progress", config=ProgressConfig,
                     sizes={"quick": {}, "full": {}}, units=lambda cfg: [Unit({"seed": s}) for s in range(cfg.seeds)],
                     compute=compute, aggregate=lambda cfg, records: {}))
-sys.exit(main(["run", "test-progress", "--out", sys.argv[1], *sys.argv[2:]]))
+PAUSE = float(sys.argv[2])
+sys.exit(main(["run", "test-progress", "--out", sys.argv[1], *sys.argv[3:]]))
 '''
 
 
-def run_on_pty(tmp_path: Path, columns: int, *extra: str) -> str:
-    """Run the toy experiment with standard output and error on a pty `columns` wide; return what it showed."""
+def run_on_pty(tmp_path: Path, columns: int, *extra: str, pause: float = 0.6) -> str:
+    """Run the toy experiment with standard output and error on a pty `columns` wide, pausing `pause` seconds after
+    every episode; return what it showed."""
     script = tmp_path / "run_toy.py"
     script.write_text(SCRIPT)
     leader, follower = os.openpty()
@@ -55,7 +57,7 @@ def run_on_pty(tmp_path: Path, columns: int, *extra: str) -> str:
     root = Path(__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
-    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), *extra], stdout=follower,
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), str(pause), *extra], stdout=follower,
                                stderr=follower, cwd=root, env=env)
     os.close(follower)
     chunks: list[bytes] = []
@@ -100,6 +102,6 @@ def test_a_terminal_that_reports_no_width_gets_plain_lines_from_both_bars(tmp_pa
 
 @pytest.mark.parametrize("columns", [0, 100])
 def test_quiet_shows_no_progress(tmp_path: Path, columns: int) -> None:
-    text = run_on_pty(tmp_path, columns, "--quiet")
+    text = run_on_pty(tmp_path, columns, "--quiet", pause=0.0)
     assert "test-progress (quick, seed 0)" in text                    # the report is still printed
     assert "test-progress:" not in text and "CoopLSVI" not in text and "/2" not in text and "%|" not in text
