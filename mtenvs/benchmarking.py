@@ -40,6 +40,7 @@ import numpy as np
 from mtenvs.continual.suites import format_continual_scorecard
 from mtenvs.core.registry import family_of
 from mtenvs.evaluation import RandomPolicy, evaluate, rollout_returns
+from mtenvs.progress import ProgressOptions
 from mtenvs.scoring import anchor_returns, build_agent, load_agent, score_tasks
 from mtenvs.suites import Suite, SuiteEntry, get_suite, register_suite, suites
 
@@ -124,7 +125,8 @@ def _experiment(suite: Suite) -> Any:
 
     def compute(cfg: Any, unit: Any, ctx: Any) -> dict[str, Any]:
         entry = suite.entries[unit.params["entry"]]
-        return run_entry(entry, load_agent(cfg.agent), ctx.seed % 2**31, cfg)  # SB3 and NumPy take 32-bit seeds
+        return run_entry(entry, load_agent(cfg.agent), ctx.seed % 2**31, cfg,  # SB3 and NumPy take 32-bit seeds
+                         progress=ctx.progress)
 
     return Experiment(name=f"benchmark-{suite.id}", title=f"Benchmark suite {suite.id}", config=config,
                       sizes={"quick": dict(suite.quick), "full": {}}, units=units, compute=compute,
@@ -132,14 +134,24 @@ def _experiment(suite: Suite) -> Any:
                       plot=lambda cfg, records, summary: plot_scorecard(suite, summary))
 
 
-def run_entry(entry: SuiteEntry, factory: Any, seed: int, cfg: Any) -> dict[str, Any]:
-    """Train one agent on ``entry`` and score it on every evaluation set."""
-    from mtenvs.sb3 import make_vec_env
+def run_entry(entry: SuiteEntry, factory: Any, seed: int, cfg: Any,
+              progress: bool | ProgressOptions = False) -> dict[str, Any]:
+    """Train one agent on ``entry`` and score it on every evaluation set.
+
+    ``progress`` (a `UnitContext.progress`) draws an SB3 agent's step progress through
+    `mtenvs.sb3.ProgressCallback`; other agents train without a bar.
+    """
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from mtenvs.sb3 import ProgressCallback, make_vec_env
 
     env = make_vec_env(entry.env_id, entry.n_envs, tasks=entry.train, seed=seed, env_kwargs=entry.env_kwargs)
     agent = build_agent(factory, env, seed)
     budget = max(int(entry.budget * cfg.budget_scale), 1)
-    agent.learn(budget)
+    if isinstance(agent, BaseAlgorithm) and progress:
+        agent.learn(budget, callback=ProgressCallback(progress))
+    else:
+        agent.learn(budget)
     family = family_of(entry.env_id)
     episodes = cfg.episodes or entry.episodes
     limit = cfg.eval_tasks or entry.eval_tasks
@@ -260,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override seeds, budget_scale, eval_tasks or episodes")
     parser.add_argument("--force", action="store_true", help="recompute a finished run")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         suite = get_suite(args.suite)
@@ -267,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         overrides = parse_assignments(_experiment(suite).config, args.set) if args.set else {}
         document = run_suite(suite, args.agent, size=args.size, seed=args.seed, out=args.out, overrides=overrides,
-                             force=args.force, progress=sys.stderr.isatty())
+                             force=args.force, progress=not args.quiet)
     except ValueError as error:
         print(f"mtenvs benchmark: error: {error}", file=sys.stderr)
         return 2

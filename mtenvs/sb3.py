@@ -28,8 +28,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from mtenvs.core.samplers import TaskSpec
+from mtenvs.progress import Progress, ProgressOptions, progress_options
 
-__all__ = ["SB3VecEnv", "TaskStatsCallback", "make_vec_env", "without_log_folder"]
+__all__ = ["ProgressCallback", "SB3VecEnv", "TaskStatsCallback", "make_vec_env", "without_log_folder"]
 
 
 def split_infos(infos: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
@@ -247,3 +248,36 @@ def without_log_folder(model: Any) -> Any:
         outputs = [HumanOutputFormat(sys.stdout)] if getattr(model, "verbose", 0) >= 1 else []
         model.set_logger(Logger(folder=None, output_formats=outputs))
     return model
+
+
+class ProgressCallback(BaseCallback):
+    """SB3's step progress through `mtenvs.progress`: a tqdm bar on a terminal with a width, plain lines elsewhere.
+
+    `model.learn(n, callback=ProgressCallback(ProgressOptions(leave=False, position=1)))` draws the bar of SB3's
+    `progress_bar=True` (time steps done out of this call's), nested under an outer bar, without needing `rich`.
+
+    Args:
+        setting: `True` for a bar of its own, a `mtenvs.progress.ProgressOptions`, or `False` / `None` for none.
+
+    Raises:
+        ValueError: `setting` is of none of those kinds.
+    """
+
+    def __init__(self, setting: bool | ProgressOptions | None = True) -> None:
+        super().__init__()
+        self.setting = progress_options(setting, "setting")
+        self.bar: Progress | None = None
+
+    def _on_training_start(self) -> None:
+        total = max(int(self.locals["total_timesteps"]) - int(self.model.num_timesteps), 0)
+        self.bar = Progress.of(self.setting, total, desc=type(self.model).__name__, unit="step", name="setting")
+
+    def _on_step(self) -> bool:
+        if self.bar is not None:
+            self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -175,10 +175,15 @@ def test_benchmark_prints_where_its_scorecard_went(tmp_path: Path, capsys: pytes
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # the default output folder is relative to the working directory
     assert benchmarking.main(["test-chain", "--agent", "test_benchmarking:OracleAgent"]) == 0
-    line = capsys.readouterr().out.splitlines()[-1]
+    captured = capsys.readouterr()
+    line = captured.out.splitlines()[-1]
     out = Path("runs") / "benchmark-test-chain-v0-test_benchmarking-OracleAgent-quick-seed0"
     assert line == f"scorecard: {out / 'benchmark-test-chain-v0.png'} and {out / 'results.json'}"
     assert (tmp_path / out / "benchmark-test-chain-v0.png").exists() and (tmp_path / out / "results.json").exists()
+    assert "benchmark-test-chain-v0: 0/" in captured.err       # progress: plain lines where stderr is no terminal
+    assert benchmarking.main(["test-chain", "--agent", "test_benchmarking:OracleAgent", "--force", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out.splitlines()[-1] == line
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -1,5 +1,5 @@
-"""The two-task chains of paper 003 (§3, App. A): exact values against the paper's closed forms (with the notes'
-corrections), brute force over deterministic policies, and the behaviour of exact DCPG at the bad stationary point."""
+"""The two-task chains of paper 003 (§2.2, App. A): exact values against the paper's closed forms (with its printed
+slips corrected), brute force over deterministic policies, and the behaviour of exact DCPG at the bad stationary point."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_no_deterministic_policy_is_optimal(gamma: float) -> None:
 
 
 def test_exact_dcpg_finds_the_randomized_optimum() -> None:
-    # notes-003 §10.3: N = 2, W = 11^T / 2 (the lazy-Metropolis "ring" of two agents), alpha = 0.1, lambda = 1e-4
+    # N = 2, W = 11^T / 2 (the lazy-Metropolis "ring" of two agents), alpha = 0.1, lambda = 1e-4
     agent = TabularDCPG(CHALLENGE1, "ring", alpha=0.1, lam=1e-4, gamma=0.9, theta0=[[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]])
     np.testing.assert_allclose(agent.weights, [[0.5, 0.5], [0.5, 0.5]])
     agent.learn(3000, log_interval=3000)
@@ -84,7 +84,7 @@ def test_stochastic_chain_stationary_point_values(gamma: float, p: float) -> Non
 
 
 def test_corrected_sqrt_half_simplifications() -> None:
-    # notes-003 §7.6: the paper's printed simplifications are wrong; these are the corrected ones
+    # the paper's printed simplifications are wrong; these are the corrected ones
     for p in (0.6, 0.8, 1.0):
         tasks = [FAMILY.task(variant="stochastic", task=k, p=p) for k in (1, 2)]
         assert summed_value(tasks, policy_at_s3(0.0), SQRT_HALF) == pytest.approx(

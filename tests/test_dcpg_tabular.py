@@ -43,7 +43,7 @@ def test_other_graphs_and_explicit_weights() -> None:
     edges = TabularDCPG(PANEL_A, [(0, 1), (1, 2), (1, 3)])
     assert edges.graph.degree(1) == 3 and np.allclose(edges.weights.sum(axis=0), 1.0)
     bound = theorem1_step_size([0.99] * 4, 1e-3, 100, edges.weights)
-    assert 0 < bound < 1e-7  # impractically small, as notes-003 §3.4 says
+    assert 0 < bound < 1e-7  # impractically small
 
 
 def test_bad_arguments_raise_value_errors() -> None:
@@ -88,7 +88,7 @@ def test_consensus_error_stays_within_lemma_b2() -> None:
     tasks = list(CHAIN.task_set("challenge1"))
     agent = TabularDCPG(tasks, "ring", alpha=alpha, lam=lam, gamma=gamma, theta0=np.random.default_rng(1).normal(size=(5, 2)))
     agent.learn(300, log_interval=1)
-    # ±1 rewards: |A| <= 2/(1-gamma), so the bound uses 2D (notes-003 §10.7)
+    # ±1 rewards: |A| <= 2/(1-gamma), so the bound uses 2D
     d = 2 * len(tasks) * lam + len(tasks) / (1 - gamma) ** 2
     errors = [record["consensus_error"] for record in agent.history]
     assert max(errors) <= alpha * 2 * d / (1 - agent.sigma_2)
@@ -126,7 +126,7 @@ def test_dcpg_common_policy_solves_every_task_of_panel_a() -> None:
     dcpg = TabularDCPG(PANEL_A, "ring", alpha=1.0, lam=1e-3).learn(300, log_interval=100)
     evaluation = dcpg.evaluate()
     assert evaluation.tasks_solved == 4 and all(evaluation.solved)
-    assert evaluation.joint_objective > 3.4  # the optimum is 3.6135 (notes-003 §10.5)
+    assert evaluation.joint_objective > 3.4  # the optimum is 3.6135
     assert dcpg.history[-1]["tasks_solved"] == 4 and dcpg.history[0]["iteration"] == 0
     singles = TabularDCPG(PANEL_A, weights="identity", alpha=1.0, lam=1e-3).learn(300, log_interval=300)
     for i in range(4):

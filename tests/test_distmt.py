@@ -38,7 +38,7 @@ def test_identifies_every_task_and_returns_epsilon_optimal_policies(trained: Dis
 
 
 def test_phase_one_estimates_agree_within_a_task_and_separate_tasks(trained: DistMTLSVI, tasks: list) -> None:
-    """What identification needs (notes-000 §6.1): same-task estimates within c_Sep/2, other tasks' further apart,
+    """What identification needs: same-task estimates within c_Sep/2, other tasks' further apart,
     every estimate within c_Sep of its V* (at a practical β_1 they need not be optimistic as Lemma 1 assumes; the
     c_Sep/2 test only uses their consistency within a task)."""
     groups = [np.array(g) for g in trained.server.values]
@@ -88,7 +88,7 @@ def test_exploration_ignores_rewards_and_planning_uses_them(tasks: list) -> None
 
 
 def test_theory_formulas() -> None:
-    assert distmt_rounds(10, 20, 0.1) == 14 and distmt_rounds(10, 20, 0.05) == 16     # notes-000 §3 examples
+    assert distmt_rounds(10, 20, 0.1) == 14 and distmt_rounds(10, 20, 0.05) == 16     # ⌈6 M ln(M/δ)/N⌉ by hand
     assert distmt_rounds(2, 1000, 0.5) == 1
     k = distmt_episodes(5, 5, 10, 0.1, 0.5)
     assert k == int(np.ceil(125 * 5**6 * np.log(5 * 5 * 10 / (0.1 * 0.5)) / 0.25))

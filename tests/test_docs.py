@@ -96,6 +96,27 @@ def test_pages_cite_only_what_a_reader_has() -> None:
             assert f'id="paper-{experiment.paper}"' in papers, experiment.paper
 
 
+#: How a citation of private implementation material looks ("notes-003 §1.4", "(notes)", "notes Sec. 8.2", "the
+#: notes' default", a bare question number "Q16" or item "item 17", a notes-only subsection "§3.3b").
+PRIVATE_CITATION = re.compile(
+    r"notes-\d|\(notes\b|\bnotes'|\bnotes[ ]*(?:§|Sec\.|Appendix|[GDQ]\d|\)|of paper)|Appendix Z|§\d+(?:\.\d+)?[a-z]\b"
+    r"|[(,;] ?Q\d{1,2}\b|\bQ\d{1,2}\)|\bitems? \d+(?:[-, ]+\d+)*\)", flags=re.IGNORECASE)
+
+
+def test_code_cites_only_the_papers() -> None:
+    """No Python file (docstrings render on the API reference and reproduction pages) cites material a reader lacks."""
+    roots = [ROOT / name for name in ("mtenvs", "agents", "benchmarks", "docs", "tests")]
+    hits = [(str(path.relative_to(ROOT)), number, m.group(0))
+            for root in roots if root.exists() for path in sorted(root.rglob("*.py")) if path != Path(__file__).resolve()
+            for number, line in enumerate(path.read_text().splitlines(), 1) for m in PRIVATE_CITATION.finditer(line)]
+    assert not hits, hits[:10]
+    for cited in ("notes-003 §1.4", "(notes)", "notes Sec. 8.2", "the notes' default", "(Q16)", "Lemma 5, Q2)",
+                  "(item 17)", "(notes-000 §6 items 14-17)", "§3.3b", "notes G11"):
+        assert PRIVATE_CITATION.search(cited), cited                 # the pattern can fail
+    for fine in ("paper 003, App. A", "§2.2", "Eq. 14", "notes = [f'...']", "Q_h(x, a)", "H_j (Q matrix)"):
+        assert not PRIVATE_CITATION.search(fine), fine
+
+
 def test_home_page_gallery_shows_every_family() -> None:
     hooks = _hooks()
     gallery = hooks.gallery()

@@ -61,8 +61,8 @@ def test_ring_chain_complete_star_structure(n: int) -> None:
     assert all(star(n).neighbors(j) == (0,) for j in range(1, n))
 
 
-def test_degenerate_rings_as_in_the_notes() -> None:
-    # notes-003 §3.2: a ring of 2 degenerates to one edge; a ring of 3 is the complete graph.
+def test_degenerate_rings() -> None:
+    # a ring of 2 degenerates to one edge; a ring of 3 is the complete graph.
     assert ring(1).num_edges == 0 and ring(2).edges == ((0, 1),)
     assert ring(3) == complete(3)
 

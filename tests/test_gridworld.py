@@ -178,7 +178,7 @@ def test_panel_b_conflict_and_panel_c_swap_structure() -> None:
     tasks = list(FAMILY.task_set("c"))
     models = [gridworld_model(t) for t in tasks]
     rng = np.random.default_rng(0)
-    for _ in range(5):  # V_2 + V_3 = 0 for every policy (notes-003 §6.2)
+    for _ in range(5):  # V_2 + V_3 = 0 for every policy
         pi = softmax_policy(rng.normal(scale=2.0, size=(100, 4)))
         assert models[1].value(pi) + models[2].value(pi) == pytest.approx(0.0, abs=1e-12)
 

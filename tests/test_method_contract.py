@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,7 @@ from agents.perminv.direct_pg import PortfolioPG
 from agents.sharing.agent import LearnerConfig
 from agents.sharing.simnet import SimilarityMatcher, SimNetConfig
 from agents.sharing.system import SharingSystem
+from mtenvs.progress import ProgressOptions
 
 
 def without_times(value: Any) -> Any:
@@ -279,16 +281,23 @@ def test_bad_arguments_name_the_field(case: Case) -> None:
         close(method)
 
 
-@pytest.mark.parametrize("case", params([c for c in CASES if not c.slow]))
+@pytest.mark.parametrize("case", params(CASES))
 def test_progress_bar_and_logger(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     method = case.make()
+    stream = io.StringIO()
     try:
         method.set_logger(configure(str(tmp_path), ["csv"]))
-        method.learn(2, progress_bar=True)
+        method.learn(1, progress_bar=True)
+        method.learn(1, progress_bar=ProgressOptions(leave=False, position=1, stream=stream, interval=0.0,
+                                                     indent="  "))
+        with pytest.raises(ValueError, match="progress_bar"):
+            method.learn(1, progress_bar="yes")
+        assert method.num_units == 2
     finally:
         close(method)
-    unit = type(method).unit
-    assert f"2/2 {unit}s" in capsys.readouterr().err      # captured stderr is no terminal: plain lines
+    unit, name = type(method).unit, type(method).__name__
+    assert f"{name}: 1/1 {unit} | elapsed" in capsys.readouterr().err   # captured stderr is no terminal: plain lines
+    assert stream.getvalue().startswith(f"  {name}: 1/1 {unit} | elapsed")   # the nested configuration's stream
     with open(tmp_path / "progress.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [float(r[f"time/{unit}s"]) for r in rows] == [1.0, 2.0]
@@ -362,3 +371,36 @@ def test_arguments_that_do_not_pickle_are_passed_to_load(tmp_path: Path) -> None
         Counter.load(tmp_path / "counter.pkl")
     resumed = Counter.load(tmp_path / "counter.pkl", threading.Lock()).learn(1)
     assert resumed.total == Counter(threading.Lock(), seed=1).learn(3).total and resumed.num_units == 3
+
+
+# ------------------------------------------------------------------------------ the SB3-face methods' progress
+def isppo() -> Any:
+    from agents.perminv import ISPPO, PermutationInvariantPolicy, PrioritizedTasks
+    from mtenvs.sb3 import make_vec_env
+
+    tasks = mtenvs.family("EntityAllocation").task_set("train")[:2]
+    sampler = PrioritizedTasks(tasks)
+    venv = make_vec_env("mtenvs/EntityAllocation-v0", 2, tasks=sampler, seed=0)
+    return ISPPO(PermutationInvariantPolicy, venv, sampler=sampler, n_steps=16, batch_size=16, n_epochs=1, seed=0,
+                 device="cpu", policy_kwargs={"features_extractor_kwargs": {"kind": "mlp", "hidden": 8}})
+
+
+def ewc_dqn() -> Any:
+    from agents.sharing.ewc import EWCDQN
+
+    return EWCDQN("MlpPolicy", gym.make("CartPole-v1"), learning_starts=8, buffer_size=200, batch_size=8, seed=0,
+                  device="cpu")
+
+
+@pytest.mark.parametrize("make", [isppo, ewc_dqn], ids=["ISPPO", "EWC-DQN"])
+def test_sb3_subclasses_show_progress_as_sb3_does_and_through_mtenvs_progress(make: Callable[[], Any]) -> None:
+    """ISPPO and EWC-DQN keep SB3's face: its own `progress_bar=True`, or `mtenvs.sb3.ProgressCallback` nested."""
+    from mtenvs.sb3 import ProgressCallback, without_log_folder
+
+    model = without_log_folder(make())
+    model.learn(32, progress_bar=True)
+    stream = io.StringIO()
+    model.learn(32, callback=ProgressCallback(ProgressOptions(stream=stream, interval=0.0, indent="  ")))
+    assert model.num_timesteps >= 32                    # each learn counts from 0 (reset_num_timesteps=True)
+    name = type(model).__name__
+    assert stream.getvalue().splitlines()[-1].startswith(f"  {name}: 32/32 steps | elapsed")

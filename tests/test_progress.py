@@ -10,7 +10,7 @@ import termios
 
 import pytest
 
-from mtenvs.progress import Progress, terminal_width
+from mtenvs.progress import Progress, ProgressOptions, progress_options, terminal_width
 
 
 class Clock:
@@ -99,3 +99,52 @@ def test_a_terminal_with_a_width_gets_a_tqdm_bar() -> None:
     text = read_all(leader)
     os.close(leader)
     assert "run:" in text and "/2 [" in text and "elapsed" not in text    # tqdm draws, not plain lines
+
+
+def test_the_postfix_names_the_current_piece_of_work_and_writes_under_the_throttle() -> None:
+    stream, clock = io.StringIO(), Clock()
+    with Progress(2, desc="run", unit="unit", stream=stream, interval=2.0, clock=clock) as bar:
+        bar.set_postfix("seed=0")          # first line: written
+        clock.now += 1.0
+        bar.update(postfix="")             # 1 s after the last line: throttled
+        bar.set_postfix("seed=1")          # throttled
+        clock.now += 2.0
+        bar.update(postfix="")             # written; closing writes nothing more
+    assert stream.getvalue().splitlines() == ["run: 0/2 units | elapsed 00:00 | remaining ? | seed=0",
+                                              "run: 2/2 units | elapsed 00:03 | remaining 00:00"]
+
+
+def test_a_setting_becomes_a_bar() -> None:
+    stream = io.StringIO()
+    options = ProgressOptions(leave=False, position=1, stream=stream, interval=0.0, indent="  ")
+    with Progress.of(options, 2, desc="PG", unit="iteration") as bar:
+        bar.update(2)
+    assert stream.getvalue() == "  PG: 2/2 iterations | elapsed 00:00 | remaining 00:00\n"
+    assert not Progress.of(False, 2).enabled and not Progress.of(None, 2).enabled
+    assert progress_options(True) == ProgressOptions() and progress_options(options) is options
+    with pytest.raises(ValueError, match="progress_bar"):
+        Progress.of("yes", 2)  # type: ignore[arg-type]
+
+
+def test_bad_options_name_the_field() -> None:
+    for kwargs, field in (({"position": -1}, "position"), ({"position": 1.5}, "position"), ({"interval": -1}, "interval"),
+                          ({"leave": 1}, "leave"), ({"indent": 2}, "indent"), ({"delay": -1.0}, "delay")):
+        with pytest.raises(ValueError, match=field):
+            ProgressOptions(**kwargs)
+
+
+def test_a_delayed_bar_shows_nothing_before_its_delay_and_nothing_at_all_if_it_ends_sooner() -> None:
+    stream, clock = io.StringIO(), Clock()
+    with Progress(4, desc="quick", stream=stream, delay=2.0, interval=0.0, clock=clock) as bar:
+        clock.now += 1.0
+        bar.update(4)
+    assert stream.getvalue() == ""
+    with Progress(4, desc="slow", unit="step", stream=stream, delay=2.0, interval=10.0, clock=clock) as bar:
+        clock.now += 1.0
+        bar.update()                       # before the delay: nothing
+        clock.now += 1.5
+        bar.update()                       # after it: the first line
+        clock.now += 1.0
+        bar.update(2)                      # throttled; closing writes the last line
+    assert stream.getvalue().splitlines() == ["slow: 2/4 steps | elapsed 00:02 | remaining 00:02",
+                                              "slow: 4/4 steps | elapsed 00:03 | remaining 00:00"]

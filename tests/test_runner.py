@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -401,8 +402,13 @@ def test_metrics_stream_to_a_writer_by_chain_position(tmp_path: Path) -> None:
     assert ("summary/distance/mean", document["summary"]["distance"]["mean"], 8) in writer.scalars
 
 
-def test_progress_bar_stays_off_when_stderr_is_not_a_terminal(tmp_path: Path, capsys) -> None:
-    execute(plan_run("test-toy", out=tmp_path), progress=True)
+def test_progress_where_stderr_is_no_terminal_is_plain_lines_and_nothing_without_progress(tmp_path: Path,
+                                                                                          capsys) -> None:
+    execute(plan_run("test-toy", out=tmp_path / "shown"), progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"test-toy: 0/6 units \| elapsed 00:0\d \| remaining \? \| seed=0,task=a", lines[0])
+    assert re.fullmatch(r"test-toy: 6/6 units \| elapsed 00:\d\d \| remaining 00:00", lines[-1])
+    execute(plan_run("test-toy", out=tmp_path / "quiet"), progress=False)
     assert capsys.readouterr().err == ""
 
 

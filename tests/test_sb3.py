@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ import mtenvs
 from mtenvs.control.cartpole import CartPoleEnv
 from mtenvs.core.vector import vector_env_for
 from mtenvs.evaluation import RandomPolicy
-from mtenvs.sb3 import SB3VecEnv, TaskStatsCallback, make_vec_env
+from mtenvs.progress import ProgressOptions
+from mtenvs.sb3 import ProgressCallback, SB3VecEnv, TaskStatsCallback, make_vec_env, without_log_folder
 
 FAMILY = mtenvs.family("CartPole")
 
@@ -137,3 +140,20 @@ def test_trainings_leave_no_sb3_folder_in_the_temp_dir(tmp_path, monkeypatch, ca
     DeepDCPG("mtenvs/DroneNav-v0", [{"plan": "long"}, {"plan": "cloud"}], algo="a2c", n_envs=1, n_steps=8,
              env_kwargs={"image_shape": (8, 8), "max_episode_steps": 30}).learn(2)
     assert list(temp.glob("SB3-*")) == []
+
+
+def test_progress_callback_counts_steps_through_mtenvs_progress_and_changes_nothing() -> None:
+    def trained(callback: ProgressCallback | None) -> list[np.ndarray]:
+        venv = make_vec_env("mtenvs/CartPole-v0", n_envs=2, tasks="train", seed=0)
+        model = without_log_folder(PPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, device="cpu", seed=0))
+        model.learn(64, callback=callback)
+        return [p.detach().numpy().copy() for p in model.policy.parameters()]
+
+    stream = io.StringIO()
+    with_bar = trained(ProgressCallback(ProgressOptions(stream=stream, interval=0.0)))
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("PPO: 2/64 steps | elapsed")        # two sub-envs: two steps per call
+    assert lines[-1].startswith("PPO: 64/64 steps | elapsed") and len(lines) == 32
+    assert all(np.array_equal(a, b) for a, b in zip(with_bar, trained(None), strict=True))
+    with pytest.raises(ValueError, match="setting"):
+        ProgressCallback("yes")  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ import numpy as np
 from stable_baselines3.common.logger import Logger
 
 from agents.common.workers import load_checkpoint, save_checkpoint
-from mtenvs.progress import Progress
+from mtenvs.progress import Progress, ProgressOptions, progress_options
 
 __all__ = [
     "CallbackLike",
@@ -286,7 +286,7 @@ class Method(ABC):
         logger.dump(step=record.index)
 
     # --- the run loop -----------------------------------------------------------------------------------------
-    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool = False,
+    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool | ProgressOptions = False,
               checkpoint_path: str | PathLike[str] | None = None, checkpoint_every: int = 1) -> Self:
         """Run `total` more units (fewer if the callback stops the run or the method is done).
 
@@ -294,7 +294,9 @@ class Method(ABC):
             total: how many units (the class attribute `unit` names them).
             callback: called after every unit as `callback(method, record)` with a `UnitRecord`; returning `False`
                 stops. A `MethodCallback`, a plain callable, or a list of them.
-            progress_bar: show units done out of `total` (`mtenvs.progress.Progress`).
+            progress_bar: show units done out of `total` (`mtenvs.progress.Progress`): `True` for a bar of its
+                own, or a `mtenvs.progress.ProgressOptions` for a bar nested under an outer one (the experiment
+                runner hands its units `ProgressOptions(leave=False, position=1)`).
             checkpoint_path: save the run there every `checkpoint_every` units and at the end; if the file exists,
                 first resume from it and run to the unit count it was heading for.
             checkpoint_every: units between checkpoints.
@@ -303,6 +305,7 @@ class Method(ABC):
             The method itself.
         """
         total = check_total(total)
+        progress_options(progress_bar)  # a bad setting fails before any work
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
         target = self.num_units + total
@@ -318,8 +321,7 @@ class Method(ABC):
         self._target = target
         start = self.num_units
         try:
-            with Progress(max(target - start, 0), desc=type(self).__name__, unit=self.unit,
-                          enabled=progress_bar) as bar:
+            with Progress.of(progress_bar, max(target - start, 0), desc=type(self).__name__, unit=self.unit) as bar:
                 while self.num_units < target and not self._done():
                     tic = time.perf_counter()
                     info = self._learn_unit()

@@ -4,7 +4,7 @@ N agents, one per task, sit on a communication graph. In every round each agent
 
 1. takes a local policy-gradient step on its own environment, starting from its current parameters
    ``theta_i^k``: stable-baselines3's PPO or A2C, or `agents.dcpg.reinforce.Reinforce`, run with ``learn``
-   for one rollout of ``n_steps`` steps per sub-env (PPO's several epochs count as one step, notes Sec. 8.2), and
+   for one rollout of ``n_steps`` steps per sub-env (PPO's several epochs count as one step, our reading), and
 2. averages parameter vectors with its neighbours through the `Communicator`,
 
 combined as in Eq. (9): ``theta_i^{k+1} = sum_j W_ij theta_j^k + alpha g_i^k``, where ``alpha g_i^k`` is the change
@@ -49,8 +49,8 @@ MixScope = Literal["policy", "all"]
 
 
 def default_algo_kwargs(algo: str, n_steps: int, n_envs: int) -> dict[str, Any]:
-    """Paper 003's settings (App. C.1; notes Sec. 9 D5-D7): Monte-Carlo returns (GAE lambda = 1), Adam, PPO clip 0.2
-    with 3 epochs, value coefficient 0.5."""
+    """Paper 003's settings (App. C.1): Monte-Carlo returns (GAE lambda = 1), Adam, PPO clip 0.2; and ours where it
+    is silent: 3 PPO epochs, value coefficient 0.5."""
     if algo == "ppo":
         return {"gae_lambda": 1.0, "clip_range": 0.2, "n_epochs": 3, "batch_size": min(64, n_steps * n_envs), "vf_coef": 0.5}
     if algo == "a2c":
@@ -206,7 +206,7 @@ class DeepDCPG(Method):
         return consensus_error({i: v.numpy() for i, v in self.parameter_vectors().items()})
 
     def average_vector(self) -> torch.Tensor:
-        """``theta_bar = (1/N) sum_i theta_i``, the unified policy the paper evaluates (notes D12)."""
+        """``theta_bar = (1/N) sum_i theta_i``, the unified policy the paper evaluates (Sec. 5.2)."""
         return torch.stack(list(self.parameter_vectors().values())).mean(dim=0)
 
     def policy(self, i: int | None = None) -> BasePolicy:

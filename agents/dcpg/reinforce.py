@@ -1,8 +1,8 @@
 """REINFORCE (Williams 1992) on stable-baselines3's on-policy machinery, for deep DCPG's REINFORCE variant.
 
 stable-baselines3 has A2C and PPO but no REINFORCE, so this subclass of ``OnPolicyAlgorithm`` adds one; rollouts,
-the rollout buffer, the policy network and the optimizer are SB3's. The loss is paper 003's (App. C.1, notes
-Sec. 3.3c): ``-mean_t log pi(a_t|s_t) G_t - ent_coef * mean_t bonus(s_t)``, where ``G_t`` is the every-visit
+the rollout buffer, the policy network and the optimizer are SB3's. The loss is paper 003's (App. C.1):
+``-mean_t log pi(a_t|s_t) G_t - ent_coef * mean_t bonus(s_t)``, where ``G_t`` is the every-visit
 Monte-Carlo discounted return and the bonus is the policy's regularizer output (see
 `agents.dcpg.policies.RegularizedActorCriticPolicy`). There is no baseline: the value head is set to zero
 and never trained, so the buffer's returns (GAE with ``lambda = 1``) are plain discounted returns, truncated at the

@@ -1,15 +1,15 @@
 """Tabular DCPG: decentralized entropy-regularized policy gradient (Zeng et al., UAI 2021, Algorithm 1).
 
 ``N`` agents, agent ``i`` acting only in task ``i``, each hold softmax parameters ``theta_i[s, a]`` over the common
-state set. Every iteration ``k`` (notes-003 §8.1)::
+state set. Every iteration ``k`` (Algorithm 1)::
 
-    g_i    = grad L_i^lambda(theta_i^k; mu_i)                         # exact (Eq. 8) or Monte-Carlo (§3.3b)
+    g_i    = grad L_i^lambda(theta_i^k; mu_i)                         # exact (Eq. 8) or Monte-Carlo (Sec. 5)
     theta_i^{k+1} = sum_{j in N_i ∪ {i}} W_ij theta_j^k + alpha_k g_i  # Eq. 9: consensus + local ascent step
 
 The consensus step goes through `agents.common.Communicator.mix` (one round, two messages per edge, counted in
 bytes). ``W`` comes from `agents.common.graphs`: lazy Metropolis weights on a ring (the paper's setting) or on
 any connected graph; ``weights="identity"`` gives the single-agent baselines SA-i (no communication at all). The common
-policy is the network average ``theta_bar`` (notes G11); the logs hold the consensus error
+policy is the network average ``theta_bar`` (the "unified policy" of Sec. 5.1); the logs hold the consensus error
 ``max_i ||theta_i - theta_bar||``, the joint objective ``sum_i V_i^{pi(theta_bar)}(rho_i)`` (Eq. 5) and the number of
 tasks whose goal the greedy common policy reaches.
 
@@ -44,6 +44,7 @@ from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, 
 from mtenvs.core.task import Task
 from mtenvs.gridworld.family import ModelFamily
 from mtenvs.gridworld.tabular import TabularMDP
+from mtenvs.progress import ProgressOptions
 
 __all__ = ["Evaluation", "GradientMode", "TabularDCPG", "monte_carlo_gradient", "theorem1_step_size"]
 
@@ -52,7 +53,8 @@ GradientMode = Literal["exact", "mc"]
 
 def theorem1_step_size(gammas: Sequence[float], lam: float, num_states: int, w: Any) -> float:
     """The largest constant step size of Theorem 1, ``(1 + lambda_min(W)) / (sum_i 16/(1-gamma_i)^3 + 4 N lambda/|S|)``
-    (Eq. 10, with ``1 + sigma_N`` read as ``1 + lambda_min(W)``, notes-003 §4.1); usually impractically small."""
+    (Eq. 10, with ``1 + sigma_N`` read as ``1 + lambda_min(W)``, the descent factor of App. B's Eq. 29 for a symmetric
+    ``W``); usually impractically small."""
     lowest = float(scipy.linalg.eigvalsh(validate_mixing_matrix(w))[0])
     return (1.0 + lowest) / (sum(16.0 / (1.0 - g) ** 3 for g in gammas) + 4.0 * len(gammas) * lam / num_states)
 
@@ -291,7 +293,7 @@ class TabularDCPG(Method):
             raise ValueError(f"log_interval must be an integer >= 1, got {log_interval!r}")
         return int(log_interval)
 
-    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool = False,
+    def learn(self, total: int, *, callback: CallbackLike = None, progress_bar: bool | ProgressOptions = False,
               checkpoint_path: str | PathLike[str] | None = None, checkpoint_every: int | None = None,
               log_interval: int | None = None) -> Self:
         """Run `total` iterations, recording an evaluation in `history` every `log_interval` (and at the last).

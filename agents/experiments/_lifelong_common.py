@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-#: The paper's domains (family names) in its order, with the latent dimension of notes-002 Q8.
+#: The paper's domains (family names) in its order, with our latent dimensions (the paper reports none).
 LATENT_DIMS = {"SimpleMass": 2, "DoubleMass": 3, "CartPole": 3, "DoubleInvertedPendulum": 4, "Helicopter": 4}
 ABBREVIATIONS = {"SimpleMass": "SM", "DoubleMass": "DM", "CartPole": "CP", "DoubleInvertedPendulum": "DIP",
                  "Helicopter": "HC"}

@@ -1,4 +1,4 @@
-"""Paper 000 §5, Scenario 2 on one game: an agent that borrows a peer's replay buffer reaches the isolated agent's
+"""Paper 000 §4, Scenario 2 on one game: an agent that borrows a peer's replay buffer reaches the isolated agent's
 reward in fewer own frames.
 
 Per seed, an isolated EWC-DQN agent learns the game for ``steps`` own agent steps; its final reward is the mean of
@@ -153,7 +153,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
 
 register(Experiment(
     name="000-atari-borrow",
-    title="A DQN agent with a borrowed replay buffer reaches the isolated agent's reward in fewer own frames (paper 000 §5)",
+    title="A DQN agent with a borrowed replay buffer reaches the isolated agent's reward in fewer own frames (paper 000 §4)",
     paper="000",
     config=Config,
     sizes={"quick": {"seeds": 1, "steps": 2_500, "offline_steps": 300, "max_episode_steps": 250, "learning_starts": 250,
@@ -164,8 +164,8 @@ register(Experiment(
     aggregate=aggregate,
     description=__doc__ or "",
     claims=[Claim("frame_ratio_per_seed_buffer", 1.0, "at_most",
-                  source="§5.1 Scenario 2: fewer own frames with a borrowed buffer (borrowed / isolated frames, per seed)"),
+                  source="§4, Scenario 2: fewer own frames with a borrowed buffer (borrowed / isolated frames, per seed)"),
             Claim("frame_ratio_per_seed_buffer+weights", 1.0, "at_most",
-                  source="§5.3 Fig. 2: borrowing buffer and weights needs fewer frames (per seed)")],
+                  source="§4, Fig. 2: borrowing buffer and weights needs fewer frames (per seed)")],
     plot=plot,
 ))

@@ -1,4 +1,4 @@
-"""Paper 000 §5: lifelong DQN + EWC agents sharing replay buffers on Atari; isolated agent vs N sharing agents.
+"""Paper 000 §4: lifelong DQN + EWC agents sharing replay buffers on Atari; isolated agent vs N sharing agents.
 
 Each of N agents learns its own random permutation of M = 10 games drawn from the 20-game pool (``ten_of_twenty``),
 one game per synchronous round (RAM observations, full 18-action space, ALE v5 settings). Before a game an agent
@@ -37,6 +37,7 @@ from annotated_types import MinLen
 
 from agents.common.communication import Backend
 from mtenvs.core.seeding import stable_seed
+from mtenvs.progress import ProgressOptions
 from mtenvs.runner import (
     Claim,
     Count,
@@ -59,7 +60,7 @@ METRIC_NAMES = ("parameters", "input_profile")
 
 @dataclass(frozen=True)
 class Config:
-    """Games, budgets, learner and sharing settings (the agents' DQN follows notes-000 §6 items 14-20)."""
+    """Games, budgets, learner and sharing settings (the paper leaves the agents' DQN unspecified; these are our defaults)."""
 
     seeds: Count = 2
     agents: Annotated[tuple[Count, ...], MinLen(1)] = (1, 3, 5, 10, 20)
@@ -176,7 +177,8 @@ def _similarity(cfg: Config, games: list[str], seed: int) -> tuple[dict[str, Any
     return metrics, state
 
 
-def _system(cfg: Config, n: int, state: dict[str, Any], seed: int) -> dict[str, Any]:
+def _system(cfg: Config, n: int, state: dict[str, Any], seed: int,
+            progress: bool | ProgressOptions = False) -> dict[str, Any]:
     from agents.sharing.simnet import SimilarityMatcher
     from agents.sharing.system import SharingSystem
 
@@ -185,7 +187,7 @@ def _system(cfg: Config, n: int, state: dict[str, Any], seed: int) -> dict[str, 
     system = SharingSystem(state["games"], n, _learner(cfg), None, _simnet_config(cfg) if sharing else None, matcher,
                            sharing=sharing, seed=seed, backend=cfg.backend)
     try:
-        records = system.learn(len(system.games)).records
+        records = system.learn(len(system.games), progress_bar=progress).records
         stats = system.comm.stats
     finally:
         system.close()
@@ -204,7 +206,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> UnitResult:
         metrics, state = _similarity(cfg, _games(cfg, system_seed), system_seed)
         return UnitResult(metrics, state=state)
     state = ctx.state
-    return UnitResult(_system(cfg, int(unit.params["agents"]), state, system_seed), state=state)
+    return UnitResult(_system(cfg, int(unit.params["agents"]), state, system_seed, ctx.progress), state=state)
 
 
 def _threshold_frames(record: dict[str, Any], target: float, window: int, budget: int) -> float:
@@ -339,7 +341,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
 
 register(Experiment(
     name="000-atari-sharing",
-    title="Deep experience sharing on Atari: normalized reward and frames to the isolated reward vs N (paper 000 §5)",
+    title="Deep experience sharing on Atari: normalized reward and frames to the isolated reward vs N (paper 000 §4)",
     paper="000",
     config=Config,
     sizes={"quick": {"seeds": 1, "agents": (1, 2), "num_games": 3, "games": ("Boxing", "Freeway", "Breakout"),
@@ -352,11 +354,11 @@ register(Experiment(
     aggregate=aggregate,
     description=__doc__ or "",
     claims=[Claim("aggregate_ar_slope_per_seed", 0.88, "close", tolerance=0.25,
-                  source="§5.3: 'a 0.88N scaling on the reward' (slope per seed)"),
+                  source="§4: 'a 0.88N scaling on the reward' (slope per seed)"),
             Claim("sharing_minus_isolated_frames", 0.0, "at_most",
-                  source="§5.3, Fig. 1b/2: sharing agents reach the isolated reward in fewer frames (sharing minus "
+                  source="§4, Fig. 1b/2: sharing agents reach the isolated reward in fewer frames (sharing minus "
                          "isolated, per seed)"),
             Claim("similarity_accuracy", 1.0, "at_least", exact=True,
-                  source="§5.1: SimNet matches each game to its own (the fraction matched, every seed)")],
+                  source="§4: SimNet matches each game to its own (the fraction matched, every seed)")],
     plot=plot,
 ))

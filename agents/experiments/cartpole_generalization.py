@@ -72,7 +72,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> UnitResult:
     from stable_baselines3 import PPO
     from stable_baselines3.common.utils import set_random_seed
 
-    from mtenvs.sb3 import make_vec_env, without_log_folder
+    from mtenvs.sb3 import ProgressCallback, make_vec_env, without_log_folder
 
     torch.set_num_threads(1)
     seed = ctx.seed % 2**31
@@ -85,7 +85,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> UnitResult:
         model = PPO.load(io.BytesIO(ctx.state), env=env, device="cpu")
         model.set_random_seed(seed)
     without_log_folder(model)
-    model.learn(cfg.steps_per_block, reset_num_timesteps=False)
+    model.learn(cfg.steps_per_block, reset_num_timesteps=False, callback=ProgressCallback(ctx.progress))
     metrics: dict[str, Any] = {"steps": int(model.num_timesteps)}
     for split in SPLITS:
         for name, value in normalized_scores(model, split, cfg, seed).items():

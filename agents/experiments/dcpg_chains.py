@@ -1,4 +1,4 @@
-"""The two challenge examples of paper 003 (§3, Fig. 1, App. A) with exact values and exact-gradient DCPG.
+"""The two challenge examples of paper 003 (§2.2, Fig. 1, App. A) with exact values and exact-gradient DCPG.
 
 Challenge 1 (the "reversed" chain, gamma = 0.9): the best common policy plays L with probability 1/2 in S3 and is
 worth ``2 gamma / (2 - gamma^2)``; every deterministic policy is worth at most ``gamma``. DCPG with two agents
@@ -24,6 +24,7 @@ from annotated_types import Interval
 
 from agents.common.communication import Backend
 from agents.dcpg.objective import policy_gradient
+from mtenvs.progress import ProgressOptions
 from mtenvs.runner import Claim, Count, Experiment, Fraction, NonNegative, Positive, Unit, UnitContext, UnitRecord, register
 
 EXAMPLES = ("challenge1", "challenge2")
@@ -56,7 +57,8 @@ def _s3_policy(q: float) -> np.ndarray:
 
 
 def _train(tasks: list[Any], alpha: float, lam: float, gamma: float, iterations: int, log_interval: int,
-           weights: str = "lazy-metropolis", theta0: Any = None, backend: str = "local") -> tuple[Any, list[list[float]]]:
+           weights: str = "lazy-metropolis", theta0: Any = None, backend: str = "local",
+           progress: bool | ProgressOptions = False) -> tuple[Any, list[list[float]]]:
     """Exact DCPG on the two tasks; returns the agent and ``[iteration, pi(L|S3) of theta_bar]`` every log interval."""
     from agents.dcpg import TabularDCPG
 
@@ -68,11 +70,11 @@ def _train(tasks: list[Any], alpha: float, lam: float, gamma: float, iterations:
                 trace.append([a.iteration, float(a.policy()[2, 0])])
 
         if iterations > 0:
-            agent.learn(iterations, callback=record, log_interval=iterations)
+            agent.learn(iterations, callback=record, log_interval=iterations, progress_bar=progress)
     return agent, trace
 
 
-def challenge1(cfg: Config) -> dict[str, Any]:
+def challenge1(cfg: Config, progress: bool | ProgressOptions = False) -> dict[str, Any]:
     """Exact values of the reversed chain, DCPG and the single-agent baselines."""
     import mtenvs
 
@@ -82,11 +84,11 @@ def challenge1(cfg: Config) -> dict[str, Any]:
     grid = np.linspace(0.0, 1.0, 201)
     curve = [sum(m.value(_s3_policy(q)) for m in models) for q in grid]
     deterministic = max(sum(m.value(np.eye(2)[list(a)]) for m in models) for a in np.ndindex(2, 2, 2, 2, 2))
-    theta0 = [[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]]  # off the symmetric point, as in notes-003 §10.3
+    theta0 = [[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]]  # a start off the symmetric point (our choice)
     dcpg, trace = _train(tasks, cfg.alpha1, cfg.lam1, cfg.gamma1, cfg.iterations1, cfg.log_interval, theta0=theta0,
-                         backend=cfg.backend)
+                         backend=cfg.backend, progress=progress)
     single, _ = _train(tasks, cfg.alpha1, cfg.lam1, cfg.gamma1, cfg.iterations1, cfg.iterations1, "identity", theta0,
-                       cfg.backend)
+                       cfg.backend, progress)
     sa_joint = [single.evaluate(single.theta[i]).joint_objective for i in range(2)]
     return {
         "optimum_formula": 2 * cfg.gamma1 / (2 - cfg.gamma1**2), "optimum_grid": float(max(curve)),
@@ -97,7 +99,7 @@ def challenge1(cfg: Config) -> dict[str, Any]:
     }
 
 
-def challenge2(cfg: Config) -> dict[str, Any]:
+def challenge2(cfg: Config, progress: bool | ProgressOptions = False) -> dict[str, Any]:
     """Exact values at the three stationary points, and DCPG from the bad one and from a nudge away from it."""
     import mtenvs
 
@@ -107,12 +109,13 @@ def challenge2(cfg: Config) -> dict[str, Any]:
     grid = np.linspace(0.0, 1.0, 201)
     curve = [sum(m.value(_s3_policy(q)) for m in models) for q in grid]
     gradient = sum(policy_gradient(m, np.zeros((5, 2))) for m in models)
-    # From theta = 0 with alpha = 1 (notes-003 §2.2); a tenth of the budget shows it does not move.
+    # From theta = 0 with alpha = 1 (Sec. 2.2: the uniform policy is a stationary point); a tenth of the budget
+    # shows it does not move.
     stuck, stuck_trace = _train(tasks, 1.0, 0.0, cfg.gamma2, cfg.iterations2 // 10, cfg.log_interval,
-                                 backend=cfg.backend)
+                                 backend=cfg.backend, progress=progress)
     nudge = [[0, 0], [0, 0], [cfg.nudge, 0], [0, 0], [0, 0]]
     escaped, escaped_trace = _train(tasks, cfg.alpha2, 0.0, cfg.gamma2, cfg.iterations2, cfg.log_interval, theta0=nudge,
-                                     backend=cfg.backend)
+                                     backend=cfg.backend, progress=progress)
     return {
         "value_always_right": sum(m.value(_s3_policy(0.0)) for m in models),
         "value_always_left": sum(m.value(_s3_policy(1.0)) for m in models),
@@ -126,7 +129,7 @@ def challenge2(cfg: Config) -> dict[str, Any]:
 
 def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     """Run one example."""
-    return challenge1(cfg) if unit.params["example"] == "challenge1" else challenge2(cfg)
+    return (challenge1 if unit.params["example"] == "challenge1" else challenge2)(cfg, ctx.progress)
 
 
 def aggregate(cfg: Config, records: Sequence[UnitRecord]) -> dict[str, Any]:
@@ -174,7 +177,7 @@ def plot(cfg: Config, records: Sequence[UnitRecord], summary: Any) -> Any:
 
 register(Experiment(
     name="003-dcpg-chains",
-    title="Two-task chains: no optimal deterministic policy; a non-optimal stationary point (paper 003, §3, App. A)",
+    title="Two-task chains: no optimal deterministic policy; a non-optimal stationary point (paper 003, §2.2, App. A)",
     paper="003",
     config=Config,
     sizes={"quick": {"iterations1": 3000, "iterations2": 3000, "log_interval": 50}, "full": {}},
@@ -183,16 +186,16 @@ register(Experiment(
     aggregate=aggregate,
     description=__doc__ or "",
     claims=[
-        Claim("c1_optimum_grid", 2 * 0.9 / (2 - 0.81), "close", exact=True, tolerance=1e-6, source="§3 Eq. 15: 2γ/(2−γ²), γ=0.9"),
-        Claim("c1_argmax_q", 0.5, "close", exact=True, tolerance=1e-9, source="§3: q* = 0.5"),
-        Claim("c1_deterministic_best", 0.9, "close", exact=True, tolerance=1e-9, source="§3: deterministic policies give γ"),
-        Claim("c1_dcpg_value", 2 * 0.9 / (2 - 0.81), "close", exact=True, tolerance=0.005, source="§3 optimum (DCPG reaches it)"),
-        Claim("c1_dcpg_pi_left_s3", 0.5, "close", exact=True, tolerance=0.01, source="§3: randomized optimum"),
+        Claim("c1_optimum_grid", 2 * 0.9 / (2 - 0.81), "close", exact=True, tolerance=1e-6, source="§2.2: 2γ/(2−γ²), γ=0.9"),
+        Claim("c1_argmax_q", 0.5, "close", exact=True, tolerance=1e-9, source="§2.2: q* = 0.5"),
+        Claim("c1_deterministic_best", 0.9, "close", exact=True, tolerance=1e-9, source="§2.2: deterministic policies give γ"),
+        Claim("c1_dcpg_value", 2 * 0.9 / (2 - 0.81), "close", exact=True, tolerance=0.005, source="§2.2: the optimum"),
+        Claim("c1_dcpg_pi_left_s3", 0.5, "close", exact=True, tolerance=0.01, source="§2.2: randomized optimum"),
         Claim("c2_value_always_right", -0.39284, "close", exact=True, tolerance=1e-4, source="App. A (recomputed)"),
         Claim("c2_value_uniform", -0.56569, "close", exact=True, tolerance=1e-4, source="App. A (recomputed)"),
         Claim("c2_gradient_norm_at_uniform", 0.0, "close", exact=True, atol=1e-15, source="App. A: uniform is stationary"),
-        Claim("c2_stuck_pi_left_s3", 0.5, "close", exact=True, tolerance=1e-9, source="§3: gradient methods can be trapped"),
-        Claim("c2_nudged_pi_left_s3", 0.99, "at_least", exact=True, source="§3: a nudge escapes the trap"),
+        Claim("c2_stuck_pi_left_s3", 0.5, "close", exact=True, tolerance=1e-9, source="§2.2: gradient methods can be trapped"),
+        Claim("c2_nudged_pi_left_s3", 0.99, "at_least", exact=True, source="§2.2: a nudge escapes the trap"),
     ],
     plot=plot,
 ))

@@ -54,7 +54,8 @@ PAPER_TABLE: dict[str, dict[str, list[float]]] = {
 
 
 def paper_ratio(algo: str) -> float:
-    """DCPG's summed MSF over the best SA's sum in the paper's Table 1 (row entries summed, see notes-003 Sec. 6.3)."""
+    """DCPG's summed MSF over the best SA's sum in the paper's Table 1 (row entries summed: two printed A2C sums do not
+    match their rows)."""
     sums = {name: sum(row) for name, row in PAPER_TABLE[algo].items()}
     return sums["DCPG"] / max(v for k, v in sums.items() if k != "DCPG")
 
@@ -104,7 +105,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
                     learning_rate=cfg.learning_rate, gamma=cfg.gamma, regularization=cfg.regularization, mix=cfg.mix,
                     env_kwargs=env_kwargs, seed=seed, backend=cfg.backend)
     with dcpg:
-        dcpg.learn(cfg.rounds)
+        dcpg.learn(cfg.rounds, progress_bar=ctx.progress)
         policies = {"DCPG": dcpg.policy()} if unit.params["method"] == "dcpg" else {
             f"SA-{i}": dcpg.policy(i) for i in range(dcpg.num_agents)}
     table: dict[str, Any] = {}

@@ -29,7 +29,7 @@ METHODS = ("dcpg", "sa")
 
 @dataclass(frozen=True)
 class Config:
-    """Panels, DCPG settings (notes-003 G2-G4 and Appendix Z) and evaluation horizon."""
+    """Panels, DCPG settings (our defaults where Sec. 5.1 is silent) and evaluation horizon."""
 
     panels: Annotated[tuple[str, ...], MinLen(1)] = ("a", "b", "c", "d", "e")
     gradient: Literal["exact", "mc"] = "exact"
@@ -60,7 +60,8 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     weights = "lazy-metropolis" if unit.params["method"] == "dcpg" else "identity"
     with TabularDCPG(tasks, cfg.graph, weights, alpha=cfg.alpha, lam=cfg.lam, gradient=cfg.gradient, gamma=cfg.gamma,
                      eval_horizon=cfg.eval_horizon, seed=ctx.seed % 2**32, backend=cfg.backend) as agent:
-        agent.learn(cfg.iterations, log_interval=cfg.log_interval if weights != "identity" else cfg.iterations)
+        agent.learn(cfg.iterations, log_interval=cfg.log_interval if weights != "identity" else cfg.iterations,
+                    progress_bar=ctx.progress)
     optima = [family.optimal_value(t, gamma=cfg.gamma) for t in tasks]
     if unit.params["method"] == "dcpg":
         evaluation = agent.evaluate()

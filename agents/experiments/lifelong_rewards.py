@@ -51,7 +51,7 @@ from mtenvs.runner import (
 
 @dataclass(frozen=True)
 class Config:
-    """Budget and hyperparameters (notes-002 defaults where the paper is silent)."""
+    """Budget and hyperparameters (our defaults where the paper is silent)."""
 
     seeds: Count = 5
     domains: Annotated[tuple[str, ...], MinLen(1)] = ("SimpleMass", "DoubleMass", "CartPole", "DoubleInvertedPendulum",
@@ -87,7 +87,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
         tic = time.perf_counter()
         learner = make_learner(method, domain, tasks, cfg, ctx.seed, backend=cfg.backend)
         try:
-            learner.learn(cfg.iterations)
+            learner.learn(cfg.iterations, progress_bar=ctx.progress)
         finally:
             learner.close()
         seconds = time.perf_counter() - tic

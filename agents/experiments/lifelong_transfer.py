@@ -103,7 +103,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
             learner = make_learner(method, domain, domain_tasks(domain, cfg.train_tasks), cfg, ctx.seed,
                                    backend=cfg.backend)
             try:
-                learner.learn(cfg.train_iterations)
+                learner.learn(cfg.train_iterations, progress_bar=ctx.progress)
             finally:
                 learner.close()
             train_seconds = time.perf_counter() - tic
@@ -113,7 +113,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
                                   explore=False).scores.mean()
         initial = new.sampler.sample(new.policy, start, np.random.default_rng([ctx.seed, 2]), explore=False).scores.mean()
         new.thetas = start.copy()
-        new.learn(cfg.new_iterations)
+        new.learn(cfg.new_iterations, progress_bar=ctx.progress)
         new.close()
     curve = [float(initial)] + [r["eval_reward"] for r in new.history]
     return {"curve": curve, "jump_start": float(initial - zero), "zero_policy_reward": float(zero),

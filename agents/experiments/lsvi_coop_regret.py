@@ -75,7 +75,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     threshold = {"independent": math.inf, "coop": cfg.threshold, "always": 0.0}[str(unit.params["method"])]
     with CoopLSVI(agent_tasks(cfg, int(unit.params["seed"])), threshold=threshold, beta=cfg.beta,
                   agent_features=cfg.setting == "large", seed=ctx.seed, backend=cfg.backend) as algo:
-        algo.learn(cfg.episodes)
+        algo.learn(cfg.episodes, progress_bar=ctx.progress)
     at = checkpoints(cfg)
     regret, syncs = algo.history.group_regret, algo.history.sync_episodes
     return {"T": at, "group_regret": [float(regret[t - 1]) for t in at], "sync_episodes": [int(syncs[t - 1]) for t in at],

@@ -80,7 +80,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
         algo = MultiAgentCoopLSVI(model, threshold=threshold, beta=cfg.beta_mmdp, comm=closing, seed=ctx.seed)
         bound = [mmdp_rounds_bound(model.dim, model.horizon, model.n_agents, t, threshold) for t in at]
     with closing:
-        algo.learn(cfg.episodes)
+        algo.learn(cfg.episodes, progress_bar=ctx.progress)
     syncs = algo.history.sync_episodes
     return {"T": at, "rounds": [int(syncs[t - 1]) for t in at], "bound": bound,
             "within_bound": bool(all(int(syncs[t - 1]) <= b for t, b in zip(at, bound, strict=True))),

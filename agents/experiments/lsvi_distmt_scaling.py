@@ -77,7 +77,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     with DistMTLSVI(tasks, n, cfg.c_sep, episodes_phase1=cfg.episodes_phase1, episodes_phase2=cfg.episodes_phase2,
                     beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon, delta=cfg.delta, assignment=cfg.assignment,
                     seed=ctx.seed, backend=cfg.backend) as algo:
-        algo.learn(cfg.max_rounds, until_covered=True)
+        algo.learn(cfg.max_rounds, until_covered=True, progress_bar=ctx.progress)
     gaps = np.concatenate([r.returned_gap for r in algo.history])
     return {
         "covered": len(algo.history[-1].covered) == cfg.num_tasks,

@@ -63,7 +63,7 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     with comm:
         for t in at:
             if t > algo.episode:
-                algo.learn(t - algo.episode)
+                algo.learn(t - algo.episode, progress_bar=ctx.progress)
             bayes.append(bayes_regret(model, np.array(algo.history.values), weights, optimal))
             average.append(float(np.mean(algo.history.regret)))
     syncs = algo.history.sync_episodes

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from mtenvs.progress import ProgressOptions
 from mtenvs.runner import Claim, Count, Experiment, Fraction, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/FedAggregation-v0"
@@ -66,10 +67,10 @@ def env_kwargs(cfg: Config) -> dict[str, Any]:
     return {"partition": "label_skew", "rounds": cfg.rounds, "history": cfg.history}
 
 
-def train(cfg: Config, tasks: Sequence[Any], seed: int) -> Any:
+def train(cfg: Config, tasks: Sequence[Any], seed: int, progress: bool | ProgressOptions = False) -> Any:
     """IS-PPO with the permutation-invariant policy on ``tasks`` (uniform task sampling) for ``episodes`` episodes."""
     from agents.perminv import ISPPO, PermutationInvariantPolicy, PrioritizedTasks
-    from mtenvs.sb3 import make_vec_env, without_log_folder
+    from mtenvs.sb3 import ProgressCallback, make_vec_env, without_log_folder
 
     sampler = PrioritizedTasks(tasks, alpha=0.0)
     venv = make_vec_env(ENV_ID, cfg.n_envs, tasks=sampler, seed=seed, env_kwargs=env_kwargs(cfg))
@@ -77,7 +78,7 @@ def train(cfg: Config, tasks: Sequence[Any], seed: int) -> Any:
     model = ISPPO(PermutationInvariantPolicy, venv, sampler=sampler, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
                   n_epochs=cfg.n_epochs, learning_rate=cfg.learning_rate, gamma=cfg.gamma, seed=seed, device="cpu",
                   policy_kwargs={"features_extractor_kwargs": encoder, "concentration_init": cfg.concentration_init})
-    without_log_folder(model).learn(cfg.episodes * cfg.rounds)
+    without_log_folder(model).learn(cfg.episodes * cfg.rounds, callback=ProgressCallback(progress))
     venv.close()
     return model
 
@@ -110,7 +111,8 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     test_tasks = list(family.task_set("test"))
     rng = np.random.default_rng(seed)
     evaluation = [test_tasks[i] for i in rng.choice(len(test_tasks), cfg.eval_tasks, replace=False)]
-    models = {"mtl": train(cfg, train_tasks, seed), "stl": train(cfg, [train_tasks[int(rng.integers(len(train_tasks)))]], seed)}
+    models = {"mtl": train(cfg, train_tasks, seed, ctx.progress),
+              "stl": train(cfg, [train_tasks[int(rng.integers(len(train_tasks)))]], seed, ctx.progress)}
     acts = {name: (lambda obs, m=model: m.predict(obs, deterministic=True)[0]) for name, model in models.items()}
     acts["fedavg"] = family.reference_policies["fedavg"](evaluation)
     metrics: dict[str, Any] = {}

@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from annotated_types import MinLen
 
+from mtenvs.progress import ProgressOptions
 from mtenvs.runner import Claim, Count, Experiment, Positive, Unit, UnitContext, UnitRecord, mean_ci, register
 
 ENV_ID = "mtenvs/Portfolio-v0"
@@ -77,7 +78,8 @@ def portfolios(cfg: Config, run_seed: int, seed: int) -> tuple[list[Any], list[A
     return train, heldout
 
 
-def train(cfg: Config, env: Any, tasks: Sequence[Any], alpha: float, seed: int) -> Any:
+def train(cfg: Config, env: Any, tasks: Sequence[Any], alpha: float, seed: int,
+          progress: bool | ProgressOptions = False) -> Any:
     """A network trained by Algorithm 1 on ``tasks`` for ``updates_per_task`` updates per task."""
     import torch
 
@@ -88,7 +90,7 @@ def train(cfg: Config, env: Any, tasks: Sequence[Any], alpha: float, seed: int) 
     net = portfolio_net(cfg.window, kind=cfg.encoder, hidden=cfg.hidden)
     trainer = PortfolioPG(env, tasks, net=net, sampler=PrioritizedTasks(tasks, alpha=alpha), batch_size=cfg.batch_size,
                           learning_rate=cfg.learning_rate, seed=seed)
-    return trainer.learn(cfg.updates_per_task * len(tasks)).net
+    return trainer.learn(cfg.updates_per_task * len(tasks), progress_bar=progress).net
 
 
 def scores(cfg: Config, nets: Sequence[Any], tasks: Sequence[Any], pairs: str) -> dict[str, float]:
@@ -120,10 +122,10 @@ def compute(cfg: Config, unit: Unit, ctx: UnitContext) -> dict[str, Any]:
     seed = ctx.seed % 2**31
     method = unit.params["method"]
     if method == "stl":
-        nets = [train(cfg, env, [task], 0.0, seed + i) for i, task in enumerate(train_tasks)]
+        nets = [train(cfg, env, [task], 0.0, seed + i, ctx.progress) for i, task in enumerate(train_tasks)]
         period = scores(cfg, nets, [t.replace(period="test") for t in train_tasks], "own")
     else:
-        nets = [train(cfg, env, train_tasks, cfg.alpha if method == "pmtl" else 0.0, seed)]
+        nets = [train(cfg, env, train_tasks, cfg.alpha if method == "pmtl" else 0.0, seed, ctx.progress)]
         period = scores(cfg, nets * len(train_tasks), [t.replace(period="test") for t in train_tasks], "own")
     held = scores(cfg, nets, heldout, "all")
     env.close()

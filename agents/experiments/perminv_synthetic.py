@@ -34,7 +34,7 @@ ENV_ID = "mtenvs/EntityAllocation-v0"
 
 @dataclass(frozen=True)
 class Config:
-    """The sweep of notes-004 §5 item 7."""
+    """The sweep over mismatch and sample size of Sec. 6.1 (the grids and constants are ours where it is silent)."""
 
     seeds: Count = 20
     mismatches: Annotated[tuple[NonNegative, ...], MinLen(1)] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)

@@ -8,7 +8,7 @@ with quadratic node objectives in the paper's convention (no 1/2): ``f_i(x) = x^
 * Algorithm 2 (Eq. 4): ``Q_i = (1/t_i) sum_j (s_j s_j^T) (x) H_j + mu2 I``, ``b_i = (1/t_i) sum_j s_j (x) (H_j alpha_j)``
   over node ``i``'s ``t_i`` tasks; with equal ``t_i`` its fixed point is PG-ELLA's ridge solution for ``vec(L)``.
 
-The primal step is the corrected closed form of notes-002 §2.2/§2.3 (the printed signs diverge, and the printed
+The primal step is the corrected closed form of Algorithms 1 and 2 (the printed signs diverge, and the printed
 Algorithm 2 misses ``mu2``), for node ``i`` in Gauss-Seidel order ``0, 1, ..., n-1``::
 
     x_i <- (Q_i + rho deg_i / 2 I)^{-1} [ b_i + rho/2 ( sum_{l in S_i} (x_l^k + lam_il / rho)
@@ -20,7 +20,7 @@ which reproduces the sequential order exactly; each wave is one communication ro
 sends its new ``x_i`` to its neighbours. Both ends of an edge apply the same dual update to their own copy of
 ``lam_li``, so duals never travel. Before iterating, the nodes agree on a preconditioner with one all-reduce:
 ``C`` with ``C^T C = mean_i Q_i`` (Cholesky), and run on ``phi = C x``; this leaves the fixed point unchanged and
-makes ``rho = 1`` match the curvature (notes-002 Q8: a scalar ``rho`` on ill-conditioned ``Q_i`` stalls).
+makes ``rho = 1`` match the curvature (the paper gives no ``rho``; a scalar ``rho`` on ill-conditioned ``Q_i`` stalls).
 
 What a node computes is `ConsensusNode` (its data, ``phi_i``, its copies of neighbours' values and duals);
 `drive_consensus` is the loop that calls the nodes and carries their messages through the communicator, so the

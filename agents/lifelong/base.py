@@ -1,10 +1,10 @@
 """The loop every lifelong policy-search learner shares: observe every task once per iteration, then update.
 
-One iteration (notes-002 Q14) = ``n_trajectories`` new trajectories of ``horizon`` steps on every task, sampled in
-one batch with each task's current policy ``theta_j``, followed by the learner's update. The reward recorded for an
-iteration is the mean trajectory score of those on-policy rollouts (the paper's "average reward"); with
-``evaluate=True`` the greedy policies (mean actions) are also rolled out from fresh start states (``eval_reward``),
-which removes the exploration noise's own cost from the comparison.
+One iteration (our reading; the paper does not define it) = ``n_trajectories`` new trajectories of ``horizon`` steps
+on every task, sampled in one batch with each task's current policy ``theta_j``, followed by the learner's update. The
+reward recorded for an iteration is the mean trajectory score of those on-policy rollouts (the paper's "average
+reward"); with ``evaluate=True`` the greedy policies (mean actions) are also rolled out from fresh start states
+(``eval_reward``), which removes the exploration noise's own cost from the comparison.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ class PolicySearchLearner(Method):
         tasks: the tasks (``Task`` objects or dicts).
         n_trajectories: trajectories per task per iteration (paper: 50).
         horizon: steps per trajectory (paper: 150).
-        sigma: exploration standard deviation of the policy (notes-002 Q7).
+        sigma: exploration standard deviation of the policy (the paper gives none).
         step_size: the per-step KL divergence ``epsilon`` between consecutive policies that fixes the length of a
             policy-gradient step, ``delta = sqrt(2 epsilon / (d^T F d)) d`` with ``F`` the per-step Fisher matrix
-            (notes-002 Q22 leaves the step open; a KL-normalised step is independent of the units of states and
+            (the paper leaves the step open; a KL-normalised step is independent of the units of states and
             actions, so one value serves every domain).
-        weighting: trajectory weights for the reward-weighted statistics (``"exp"`` or ``"shift"``, Q6).
+        weighting: trajectory weights for the reward-weighted statistics (``"exp"`` or ``"shift"``, see `trajectory_weights`).
         weight_beta: inverse temperature of the ``"exp"`` weights (in units of the advantages' standard deviation).
-        hessian_ridge: ``epsilon`` added to every ``H_j`` (Q6).
+        hessian_ridge: ``epsilon`` added to every ``H_j`` (keeps it positive definite with the non-negative weights).
         env_kwargs: extra arguments of ``gym.make_vec`` (e.g. ``reward="quadratic"`` for cart-pole).
         evaluate: also record the greedy policies' reward every iteration (one more batch of rollouts).
         seed: seeds the rollouts and every random choice of the learner.
@@ -115,7 +115,7 @@ class PolicySearchLearner(Method):
         return theta + np.sqrt(2.0 * self.step_size / curvature) * direction
 
     def weights(self, traj: Trajectories) -> np.ndarray:
-        """Non-negative trajectory weights from advantages over the start-state baseline (notes-002 Q6)."""
+        """Non-negative trajectory weights from advantages over the start-state baseline (see `trajectory_weights`)."""
         return trajectory_weights(advantages(traj), self.weighting, self.weight_beta)
 
     def hessian(self, traj: Trajectories) -> np.ndarray:

@@ -1,7 +1,7 @@
 """ePG-ELLA: scalable lifelong policy search with distributed operating points and basis (paper 002, §5).
 
 Tasks are owned by the nodes of a processor graph (task ``j`` on node ``j mod n``; the paper: 50 tasks, 10 nodes,
-5 each). One iteration (notes-002 §2.5)::
+5 each). One iteration (our reconstruction: the paper gives no top-level loop)::
 
     sample n_traj trajectories of every task with theta_j = L_owner(j) s_j
     for every task j:                                                    # Sec. 5.1, Algorithm 1
@@ -12,7 +12,7 @@ Tasks are owned by the nodes of a processor graph (task ``j`` on node ``j mod n`
     every node: L_i <- reinitializeAllZeroColumns(L_i) (shared seed); s_j <- LASSO(theta*_j, H_j, L_i)  # Sec. 5.3
     theta_j <- L_owner(j) s_j
 
-``operating_point="owner"`` is notes-002's alternative reading: the owner computes ``theta*_j = G^{-1} g`` from all
+``operating_point="owner"`` is another reading of Sec. 5: the owner computes ``theta*_j = G^{-1} g`` from all
 of the task's trajectories, and only Algorithm 2 runs over the graph. Every message goes through ``comm``
 (its ``stats`` count rounds and bytes); trajectories are assumed to be sampled where they are used.
 

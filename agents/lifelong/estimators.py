@@ -4,11 +4,12 @@
   least-squares fit ``[psi_n^T, 1] [w; J] ~ R_n`` with ``psi_n = sum_m grad log pi(u_m | x_m)``; ``w`` is the
   natural gradient ``F^{-1} grad J``.
 * `reinforce_gradient`: episodic REINFORCE with the mean-return baseline, ``grad J``.
-* `trajectory_weights`: non-negative weights from the (negative) trajectory scores (notes-002 Q6), by
+* `trajectory_weights`: non-negative weights from the (negative) trajectory scores, by
   default from their `advantages` over a start-state baseline.
 * `weighted_statistics`: ``G = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} Phi`` and
-  ``g = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} u`` (notes-002 §2.2, global normalisation of Q15), whose
-  ratio ``G^{-1} g`` is the reward-weighted-regression operating point and whose ``G`` is the Hessian ``H_j`` of Eq. 2.
+  ``g = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} u`` (Algorithm 1's statistics, normalised over all of a task's
+  trajectories), whose ratio ``G^{-1} g`` is the reward-weighted-regression operating point and whose ``G`` is the
+  Hessian ``H_j`` of Eq. 2.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def advantages(traj: Trajectories, baseline: bool = True) -> np.ndarray:
 def enac_gradient(policy: LinearGaussianPolicy, theta: np.ndarray, traj: Trajectories, baseline: bool = True) -> np.ndarray:
     """The eNAC natural gradient ``w`` of the average reward at ``theta`` from trajectories sampled with ``theta``.
 
-    Solves ``[psi_n^T, phi(x_0^n)^T] [w; v] ~ R_n`` in the least-squares sense (pseudo-inverse, notes-002 §2.6);
+    Solves ``[psi_n^T, phi(x_0^n)^T] [w; v] ~ R_n`` in the least-squares sense (pseudo-inverse, as in Peters & Schaal's eNAC);
     ``phi = 1`` is the paper's constant ``J``, and ``baseline=True`` adds the quadratic start-state features of
     `initial_state_features` (Peters & Schaal's start-state baseline; it leaves ``w`` unbiased because
     ``E[psi | x_0] = 0``) when there are more trajectories than features.
@@ -73,7 +74,7 @@ def reinforce_gradient(policy: LinearGaussianPolicy, theta: np.ndarray, traj: Tr
 
 
 def trajectory_weights(scores: np.ndarray, mode: Weighting = "exp", beta: float = 1.0) -> np.ndarray:
-    """Non-negative trajectory weights summing to 1 (notes-002 Q6) from scores or advantages ``R``.
+    """Non-negative trajectory weights summing to 1 from scores or advantages ``R``.
 
     ``"exp"``: ``exp(beta (R - max R) / (std R + 1e-8))``; ``"shift"``: ``R - min R + 1e-8``. The paper's raw (negative)
     scores would make ``G`` and ``H`` negative definite, so they are not offered.

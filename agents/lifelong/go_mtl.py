@@ -1,4 +1,4 @@
-"""GO-MTL (Kumar & Daume III, ICML 2012) in the policy-search setting of paper 002 (notes §2.6, Q20).
+"""GO-MTL (Kumar & Daume III, ICML 2012) in the policy-search setting of paper 002 (a baseline of Sec. 6).
 
 The batch version of the same factorised objective (Eq. 2): every iteration takes PG-ELLA's operating points
 ``alpha_j`` (one eNAC step) and Hessians ``H_j`` for all tasks, then alternates, over all tasks at once,

@@ -1,6 +1,7 @@
 """Column-major ``vec``/``mat`` and the Kronecker identities behind the closed-form basis update of PG-ELLA.
 
-With ``theta_j = L s_j`` and ``Gamma_j = s_j^T (x) I_d`` (notes-002 Q10), ``vec(L s_j) = Gamma_j vec(L)`` and
+With ``theta_j = L s_j`` and ``Gamma_j = s_j^T (x) I_d`` (printed once as ``s_j (x) I``, a dimension slip),
+``vec(L s_j) = Gamma_j vec(L)`` and
 
 * ``Gamma_j^T H_j Gamma_j = (s_j s_j^T) (x) H_j``,
 * ``Gamma_j^T H_j alpha_j = s_j (x) (H_j alpha_j) = vec(H_j alpha_j s_j^T)``,

@@ -35,7 +35,7 @@ def weighted_lasso(alpha: np.ndarray, hessian: np.ndarray, basis: np.ndarray, mu
 def reinitialize_zero_columns(basis: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """PG-ELLA's ``reinitializeAllZeroColumns``: all-zero columns of ``L`` get unit-scale N(0, 1) entries.
 
-    Unit scale matters (notes-002 Q16): ``L s`` is invariant to ``L -> c L, s -> s / c`` but the l1 penalty is not,
+    Unit scale matters: ``L s`` is invariant to ``L -> c L, s -> s / c`` but the l1 penalty is not,
     so a small-scale column would be shrunk straight back to zero by the LASSO.
     """
     basis = np.array(basis, dtype=float)

@@ -1,4 +1,4 @@
-"""PG-ELLA (Bou Ammar, Eaton, Ruvolo & Taylor, ICML 2014), the online lifelong baseline of paper 002 (notes §2.1).
+"""PG-ELLA (Bou Ammar, Eaton, Ruvolo & Taylor, ICML 2014), the online lifelong baseline of paper 002 (its ref. [9]).
 
 Per task visit, in random task order within an iteration::
 

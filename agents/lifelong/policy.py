@@ -1,8 +1,9 @@
 """Linear Gaussian policies and batched trajectory collection on the native vector environments.
 
-The policy of notes-002 §1.4/Q7: ``pi_theta(u | x) = N(u; Phi(x) theta, sigma^2 I_m)`` with linear state features
-``Phi(x) = I_m (x) x^T``, so ``theta`` is the row-major flattening of a gain matrix ``K`` (``m x n_x``) and the mean
-action is ``K x``. The covariance is fixed (not learned).
+The Gaussian policy of the closed forms of App. B, with our features and covariance (the paper gives neither):
+``pi_theta(u | x) = N(u; Phi(x) theta, sigma^2 I_m)`` with linear state features ``Phi(x) = I_m (x) x^T``, so
+``theta`` is the row-major flattening of a gain matrix ``K`` (``m x n_x``) and the mean action is ``K x``. The
+covariance is fixed (not learned).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Trajectories:
 
     @property
     def scores(self) -> np.ndarray:
-        """The trajectory score of notes-002 §1.1: the mean of the ``M`` per-step rewards, per trajectory."""
+        """The trajectory score (the average reward of Sec. 2): the mean of the ``M`` per-step rewards, per trajectory."""
         return self.rewards.mean(axis=0)
 
     def select(self, columns: Any) -> Trajectories:

@@ -134,7 +134,7 @@ class ProcessorNode:
     # --- Sec. 5.1, Algorithm 1 ------------------------------------------------------------------------------------
 
     def _weights(self, traj: Trajectories) -> np.ndarray:
-        """Normalised over all of the task's trajectories (notes-002 Q15)."""
+        """Normalised over all of the task's trajectories, so that the nodes' objectives sum to the whole one."""
         return trajectory_weights(advantages(traj), self.weighting, self.weight_beta)
 
     def share_statistics(self, tasks: Sequence[int]) -> dict[int, dict[int, tuple[np.ndarray, np.ndarray]]]:

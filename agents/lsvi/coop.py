@@ -9,10 +9,10 @@ greedily, and after each step checks the synchronization rule (Eq. 7)
 
 where S_h is the synchronized Gram sum and δS_{m,h} its own increment since k_t. If any agent fires at any step, after
 the episode every agent sends its pending tuples W^m_h to the server, which broadcasts the union (Algorithm 1 lines
-22–30, with the typo of Q9 fixed: U^m_h ← U^m_h ∪ W^h).
+22–30, with line 30's typo fixed: U^m_h ← U^m_h ∪ W^h).
 
 * Algorithm 1 (homogeneous or small heterogeneity, Theorems 1–2): all agents share the feature table φ(x, a); pooled
-  tuples keep their generating agent's reward (notes-001 Q30). For heterogeneity ξ, enlarge β
+  tuples keep their generating agent's reward, with no correction (the paper gives none). For heterogeneity ξ, enlarge β
   (`coop_beta` with ``xi``).
 * Algorithm 3 (large heterogeneity, Theorem 3): agent n's features are φ̃(n, x, a) = [φ(x, a); κ(n)]; every agent
   regresses over (n, x, a) and bootstraps with the generating agent's context, V_{m,h+1}(n, x'). Rows of the feature

@@ -15,9 +15,10 @@ Every agent and the server is a worker (`DistMTAgent`, `DistMTServerNode`), in t
 actor each; every
 message between them passes through a `Communicator`, which counts rounds and
 bytes.
-Deviations, all from notes-000 §6: Planning takes β explicitly (β_1 for phase-1 data, β_2 for phase-2 data); the
-datasets keep next states; in Group only agents that ran phase 2 may open a label, agents matched at line 6 add
-their value to the matched G_m (§6.7); several matching labels resolve to the closest (§6.8).
+Choices where the paper is silent or ambiguous: Planning takes β explicitly (β_1 for phase-1 data, β_2 for
+phase-2 data, as in the proof of Lemma 1); the datasets keep next states (Algorithm 2 returns (s, a, r), which
+Planning cannot use); in Group only agents that ran phase 2 may open a label, and agents matched at line 6 add
+their value to the matched G_m; several matching labels resolve to the closest.
 """
 
 from __future__ import annotations
@@ -323,8 +324,9 @@ class DistMTLSVI(PooledRun):
                     delta: float = 0.1, c_beta: float = 1.0, c_episodes: float = 1.0, **kwargs: Any) -> DistMTLSVI:
         """DistMT-LSVI with K_1, K_2, β_1, β_2 from Algorithm 1's formulas (constants ``c_beta``, ``c_episodes``).
 
-        K_2 uses ε inside the log as well (Lemma 5; notes-000 §6.3). The literal K are astronomically large for
-        unit constants (d = H = 5 already gives millions of episodes); use small constants or set K directly.
+        K_2 uses ε inside the log as well (as Lemma 5 does; Theorem 1 writes c_Sep there). The literal K are
+        astronomically large for unit constants (d = H = 5 already gives millions of episodes); use small constants
+        or set K directly.
         """
         model = make_sampler(tasks[0])[0]
         d, h, m = model.dim, model.horizon, len(tasks)

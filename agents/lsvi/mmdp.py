@@ -2,19 +2,22 @@
 
 N agents act jointly in one linear MMDP whose state and joint action are public and whose rewards are private. Each
 episode t a weight vector v_t ~ p_Υ on the simplex is drawn (Dirichlet(1_N) by default; shared by all agents through
-a common seeded generator, notes-001 Q20), and all agents plan the same optimistic scalarized Q (Eqs. 14–15):
+a common seeded generator, which costs no communication), and all agents plan the same optimistic scalarized Q (Eqs. 14–15):
 
     Λ_h = λI + Σ_{τ ≤ k_t} Φ_τ Φ_τᵀ,   U_h = Σ_{τ ≤ k_t} Φ_τ [r_τ + 1_N V_{h+1}(x'_τ)],   Q̂_h(x, a) = Φ(x, a)ᵀ Λ_h⁻¹ U_h
     Q_h(x, a) = min{ v_tᵀ Q̂_h(x, a) + β b_h(x, a), H − h + 1 },   V_h(x) = max_a Q_h(x, a)
 
 and play their components of the joint greedy action (lowest flat index on ties). Only data up to the last
-synchronization k_t is used (Q28); new (x, a) pairs accumulate in δΛ_h, and when
+synchronization k_t is used (as in Algorithm 2, though (x, a) is public); new (x, a) pairs accumulate in δΛ_h, and
+when
 
-    det(Λ_h + δΛ_h) > S · det(Λ_h)            (the text and Lemma 3; ``literal_log=True``: log det ratio > S, Q6)
+    det(Λ_h + δΛ_h) > S · det(Λ_h)            (the text and Lemma 3; ``literal_log=True``: the pseudocode's
+                                               log det ratio > S)
 
 for some h, every agent sends its private rewards since k_t to the server, which broadcasts them to all.
-The bonus b_h is ``"spectral"`` sqrt(λ_max(ΦᵀΛ⁻¹Φ)) by default (Q15), ``"literal"`` λ_max(ΦᵀΛ⁻¹Φ) (Eq. 14 as
-printed) or ``"scalarized"`` ‖Φ v_t‖_{Λ⁻¹}; Q is clipped at H − h + 1 (Q16).
+The bonus b_h is ``"spectral"`` sqrt(λ_max(ΦᵀΛ⁻¹Φ)) by default (it bounds the analysis's ‖Φ v‖_{Λ⁻¹} for
+‖v‖₂ ≤ 1), ``"literal"`` λ_max(ΦᵀΛ⁻¹Φ) (Eq. 14 as printed) or ``"scalarized"`` ‖Φ v_t‖_{Λ⁻¹}; Q is clipped at
+H − h + 1 (as Lemma 32 assumes; Eq. 14 omits it).
 """
 
 from __future__ import annotations
@@ -162,8 +165,8 @@ class MultiAgentCoopLSVI(Method):
             elif self.bonus == "literal":
                 bonus = self._spectral_bonus(h)                                  # ‖ΦᵀΛ⁻¹Φ‖₂ as printed in Eq. 14
             else:
-                bonus = np.sqrt(self._spectral_bonus(h))                         # sqrt(λ_max(ΦᵀΛ⁻¹Φ)), Q15
-            q[h] = np.minimum(mean + self.beta * bonus, self.horizon - h)        # clip at H − h + 1 (Q16)
+                bonus = np.sqrt(self._spectral_bonus(h))                         # sqrt(λ_max(ΦᵀΛ⁻¹Φ))
+            q[h] = np.minimum(mean + self.beta * bonus, self.horizon - h)        # clip at H − h + 1 (Lemma 32)
             v_next = q[h].max(axis=1)
         return q
 

@@ -2,7 +2,7 @@
 
 For features φ_1..φ_n ∈ R^d the regularized Gram matrix is
 
-    Λ = λ I + Σ_τ φ_τ φ_τᵀ                                          (paper 000 §2.6; paper 001 Eq. 4)
+    Λ = λ I + Σ_τ φ_τ φ_τᵀ                                          (paper 000 Algorithm 3; paper 001 Eq. 4)
 
 and LSVI needs Λ⁻¹ (the ridge solution w = Λ⁻¹ Σ φ_τ y_τ and the elliptical bonus ‖φ‖_{Λ⁻¹}) and log det Λ (paper
 001's synchronization tests). `RidgeStatistics` keeps Λ⁻¹ and log det Λ current under rank-k updates with the

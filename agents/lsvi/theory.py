@@ -1,7 +1,7 @@
 """The theory's formulas of papers 000 (DistMT-LSVI, Theorem 1) and 001 (Coop-LSVI, Lemmas 1 and 3, Theorems 1–4).
 
 The absolute constants (c_β, c_K, ...) are never given numerically by the papers; they are arguments defaulting to 1.
-Logarithms are natural and episode/round counts are rounded up (notes-000 §6.2).
+Logarithms are natural and episode/round counts are rounded up (the papers leave both open).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def distmt_episodes(dim: int, horizon: int, n_tasks: int, delta: float, accuracy
     """K = c_K d³ H⁶ log(d H M δ⁻¹ a⁻¹) / a²: K_1 with a = c_Sep, K_2 with a = ε (Alg. 1, Theorem 1).
 
     ``log_accuracy`` is the accuracy inside the log (default ``accuracy``); Theorem 1 writes c_Sep there for K_2 as
-    well (notes-000 §6.3).
+    well, Lemma 5 writes ε.
     """
     inner = accuracy if log_accuracy is None else log_accuracy
     _positive(dim=dim, horizon=horizon, n_tasks=n_tasks, delta=delta, accuracy=accuracy, constant=constant,
@@ -61,7 +61,7 @@ def distmt_per_agent_bound(rounds: int, episodes_phase1: int, episodes_phase2: i
 # --------------------------------------------------------------------------------------------- paper 001
 def coop_beta(dim: int, horizon: int, n_agents: int, episodes: int, delta: float = 0.01, constant: float = 1.0,
               xi: float = 0.0, context_dim: int = 0) -> float:
-    """β = c_β (d+k) H (sqrt(log(2 (d+k) M H T / δ)) + ξ sqrt((d+k) M T)) (Lemmas 5, 12, 16; notes-001 Q2).
+    """β = c_β (d+k) H (sqrt(log(2 (d+k) M H T / δ)) + ξ sqrt((d+k) M T)) (paper 001, proofs of Lemmas 5, 12, 16).
 
     ``xi`` > 0 is the small-heterogeneity bound (Theorem 2); ``context_dim`` = k for Algorithm 3 (Theorem 3).
     """
@@ -98,7 +98,8 @@ def homogeneous_regret_bound(dim: int, horizon: int, n_agents: int, episodes: in
 
 
 def heterogeneity_coefficient(contexts: object) -> int:
-    """χ = rank of the Gram matrix [κ(m)ᵀκ(m')] of the agent contexts (Definition 3, read as notes-001 Q13)."""
+    """χ = rank of the Gram matrix [κ(m)ᵀκ(m')] of the agent contexts (Definition 3 as Lemma 14 uses it; the
+    definition's ν_h(m) is a slip for κ(m))."""
     import numpy as np
 
     kappa = np.asarray(contexts, dtype=np.float64)

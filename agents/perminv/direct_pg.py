@@ -11,8 +11,8 @@ geometric distribution favouring recent days (Jiang et al.'s replay buffer), upd
 ``w_t``, then score the minibatch by its largest deviation from Equal CRP, ``max_n ‖π_θ(x_n) − 1/m‖_∞`` (the
 paper's portfolio scorer), and smooth the score into the sampler.
 
-Replay buffers: prices are exogenous, so each task's buffer holds its whole training period from the start (the
-notes' ``prefill_buffer`` reading of Algorithm 1's rollout loop); only the previous-weight input depends on the
+Replay buffers: prices are exogenous, so each task's buffer holds its whole training period from the start (our
+``prefill_buffer`` reading of Algorithm 1's rollout loop); only the previous-weight input depends on the
 policy. As in Jiang et al. it comes from a per-task portfolio-vector memory (PVM) of the policy's latest actions,
 overwritten after every update; the input ``w_{n−1}`` is the drifted weight ``a_{n−1} ⊙ y_{n−1} / (a_{n−1} · y_{n−1})``,
 exactly what the environment shows.

@@ -1,6 +1,6 @@
 """Least-squares policy iteration (Lagoudakis & Parr 2003) for the synthetic allocation task of paper 004 (Sec. 6.1).
 
-The value is linear in features of the state-action pair (notes-004 §5 item 7):
+The value is linear in features of the state-action pair (our choice: paper 004, Sec. 6.1, gives none):
 
     φ(x, a) = [x_1 a_1, ..., x_m a_m,  −a_1 log a_1, ..., −a_m log a_m,  a_1, ..., a_m]        (d = 3m)
 
@@ -47,7 +47,8 @@ def allocation_features(states: np.ndarray, actions: np.ndarray) -> np.ndarray:
 
 
 def simplex_action_set(n_entities: int, size: int = 2000, seed: int = 0) -> np.ndarray:
-    """A finite action set on the simplex: the uniform point, the vertices, and Dirichlet draws (notes-004 §5 item 7)."""
+    """A finite action set on the simplex: the uniform point, the vertices, and Dirichlet draws (our choice; Sec. 6.1 names
+    none)."""
     if size < n_entities + 1:
         raise ValueError(f"simplex_action_set: size must be at least n_entities + 1 = {n_entities + 1}, got {size}")
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Deep experience sharing across lifelong agents on Atari (paper 000, §5; notes-000 §5, §6 items 13-25).
+"""Deep experience sharing across lifelong agents on Atari (paper 000, §4).
 
 * `envs`     the one factory that builds a game's environment; the game draw; random scores;
 * `ram`      the RAM/255 feature extractor shared by SimNet and the lifelong DQN;

@@ -1,4 +1,4 @@
-"""One lifelong agent of the sharing system (paper 000 §5, "Scenario 1" and "Scenario 2"; notes-000 §6 items 18-20).
+"""One lifelong agent of the sharing system (paper 000 §4, "Scenario 1" and "Scenario 2").
 
 For each new game the agent
 
@@ -10,7 +10,7 @@ For each new game the agent
    holds the exploration);
 3. at the task's end consolidates EWC (Fisher on its replay samples) and publishes SimNet, buffer and weights.
 
-"Frames" are agent steps (SB3 ``num_timesteps``; ALE v5 repeats each action 4 times, item 16).
+"Frames" are agent steps (SB3 ``num_timesteps``; ALE v5 repeats each action 4 times).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = ["LearnerConfig", "SharingAgent", "TaskRecord"]
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    """The lifelong DQN + EWC learner and the sharing rule's settings (notes-000 §6 items 14, 18-20)."""
+    """The lifelong DQN + EWC learner and the sharing rule's settings (the paper gives none of them)."""
 
     steps_per_task: int = 100_000
     net_arch: tuple[int, ...] = (256, 256)

@@ -1,4 +1,4 @@
-"""Replay buffers as plain arrays: what an agent publishes and what a borrowing agent loads (notes-000 §6 item 18).
+"""Replay buffers as plain arrays: what an agent publishes and what a borrowing agent loads (paper 000 §4).
 
 A transition is the paper's tuple (observation embedding, action, reward, termination flag, next observation
 embedding), plus SB3's time-out flag so that a truncated episode is not learned as a termination. Arrays travel in

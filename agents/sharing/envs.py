@@ -1,8 +1,8 @@
 """The one place that builds an Atari game's environment, draws the games and reads their random scores.
 
 An Atari task is one game of ``mtenvs/AtariTasks-v0`` (ALE v5 settings: frameskip 4, sticky actions 0.25; the full
-18-action space shared by all games; the 128-byte RAM as observation, the "observation embedding" of notes-000 §6
-item 14). ale-py is imported by the family only when an environment is built.
+18-action space shared by all games; the 128-byte RAM as observation, our reading of the paper's
+"observation embedding", §4). ale-py is imported by the family only when an environment is built.
 """
 
 from __future__ import annotations

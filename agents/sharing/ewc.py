@@ -1,4 +1,4 @@
-"""DQN with elastic weight consolidation, the lifelong-learning model of paper 000 §5 (notes-000 §6 item 19).
+"""DQN with elastic weight consolidation, the lifelong-learning model of paper 000 §4.
 
 The loss of one gradient step is SB3's DQN loss plus the EWC penalty
 
@@ -30,7 +30,7 @@ class EWCDQN(DQN):
     Args:
         policy: the policy, as for `DQN`.
         env: the environment, as for `DQN`.
-        ewc_lambda: λ of the penalty (default 100, notes-000 §6 item 19); ``0`` gives plain DQN.
+        ewc_lambda: λ of the penalty (default 100, our choice: the paper gives none); ``0`` gives plain DQN.
         **kwargs: every other `DQN` argument.
 
     Attributes:
@@ -136,7 +136,7 @@ class EWCDQN(DQN):
         return [(g**2).mean(dim=0) for g in self.per_sample_gradients(n_samples)]
 
     def consolidate(self, n_samples: int = 1000) -> None:
-        """End of a task: ``F <- F + F_task`` and ``w* <- w`` (notes-000 §6 item 19)."""
+        """End of a task: ``F <- F + F_task`` and ``w* <- w`` (the Fisher information accumulates over tasks)."""
         new = self.fisher_diagonal(n_samples)
         self.fisher = new if self.fisher is None else [f + n for f, n in zip(self.fisher, new, strict=True)]
         self.anchor = [p.detach().clone() for p in self.q_net.parameters()]

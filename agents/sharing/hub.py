@@ -1,6 +1,7 @@
-"""The hub (paper 000 §5: "central server"): agents publish per-task knowledge and query it by SimNet similarity.
+"""The hub (paper 000 §4: "central server"): agents publish per-task knowledge and query it by SimNet similarity.
 
-Per (agent, round) the hub stores what the agent published at that task's end (notes-000 §6 item 18): its SimNet
+Per (agent, round) the hub stores what the agent published at that task's end (the paper names the buffers and the
+initial parameters; what exactly is stored is our choice): its SimNet
 parameters, its final replay buffer (capped) and its Q-network weights. A query carries an agent's fresh SimNet
 parameters; the hub answers with the nearest stored task's buffer and weights if the distance passes τ, else with
 "no match". Every message crosses the `Communicator`: publishing and querying are

@@ -1,9 +1,9 @@
-"""Paper 000's metrics for the sharing system (§5.2; notes-000 §6 items 20-22).
+"""Paper 000's metrics for the sharing system (§4).
 
 * normalized agent reward: ``(R - R_random) / (R_isolated - R_random)`` per task (random = 0, isolated = 1), then
   averaged over tasks and agents; the aggregate sums the agents' averages;
 * frames to reach ``x`` of the isolated reward: the first own frame at which the running mean of the last
-  ``window`` training-episode returns reaches ``R_random + x (R_isolated - R_random)`` (Fig. 2, item 21);
+  ``window`` training-episode returns reaches ``R_random + x (R_isolated - R_random)`` (Fig. 2);
 * the slope of a metric against N (``scipy.stats.linregress``).
 """
 

@@ -1,4 +1,4 @@
-"""The RAM Q-network input shared by SimNet and the lifelong DQN: bytes scaled to [0, 1] (notes-000 §6 item 14)."""
+"""The RAM Q-network input shared by SimNet and the lifelong DQN: bytes scaled to [0, 1]."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The task-similarity network (SimNet) and the nearest-neighbour task matcher (paper 000 §5; notes-000 §6 items 14-17).
+"""The task-similarity network (SimNet) and the nearest-neighbour task matcher (paper 000 §4).
 
 Before a new game, an agent re-initializes a small DQN, ``Linear(128, 64) -> ReLU -> Linear(64, 18)`` on RAM/255,
 from ONE fixed parameter vector shared by every agent and task, trains it on the game for a fixed number of agent
@@ -7,7 +7,7 @@ directions (the first layer's update is a sum of ``delta_t * x_t^T`` over that g
 Euclidean distance between parameter vectors (the paper's "Euclidean distance of parameter matrices") is small for
 repeated games and large across games. The match is the nearest stored SimNet, accepted if its distance is at most
 τ (the analogue of the ``c_Sep/2`` test of Algorithm 1, line 6); τ defaults to half the median distance between
-SimNets of different games (item 17).
+SimNets of different games (the paper gives no threshold).
 
 At a CPU-sized budget (a few thousand steps) the raw parameter distance is dominated by seed noise (exploration,
 minibatches, sticky actions) for some games. The ``"input_profile"`` metric compares a statistic of the same
@@ -35,7 +35,7 @@ METRICS: tuple[str, ...] = ("parameters", "input_profile")
 
 @dataclass(frozen=True)
 class SimNetConfig:
-    """SimNet architecture and its SB3 DQN training settings (notes-000 §6 item 15 defaults)."""
+    """SimNet architecture and its SB3 DQN training settings (our defaults: the paper gives none)."""
 
     steps: int = 10_000
     hidden: int = 64
@@ -60,7 +60,7 @@ class SimNetConfig:
 
 
 def parameter_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance between two flattened parameter vectors (paper 000 §5)."""
+    """Euclidean distance between two flattened parameter vectors (paper 000 §4)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"parameter vectors must have the same shape, got {a.shape} and {b.shape}")
@@ -155,7 +155,7 @@ class Match(NamedTuple):
 
 def calibrate_tau(params: Sequence[np.ndarray], labels: Sequence[Hashable],
                   distance: Callable[[np.ndarray, np.ndarray], float] = parameter_distance) -> float:
-    """τ = half the median ``distance`` between SimNets of different labels (games) (notes-000 §6 item 17)."""
+    """τ = half the median ``distance`` between SimNets of different labels (games) (the paper gives no threshold)."""
     if len(params) != len(labels):
         raise ValueError(f"params and labels must have the same length, got {len(params)} and {len(labels)}")
     across = [distance(params[i], params[j]) for i in range(len(params)) for j in range(i + 1, len(params))

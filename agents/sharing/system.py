@@ -1,4 +1,5 @@
-"""N lifelong agents sharing experience through the hub, in synchronous rounds (paper 000 §5; notes-000 §6 item 25).
+"""N lifelong agents sharing experience through the hub, in synchronous rounds (paper 000 §4; rounds are
+synchronous as in its theory, §3).
 
 Each agent learns its own random permutation of the M games, one per round. In round t every agent trains its
 SimNet on its game and queries the hub (one gather, one scatter); the hub holds what agents published in rounds

@@ -1,8 +1,8 @@
 """The pool of 20 Atari 2600 games and the "10 of 20" draw of paper 000's experiments.
 
-Paper 000 ("Scaling Distributed Multi-task Reinforcement Learning with Experience Sharing", Sec. 5) samples
+Paper 000 ("Scaling Distributed Multi-task Reinforcement Learning with Experience Sharing", Sec. 4) samples
 "10 unique tasks from the 20 total tasks" but lists only two of them (Alien and RoadRunner). The pool below is a
-standard set of well-known ALE games that contains both (implementation notes of paper 000, Sec. 4.2).
+standard set of well-known ALE games that contains both (our choice).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Settings shared by the paper-002 control families: time step, reward, cost weights, action scaling, start box.
 
 Unlike task parameters these are fixed when an environment is built (``gym.make(id, dt=0.02)``). The defaults
-are the setting of "Scalable Lifelong Reinforcement Learning" (paper 002) as completed by its notes:
+are the setting of "Scalable Lifelong Reinforcement Learning" (paper 002), completed by our choices where it is silent:
 Δt = 0.05 s, goal state 0, the quadratic cost ``x' Q x + u' R u`` with ``Q = I`` and ``R = I`` (in physical
 units), and a uniform start box around the goal.
 """

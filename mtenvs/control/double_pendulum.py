@@ -47,7 +47,7 @@ STATE_NAMES = ("x", "x_dot", "theta_1", "theta_1_dot", "theta_2", "theta_2_dot")
 
 # ------------------------------------------------------------------------------------------------ settings
 #: The family's defaults of the shared control settings: a 100 N force per unit action (the LQR force of the
-#: linearization from any start state stays inside it) and the start box of the paper-002 notes.
+#: linearization from any start state stays inside it) and our start box (the paper gives none).
 DEFAULT_SETTINGS: dict[str, Any] = {"action_scale": 100.0, "initial_state_bounds": (0.2, 0.05, 0.05, 0.05, 0.05, 0.05)}
 
 

@@ -29,7 +29,7 @@ from mtenvs.core.vector import vector_env_for
 from mtenvs.rendering import require_reset
 
 # ------------------------------------------------------------------------------------------------ parameters
-# The paper sweeps epsilon over [0, 0.8] (Fig. 1); beta0 = 0.1 is the notes' default (the paper gives none).
+# The paper sweeps epsilon over [0, 0.8] (Fig. 1); beta0 = 0.1 is our default (the paper gives none).
 PARAMETERS = ParameterSpace([
     Continuous("mismatch", 0.0, bounds=(0.0, 2.0), train=(0.0, 0.8),
                description="range max_i beta_i - min_i beta_i of the entropy weights (the paper's epsilon)"),

@@ -1,4 +1,4 @@
-"""The two-task 5-state chains of Zeng et al. (UAI 2021, §3, Fig. 1, App. A): why multi-task RL is hard.
+"""The two-task 5-state chains of Zeng et al. (UAI 2021, §2.2, Fig. 1, App. A): why multi-task RL is hard.
 
 States ``S1..S5`` in a row (indices 0..4), actions 0 = L and 1 = R, start in ``S3``. ``S1`` and ``S5`` are
 absorbing; entering one pays once: task 1 pays +1 for ``S1`` and -1 for ``S5``, task 2 the reverse.
@@ -97,7 +97,7 @@ class ConflictChainEnv(TaskEnv[int, int]):
     """A 5-state chain: from ``S3`` reach the rewarding end (``S1`` in task 1, ``S5`` in task 2), not the other.
 
     ## Description
-    The illustrative examples of Zeng et al. (UAI 2021, §3 and App. A). ``variant="reversed"``: deterministic moves,
+    The illustrative examples of Zeng et al. (UAI 2021, §2.2 and App. A). ``variant="reversed"``: deterministic moves,
     with L and R swapped in ``S2`` and ``S4`` in task 2 (Challenge 1: every deterministic common policy is
     sub-optimal). ``variant="stochastic"``: ``S2``/``S4`` move at random whatever the action (Challenge 2: the
     uniform policy is a non-optimal stationary point). Named task sets ``"challenge1"`` and ``"challenge2"`` hold

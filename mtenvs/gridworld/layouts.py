@@ -1,7 +1,7 @@
 """GridWorld layouts: where the goal and the obstacles are, as data.
 
 The named layouts reconstruct Fig. 2 (a)-(e) of Zeng et al. (UAI 2021); the figure's images are not in the paper's
-text, so these are the layouts of notes-003 Appendix Z, checked to have the stated conflict structure:
+text, so these layouts are our reconstruction, checked to have the stated conflict structure:
 
 * panel (a), no conflict: four environments whose goals lie on one path from the top-left corner;
 * panel (b), resolvable conflict: as (a), but an obstacle of environment 2 is the goal of environment 3;

@@ -3,7 +3,8 @@
 `TabularMDP` holds ``P[s, a, s']``, the expected reward ``R[s, a]`` (a reward ``r[s, a, s']`` is averaged over
 ``P``), the start distribution ``rho``, the discount ``gamma`` and the terminal states (absorbing, zero reward). It
 gives the closed forms of "A Decentralized Policy Gradient Approach to Multi-Task Reinforcement Learning" (Zeng et
-al., UAI 2021; App. A, Eqs. 17-20, with the matrix conventions corrected as in notes-003 §1.4):
+al., UAI 2021; App. A, Eqs. 17-20, with the paper's column-stochastic ``P_pi`` (entry ``(j, k) = P(j | k)``)
+written row-stochastic here, and the ``(1 - gamma)`` factor that Eq. 18 omits but its displayed matrices carry):
 
 * ``V^pi = (I - gamma P_pi)^{-1} r_pi`` and ``Q^pi(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V^pi(s')``;
 * the discounted visitation ``d_rho^pi = (1 - gamma) (I - gamma P_pi^T)^{-1} rho``;

@@ -2,7 +2,7 @@
 
 Task m of an instance is a latent-simplex linear MDP (``mtenvs.linear.generator``) with the instance's feature map
 φ and its own μ_{m,h}, η_{m,h} (Assumption 1). Assumption 2, |V*_{m,1}(s_0) − V*_{m',1}(s_0)| > c_Sep for m ≠ m', is
-enforced by the offset rule of notes-000 §4.1 and then verified on the exact optima:
+enforced by the following offset rule (ours: paper 000 gives no instance) and then verified on the exact optima:
 
 1. draw η_{m,h} ∈ [0, 1 − w]^d with w = (M − 1)·g / H and g = 1.05·c_Sep, and compute the base optima V_m by DP;
 2. in increasing order of V_m, raise each task's rewards by a constant c_m ≥ 0 (the same for every h and every

@@ -1,4 +1,7 @@
-"""Seeded latent-simplex construction of finite linear MDPs (notes-000 §4.1, notes-001 §3.2).
+"""Seeded latent-simplex construction of finite linear MDPs.
+
+The MDPs are linear in the sense of Definition 1 of papers 000 and 001; neither paper gives an instance, so the
+construction is ours.
 
 Features lie on the probability simplex, φ(s, a) ∈ Δ^{d-1} (so ‖φ‖₂ ≤ 1), every μ_{h,j} is a distribution over the
 states and θ_h ∈ [0, 1]^d. Then P_h(·|s, a) = Σ_j φ_j(s, a) μ_{h,j}(·) is a distribution and r_h = ⟨φ, θ_h⟩ ∈ [0, 1]:

@@ -6,9 +6,9 @@ state and the joint action; its reward is private:
     r_{m,h}(x, a) = ⟨φ_m(x, a), θ_h⟩,        P_h(·|x, a) = ⟨φ_c(x, a), μ_h(·)⟩,
 
 with per-agent reward features φ_m ∈ Δ^{d1−1}, common transition features φ_c ∈ Δ^{d2−1}, a shared θ_h ∈ [0, 1]^{d1}
-and μ_{h,j} distributions over joint states (latent-simplex construction, notes-001 §3.5). The feature matrix the
-learner sees is Φ(x, a) ∈ R^{d×N}, d = d1 + d2, with column m = [φ_m; φ_c]/√2 (column norms ≤ 1); relative to it
-the parameters are [√2θ_h; 0] and [0; √2μ_h].
+and μ_{h,j} distributions over joint states (the latent-simplex construction of `mtenvs.linear.generator`; paper
+001's Definition 5 gives no instance). The feature matrix the learner sees is Φ(x, a) ∈ R^{d×N}, d = d1 + d2, with
+column m = [φ_m; φ_c]/√2 (column norms ≤ 1); relative to it the parameters are [√2θ_h; 0] and [0; √2μ_h].
 
 For weights v on the simplex, the scalarized MMDP (reward vᵀr_h) is the single-agent linear MDP with features Φv
 (Proposition 1); `LinearMultiAgentMDP.scalarized` builds it, so V*_v (a Pareto value, Proposition 2) comes

@@ -1,6 +1,6 @@
 """Parallel linear MDPs for Coop-LSVI (paper 001): homogeneous, small heterogeneity ξ, large heterogeneity κ(m).
 
-Agent m runs its own copy of an MDP; the three families differ in how the copies differ (notes-001 §1.4-1.6, §3):
+Agent m runs its own copy of an MDP; the three families differ in how the copies differ (paper 001, §3.3, §3.4.1, §3.4.2):
 
 * ``LinearMDP``: one latent-simplex linear MDP per ``instance``; homogeneous parallel MDPs give every agent the
   same task.

@@ -27,7 +27,7 @@ def safe_flight_distances(
 
     A drone flies ``speed`` metres every step, so an episode of ``L`` steps covers ``L * speed`` metres; an
     episode cut by the time limit counts the distance flown until then. Actions are sampled (``deterministic=False``),
-    as in PEDRA's tests (notes-003 D9).
+    as PEDRA's tests do (the paper's drone experiments run on PEDRA, Sec. 5.2).
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")

@@ -1,6 +1,7 @@
 """A seeded synthetic stock market with learnable structure (the fast price source of the portfolio family).
 
-Daily log returns follow a one-factor model with a persistent per-asset drift (notes-004, item 9):
+Daily log returns follow a one-factor model with a persistent per-asset drift (our stand-in for the stock data of
+paper 004, Sec. 6.2, whose tickers and source are not given and which cannot be fetched offline):
 
 ``r[n, i] = mu + b_i f_n + signal_strength * s[n, i] + sigma_i eps[n, i]``
 

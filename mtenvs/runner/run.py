@@ -17,7 +17,6 @@ import contextlib
 import importlib.util
 import pickle
 import shutil
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from mtenvs.core.seeding import stable_seed
 from mtenvs.files import atomic_write_bytes
+from mtenvs.progress import Progress, ProgressOptions
 from mtenvs.runner import registry
 from mtenvs.runner.config import ConfigError, config_to_json, differences, field_types, parse_assignments
 from mtenvs.runner.registry import Experiment
@@ -278,11 +277,18 @@ def _save_state(plan: RunPlan, index: int, state: Any) -> None:
     atomic_write_bytes(_checkpoint(plan, index), data)
 
 
-def _compute(plan: RunPlan, index: int, state: Any) -> tuple[UnitRecord, Any]:
+#: How a unit's own bar is drawn under the run's: on the next line, cleared when the unit ends, shown only for a
+#: unit that runs longer than 2 s, and as plain lines at most every 10 s.
+INNER_PROGRESS = ProgressOptions(leave=False, position=1, indent="  ", interval=10.0, delay=2.0)
+
+
+def _compute(plan: RunPlan, index: int, state: Any,
+             progress: bool | ProgressOptions = False) -> tuple[UnitRecord, Any]:
     """Run one unit and return its record (metrics in JSON form) and the state it passes on."""
     unit = plan.units[index]
     seed = unit_seed(plan.seed, unit)
-    context = UnitContext(index=index, seed=seed, rng=np.random.default_rng(seed), state=state, run_seed=plan.seed)
+    context = UnitContext(index=index, seed=seed, rng=np.random.default_rng(seed), state=state, run_seed=plan.seed,
+                          progress=progress)
     start = time.perf_counter()
     output = plan.experiment.compute(plan.config, unit, context)
     seconds = time.perf_counter() - start
@@ -312,7 +318,9 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
     Args:
         plan: from `plan_run`.
         force: discard results already in the directory and start over.
-        progress: show a tqdm bar over units (only on a terminal, and only once a run takes more than 2 s).
+        progress: show progress (`mtenvs.progress.Progress`): a bar over units (units done out of all, the key
+            of the unit being computed, elapsed and remaining time) and, nested under it, the bar a unit draws
+            through `UnitContext.progress`; plain lines where standard error is no terminal with a width.
         writer: where to stream metrics (a TensorBoard ``SummaryWriter``); the caller closes it.
         address: with ``backend="ray"``, the Ray cluster to join (``"auto"``, ``"ray://host:port"``); default: a
             local cluster started for the run (see `backend_session`).
@@ -344,8 +352,9 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
     done = {u["key"] for u in document["units"]}
     previous, continued = _chain_links(plan.units)
     chain_steps: dict[str, int] = {}
-    bar = tqdm(total=len(plan.units), initial=len(done), desc=plan.experiment.name, unit="unit", delay=2.0,
-               disable=not (progress and sys.stderr.isatty()))
+    bar = Progress(len(plan.units), initial=len(done), desc=plan.experiment.name, unit="unit", enabled=progress,
+                   position=0, interval=2.0)
+    inner: bool | ProgressOptions = INNER_PROGRESS if progress else False
     try:
         with session:  # one Ray session for every unit of a run on the Ray backend
             for index, unit in enumerate(plan.units):
@@ -354,7 +363,8 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
                     step = chain_steps[unit.chain] = chain_steps.get(unit.chain, -1) + 1
                 if unit.key in done:
                     continue
-                record, state = _compute(plan, index, _load_state(plan, previous[index]))
+                bar.set_postfix(unit.key)
+                record, state = _compute(plan, index, _load_state(plan, previous[index]), inner)
                 if continued[index]:
                     _save_state(plan, index, state)
                 document["units"].append(record.to_json())
@@ -363,7 +373,7 @@ def execute(plan: RunPlan, *, force: bool = False, progress: bool = False, write
                     _checkpoint(plan, previous[index]).unlink(missing_ok=True)
                 if writer is not None:
                     _stream(writer, record, step)
-                bar.update(1)
+                bar.update(1, postfix="")  # no unit running until the next one starts
     except BaseException:
         if fresh and not document["units"]:  # a start that failed leaves nothing that would block the next run
             _undo_start(plan, created_directory)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from mtenvs.progress import ProgressOptions
+
 #: Types allowed as unit parameter values (they form the unit's key, so they must print the same everywhere).
 UnitValue = int | float | str | bool
 
@@ -59,6 +61,9 @@ class UnitContext:
         rng: a generator seeded with ``seed``.
         state: the state returned by the previous unit of the same chain (``None`` for the first, or unchained units).
         run_seed: the seed of the whole run.
+        progress: how the unit shows its own progress, nested under the run's bar: pass it on as
+            ``method.learn(..., progress_bar=ctx.progress)`` (or ``mtenvs.sb3.ProgressCallback(ctx.progress)`` for an
+            SB3 model). ``False`` when the run shows no progress.
     """
 
     index: int
@@ -66,6 +71,7 @@ class UnitContext:
     rng: np.random.Generator
     state: Any
     run_seed: int
+    progress: bool | ProgressOptions = False
 
 
 @dataclass(frozen=True)
