@@ -104,10 +104,9 @@ class TabularDCPG(Method):
         communicator: the transport of the consensus step (default: one for ``backend``, closed by `close`).
         seed: seeds the Monte-Carlo episodes and action sampling (agent ``i`` draws from the ``i``-th child of
             ``SeedSequence(seed)``).
-        backend: ``"local"`` (this process) or ``"ray"``: the consensus messages travel through Ray's object store and,
-            with ``gradient="mc"``, every agent samples its episodes in its own Ray actor. Exact gradients are
-            computed here in either case (they need no sampling: a linear solve per agent, cheaper than a message
-            to an actor). Same results on both.
+        backend: ``"local"`` (this process) or ``"ray"``: with ``gradient="mc"``, every agent samples its episodes in
+            its own Ray actor. Exact gradients are computed here in either case (they need no sampling: a linear
+            solve per agent, cheaper than a message to an actor). Same results on both.
         backend_options: for ``"ray"``: ``address`` and further ``ray.init`` options, and for the Monte-Carlo workers
             ``checkpoint_every``, ``max_restarts``, ``actor_options``.
         log_interval: iterations between two evaluations recorded in ``history`` (and run checkpoints); every

@@ -265,8 +265,8 @@ class DistMTLSVI(PooledRun):
             permutation of the tasks, the paper's experiments).
         comm: a communicator to use (default: a new one for ``backend``; the server is ``comm.server``).
         seed: seeds task assignment and every agent's episodes (each agent has a stream of its own).
-        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor,
-            messages through Ray's object store); same results on both.
+        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor);
+            same results on both.
         backend_options: Ray options (``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options``, further
             ``ray.init`` options; see `Deployment`).
     """
