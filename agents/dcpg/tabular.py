@@ -110,7 +110,7 @@ class EnvEpisodes:
 
 def monte_carlo_gradient(theta: np.ndarray, episode: tuple[np.ndarray, np.ndarray, np.ndarray], gamma: float,
                          lam: float, discount_weighting: bool = True) -> np.ndarray:
-    """REINFORCE estimate of Eq. 8 from one episode (notes-003 §3.3b): every-visit returns
+    """REINFORCE estimate of Eq. 8 from one episode (the Monte-Carlo local gradient of Sec. 5): every-visit returns
     ``G_t = sum_{k>=t} gamma^{k-t} r_k``, ``g[s_t] += gamma^t G_t (e_{a_t} - pi(.|s_t))``, plus the exact regularizer
     gradient ``(lambda/|S|)(1/|A| - pi)``. ``discount_weighting=False`` drops the ``gamma^t`` factor."""
     states, actions, rewards = episode
