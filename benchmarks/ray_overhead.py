@@ -4,9 +4,9 @@ For each ring of ``n`` nodes (4 -> 64 by default) every node holds a float64 vec
 ``Communicator.mix`` with Metropolis weights (``2 n`` messages). Both backends run the same rounds, interleaved in
 ``--repeats`` blocks (the machine may be shared, so the median time per round is reported); the message and byte
 counts are read from each communicator's ``stats`` and must agree. Printed per ``n``: messages and bytes per round,
-seconds per round on each backend, their ratio, and Ray's extra cost per message,
-``(t_ray - t_local) / messages``. Ray here is a local cluster in this process's machine: every message is a
-``ray.put`` by its sender and a ``ray.get`` by its receiver, so the overhead is the object store's, not a network's.
+seconds per round on each backend, their ratio, and Ray's extra cost per message, ``(t_ray - t_local) / messages``.
+The Ray communicator delivers the same deep copies in the driver as the in-process one (messages between actors
+travel as the results and arguments of the worker calls), so the two should cost the same.
 
 Run: ``python benchmarks/ray_overhead.py [--nodes 4,8,16,32,64] [--rounds 20] [--dim 100]`` or
 ``mtenvs bench ray_overhead`` (needs ``pip install "mtenvs[ray]"``).

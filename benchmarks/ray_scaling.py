@@ -4,11 +4,11 @@ Each agent is a worker (`agents.common.workers`) owning its own ``mtenvs/CartPol
 its own (the k-th of ``CartPole.sample(N, seed=0)``) and a linear Gaussian policy on ``P`` fixed random tanh
 features of the observation (``P`` parameters, ``--params``). One round:
 
-1. ``pool.call("play", steps=S)``: every agent plays ``S`` environment steps with its policy and returns its
+1. ``pool.map(ScalingAgent.play, steps=S)``: every agent plays ``S`` environment steps with its policy and returns its
    parameters after one REINFORCE step (``P`` float64);
 2. ``comm.mix(updates, W)``: one consensus step on a ring with Metropolis weights ``W`` through the Communicator
    (``2 N`` messages of ``8 P`` bytes);
-3. ``pool.call("set", {i: mixed_i})``: every agent takes its mixed parameters.
+3. ``pool.map(ScalingAgent.set, {i: mixed_i})``: every agent takes its mixed parameters.
 
 Both backends run the same rounds, interleaved (the machine may be shared): a `LocalWorkerPool` with a
 `LocalCommunicator` (everything in this process, agents one after another) and a Ray pool (one actor per agent,
@@ -140,22 +140,22 @@ class Backend:
     def round(self, n: int, steps: int, weights: np.ndarray) -> tuple[float, float]:
         """One consensus round of agents ``0 .. n-1``; (seconds in the pool calls, seconds in the mix)."""
         start = time.perf_counter()
-        results = self.pool.call("play", nodes=range(n), steps=steps)
+        results = self.pool.map(ScalingAgent.play, nodes=range(n), steps=steps)
         played = time.perf_counter()
         mixed = self.comm.mix({node: update for node, (update, _) in results.items()}, weights)
         mixing = time.perf_counter()
-        self.pool.call("set", {node: (value,) for node, value in mixed.items()})
+        self.pool.map(ScalingAgent.set, {node: (value,) for node, value in mixed.items()})
         end = time.perf_counter()
         self.theta = mixed
         self.inside = statistics.mean(seconds for _, seconds in results.values())
         return (played - start) + (end - mixing), mixing - played
 
     def noop_seconds(self, n: int, calls: int) -> float:
-        """Median seconds of one ``pool.call("noop")`` on agents ``0 .. n-1``."""
+        """Median seconds of one ``pool.map(ScalingAgent.noop)`` on agents ``0 .. n-1``."""
         times = []
         for _ in range(calls):
             start = time.perf_counter()
-            self.pool.call("noop", nodes=range(n))
+            self.pool.map(ScalingAgent.noop, nodes=range(n))
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
@@ -220,7 +220,7 @@ def run(agents: Sequence[int], steps_grid: Sequence[int], rounds: int, warmup: i
     remote = Backend("ray", make_worker_pool(make_agents(size, params), backend="ray", checkpoint_every=0),
                      make_communicator("ray"))
     try:
-        remote.pool.call("noop")  # wait until every actor is up
+        remote.pool.map(ScalingAgent.noop)  # wait until every actor is up
         return [row for n in agents for row in measure(local, remote, n, steps_grid, rounds, warmup)]
     finally:
         remote.pool.close()

@@ -101,7 +101,7 @@ def test_bad_backends_raise(monkeypatch: pytest.MonkeyPatch) -> None:
             learner(backend="ray")
     algo = learner()
     with pytest.raises(ValueError, match="does not own tasks"):
-        algo.pool.call("hold_trajectories", {1: ({0: None},)})
+        algo.pool.map(ProcessorNode.hold_trajectories, {1: ({0: None},)})
     algo.close()
 
 

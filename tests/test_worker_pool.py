@@ -62,10 +62,10 @@ def test_worker_streams_do_not_depend_on_the_other_workers_or_the_caller() -> No
     np.random.seed(1)
     torch.manual_seed(1)
     pool = LocalWorkerPool(drawers(3), seed=7)
-    together = [pool.call("draw") for _ in range(3)]
+    together = [pool.map(Drawer.draw) for _ in range(3)]
     assert (random.random(), np.random.rand(), float(torch.rand(()))) == outer
     alone = LocalWorkerPool(drawers(3), seed=7)
-    only_two = [alone.call("draw", nodes=[2])[2] for _ in range(3)]
+    only_two = [alone.map(Drawer.draw, nodes=[2])[2] for _ in range(3)]
     assert only_two == [round_[2] for round_ in together]
     assert together[0][0] != together[0][1]  # different workers draw different streams
 
@@ -80,15 +80,15 @@ def test_a_worker_that_owns_its_generators_skips_the_swap() -> None:
     np.random.seed(11)
     expected = np.random.rand()
     np.random.seed(11)
-    assert LocalWorkerPool({0: OwnStreams(0.0)}, seed=3).call("draw")[0][1] == expected
+    assert LocalWorkerPool({0: OwnStreams(0.0)}, seed=3).map(Drawer.draw)[0][1] == expected
     np.random.seed(11)
-    assert LocalWorkerPool({0: Drawer(0.0)}, seed=3).call("draw")[0][1] != expected
+    assert LocalWorkerPool({0: Drawer(0.0)}, seed=3).map(Drawer.draw)[0][1] != expected
 
 
 def test_streams_follow_the_seed() -> None:
-    a = LocalWorkerPool(drawers(2), seed=0).call("draw")
-    b = LocalWorkerPool(drawers(2), seed=0).call("draw")
-    c = LocalWorkerPool(drawers(2), seed=1).call("draw")
+    a = LocalWorkerPool(drawers(2), seed=0).map(Drawer.draw)
+    b = LocalWorkerPool(drawers(2), seed=0).map(Drawer.draw)
+    c = LocalWorkerPool(drawers(2), seed=1).map(Drawer.draw)
     assert a == b and a != c
 
 
@@ -100,18 +100,18 @@ def test_rng_state_is_an_independent_copy_of_a_seeded_generator() -> None:
     np.testing.assert_array_equal(drawn[1], np.random.RandomState(123).rand(3))
 
 
-def test_call_arguments() -> None:
+def test_map_arguments() -> None:
     pool = LocalWorkerPool(drawers(3))
-    assert pool.call("add", {2: 1.5, 0: (0.5,)}) == {0: 0.5, 2: 3.5}  # pool order, only the nodes given
-    assert pool.call("add", nodes=[1], amount=2.0) == {1: 3.0}
+    assert pool.map(Drawer.add, {2: 1.5, 0: (0.5,)}) == {0: 0.5, 2: 3.5}  # pool order, only the nodes given
+    assert pool.map(Drawer.add, nodes=[1], amount=2.0) == {1: 3.0}
     with pytest.raises(ValueError, match=r"nodes \[5\] are not in this pool"):
-        pool.call("add", {5: 1.0})
+        pool.map(Drawer.add, {5: 1.0})
     with pytest.raises(ValueError, match="args given for nodes"):
-        pool.call("add", {0: 1.0, 1: 1.0}, nodes=[0])
+        pool.map(Drawer.add, {0: 1.0, 1: 1.0}, nodes=[0])
     with pytest.raises(ValueError, match="public worker method"):
-        pool.call("_private")
+        pool.map(Drawer.__init__)
     with pytest.raises(KeyError, match="own error"):
-        pool.call("fail", nodes=[0])
+        pool.map(Drawer.fail, nodes=[0])
     with pytest.raises(ValueError, match="unknown worker backend 'mpi'"):
         make_worker_pool(drawers(1), backend="mpi")
     with pytest.raises(ValueError, match="non-empty mapping"):
@@ -120,11 +120,11 @@ def test_call_arguments() -> None:
 
 def test_snapshot_restore_replays_exactly() -> None:
     pool = LocalWorkerPool(drawers(2), seed=3)
-    pool.call("draw")
+    pool.map(Drawer.draw)
     saved = pool.snapshot()
-    after = [pool.call("draw") for _ in range(2)]
+    after = [pool.map(Drawer.draw) for _ in range(2)]
     pool.restore(saved)
-    assert [pool.call("draw") for _ in range(2)] == after
+    assert [pool.map(Drawer.draw) for _ in range(2)] == after
 
 
 def test_checkpoint_files_are_atomic(tmp_path: Path) -> None:
@@ -171,25 +171,25 @@ def test_ray_pool_equals_local_and_survives_deaths(ray_cluster: Any, tmp_path: P
         assert len(set(pids.values())) == 3 and os.getpid() not in pids.values()  # one process per worker
         for round_ in range(5):
             # round 3: worker 1 dies in the middle of the call, after a checkpoint and one logged call
-            assert_identical(pool.call("draw", die=round_ == 3), local.call("draw"))
+            assert_identical(pool.map(Drawer.draw, die=round_ == 3), local.map(Drawer.draw))
         assert os.path.exists(flag) and pool.restarts == {0: 0, 1: 1, 2: 0}
         ray_cluster.kill(pool.actor(2))  # killed between calls
-        assert_identical(pool.call("draw", scale=2.0), local.call("draw", scale=2.0))
+        assert_identical(pool.map(Drawer.draw, scale=2.0), local.map(Drawer.draw, scale=2.0))
         assert pool.restarts == {0: 0, 1: 1, 2: 1}
         assert_identical(pool.fetch(1).history, local.fetch(1).history)
         with pytest.raises(KeyError, match="own error"):  # the worker's exception is not a fault
-            pool.call("fail", nodes=[0])
+            pool.map(Drawer.fail, nodes=[0])
         assert pool.restarts[0] == 0
         saved = pool.snapshot()
-        expected = [local.call("draw") for _ in range(2)]
-        assert_identical([pool.call("draw") for _ in range(2)], expected)
+        expected = [local.map(Drawer.draw) for _ in range(2)]
+        assert_identical([pool.map(Drawer.draw) for _ in range(2)], expected)
         pool.restore(saved)
-        assert_identical([pool.call("draw") for _ in range(2)], expected)
+        assert_identical([pool.map(Drawer.draw) for _ in range(2)], expected)
     finally:
         pool.close()
     assert ray_cluster.is_initialized()  # the pool did not start the session, so it leaves it running
     with pytest.raises(RuntimeError, match="closed"):
-        pool.call("draw")
+        pool.map(Drawer.draw)
 
 
 def test_ray_pool_gives_up_after_max_restarts(ray_cluster: Any, tmp_path: Path) -> None:
@@ -197,16 +197,21 @@ def test_ray_pool_gives_up_after_max_restarts(ray_cluster: Any, tmp_path: Path) 
     try:
         ray_cluster.kill(pool.actor(0))
         with pytest.raises(RuntimeError, match=r"worker 0 died 1 times \(max_restarts=0\)"):
-            pool.call("draw")
+            pool.map(Drawer.draw)
     finally:
         pool.close()
     with pytest.raises(ValueError, match="checkpoint_every"):
         make_worker_pool(drawers(1), backend="ray", checkpoint_every=-1)
 
 
-def test_map_runs_a_method_given_by_reference_as_call_runs_it_by_name() -> None:
-    by_name, by_reference = LocalWorkerPool(drawers(3), seed=4), LocalWorkerPool(drawers(3), seed=4)
-    assert_identical(by_reference.map(Drawer.draw, {0: (2.0,), 2: (3.0,)}), by_name.call("draw", {0: (2.0,), 2: (3.0,)}))
-    assert_identical(by_reference.map(Drawer.add, nodes=[1], amount=1.5), by_name.call("add", nodes=[1], amount=1.5))
+def test_map_runs_each_workers_own_method_of_the_referenced_name() -> None:
+    class Twice(Drawer):
+        def add(self, amount: float) -> float:
+            return super().add(2 * amount)
+
+    pool = LocalWorkerPool({0: Drawer(0.0), 1: Twice(0.0)}, seed=4)
+    assert pool.map(Drawer.add, amount=1.5) == {0: 1.5, 1: 3.0}  # the subclass's override, as a method call runs it
     with pytest.raises(TypeError, match=r"method reference such as CoopAgent.play, got 'draw'"):
-        by_reference.map("draw")  # type: ignore[arg-type]
+        pool.map("draw")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="method reference"):
+        pool.map(42)  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ for its sender and its receiver; a node's message to itself is delivered but cro
 Receivers always get their own copy: mutating a received message never changes the sender's data or another
 receiver's. A backend only implements how packets travel (`Communicator._transport`) and the mailbox; the
 collectives and the accounting live in `Communicator`, so every backend counts the same way. The in-process
-backend is `LocalCommunicator`; `RayCommunicator` (an optional extra) carries
-messages as Ray object references through the same hooks.
+backend is `LocalCommunicator`; `RayCommunicator` (an optional extra) is the same in-process delivery inside a
+Ray session (the messages are routed by the driver, whichever process computed them).
 """
 
 from __future__ import annotations
@@ -370,7 +370,7 @@ Backend = Literal["local", "ray"]
 def make_communicator(backend: str = "local", **kwargs: Any) -> Communicator:
     """A communicator for ``backend``; ``kwargs`` go to its constructor.
 
-    ``"local"``: in-process (`LocalCommunicator`; ``server``). ``"ray"``: messages through Ray's object store
+    ``"local"``: in-process (`LocalCommunicator`; ``server``). ``"ray"``: the same delivery inside a Ray session
     (`RayCommunicator`; ``server``, ``address=None`` to start a local cluster or
     ``"auto"``/``"ray://host:port"`` to join one, and further ``ray.init`` options). Ray is imported only here.
     """

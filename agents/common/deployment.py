@@ -1,7 +1,7 @@
 """A run's deployment: its communicator and worker pool, both on one backend and, for Ray, in one session.
 
 Every multi-agent method builds its `Deployment` from the same two arguments, ``backend`` (``"local"``: in
-process; ``"ray"``: one Ray actor per worker, messages through Ray's object store) and ``backend_options`` (for Ray:
+process; ``"ray"``: one Ray actor per worker, in one Ray session with the communicator) and ``backend_options`` (for Ray:
 ``address`` to join a cluster, the worker pool's `POOL_OPTIONS`, and further ``ray.init`` options for a local
 cluster), and releases it with `Deployment.close`.
 """
@@ -27,7 +27,7 @@ class Deployment:
     Args:
         workers: node → worker object (agents, then the server); ``None`` for a run whose nodes compute in the driver
             and only exchange messages (no pool).
-        backend: ``"local"`` (in process) or ``"ray"`` (one Ray actor per worker, messages through Ray's object store).
+        backend: ``"local"`` (in process) or ``"ray"`` (one Ray actor per worker).
         backend_options: for ``"ray"`` only: ``address`` (join a cluster), the pool's ``checkpoint_every``,
             ``max_restarts``, ``actor_options``, and further ``ray.init`` options for a local cluster.
         seed: seeds the workers' global random streams.

@@ -1,11 +1,10 @@
-"""A Ray backend for the `Communicator`: messages travel through Ray's object store.
+"""The Ray backend for the `Communicator`: the Ray session of a run whose messages the driver routes.
 
-Each packet's message is put into the object store by its sender (`ray.put`; a sender that sends the same
-object to several receivers in one round puts it once and every receiver gets the same reference) and resolved by its
-receiver (`ray.get`). Delivery order is the order of the packets, whatever order Ray completes them in, and
-every receiver gets its own writable copy (Ray hands out read-only, zero-copy NumPy arrays). The rounds, messages
-and bytes are counted by `Communicator` exactly as for the in-process backend:
-bytes are the payload's `message_nbytes`, not Ray's serialized size.
+Every message of a multi-agent method passes through the driver: a node's message is the result of its worker's call
+(Ray carries it from the actor to the driver) and what a node receives is an argument of its next call (Ray carries
+it to the actor). Between the two the communicator only counts the message and hands each receiver its own copy,
+which needs no object store: `RayCommunicator` delivers deep copies in the driver, exactly as `LocalCommunicator`
+does, so rounds, messages, bytes and every delivered value are those of the in-process backend.
 
 Sessions: a communicator (or `ray_session`) starts a local Ray cluster only when Ray is not initialized yet
 (``num_cpus=2``, no dashboard, worker logs not forwarded); ``address="auto"`` or ``"ray://host:port"`` joins an
@@ -16,22 +15,21 @@ creates several communicators so they share one session.
 
 from __future__ import annotations
 
-import copy
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import ray
+import ray  # noqa: F401  (the backend needs Ray: importing it here names the extra when Ray is missing)
 
-from agents.common.communication import SERVER, Communicator, Node, Packet
+from agents.common.communication import SERVER, LocalCommunicator, Node, Packet
 from mtenvs.runner.session import LOCAL_CLUSTER_DEFAULTS, ray_session
 from mtenvs.runner.session import acquire as _acquire
 from mtenvs.runner.session import release as _release
 
 __all__ = ["LOCAL_CLUSTER_DEFAULTS", "RayCommunicator", "ray_session"]
 
-class RayCommunicator(Communicator):
-    """Messages as Ray object references, put by the sender and resolved by the receiver, in a deterministic order.
+
+class RayCommunicator(LocalCommunicator):
+    """The in-process communicator inside a Ray session: messages are deep copies made in the driver.
 
     Args:
         server: the server's node id.
@@ -44,30 +42,11 @@ class RayCommunicator(Communicator):
         super().__init__(server)
         self._owns_session = _acquire(address, ray_init_kwargs)
         self._closed = False
-        self._mailboxes: defaultdict[Node, list[tuple[Node, Any]]] = defaultdict(list)
 
     def _transport(self, packets: Sequence[Packet]) -> list[Any]:
         if self._closed:
             raise RuntimeError("this RayCommunicator is closed; create a new one")
-        # Sender side: one object per (sender, message object) of the round, shared by all its receivers.
-        refs: dict[tuple[Node, int], ray.ObjectRef] = {}
-        keys = []
-        for packet in packets:
-            key = (packet.source, id(packet.message))
-            if key not in refs:
-                refs[key] = ray.put(packet.message)
-            keys.append(key)
-        # Receiver side: ray.get of a list returns in the list's order, so delivery order is the packets' order.
-        # Ray's NumPy results are read-only views of shared memory; a deep copy gives each receiver its own
-        # writable value, as the in-process backend does.
-        resolved = ray.get([refs[key] for key in keys])
-        return [copy.deepcopy(value) for value in resolved]
-
-    def _post(self, target: Node, source: Node, delivered: Any) -> None:
-        self._mailboxes[target].append((source, delivered))
-
-    def _drain(self, target: Node) -> list[tuple[Node, Any]]:
-        return self._mailboxes.pop(target, [])
+        return super()._transport(packets)
 
     def close(self) -> None:
         """Drop undelivered mail; shut Ray down only if this communicator started it."""

@@ -1,7 +1,7 @@
 """A `WorkerPool` whose workers live in Ray actors, one per node, restarted on failure.
 
 Each worker is shipped to its own actor (a separate process, on any machine of the cluster) together with its
-`GlobalRNGState`; `RayWorkerPool.call` submits the method to every chosen actor at
+`GlobalRNGState`; `RayWorkerPool.map` submits the method to every chosen actor at
 once, so the workers run in parallel, and collects the results in node order.
 
 Faults: the pool keeps each worker's last checkpoint (taken every ``checkpoint_every`` calls, and at start) and the
@@ -17,7 +17,7 @@ arguments, i.e. from the state at the start of the run, not from the last checkp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cloudpickle
@@ -50,6 +50,7 @@ class _WorkerHost:
             torch.set_num_threads(1)
 
     def call(self, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """Run the held worker's method named ``method`` (the pool resolves a method reference to its name)."""
         with worker_streams(self.worker, self.rng):
             return getattr(self.worker, method)(*args, **kwargs)
 
@@ -101,15 +102,16 @@ class RayWorkerPool(WorkerPool):
         return self._host.options(**self._options).remote(self._checkpoints[node])
 
     # -- calls --------------------------------------------------------------------------------------------------------
-    def call(self, method: str, args: Mapping[Node, Any] | None = None, *, nodes: Sequence[Node] | None = None,
-             **kwargs: Any) -> dict[Node, Any]:
+    def map(self, method: Callable[..., Any], args: Mapping[Node, Any] | None = None, *,
+            nodes: Sequence[Node] | None = None, **kwargs: Any) -> dict[Node, Any]:
         self._check_open()
-        ordered, positional = check_call_args(self.nodes, method, args, nodes)
-        pending = {node: self._actors[node].call.remote(method, positional[node], kwargs) for node in ordered}
+        name, ordered, positional = check_call_args(self.nodes, method, args, nodes)
+        # The method's name travels to each actor, which runs its worker's method of that name.
+        pending = {node: self._actors[node].call.remote(name, positional[node], kwargs) for node in ordered}
         results = {}
         for node in ordered:
-            results[node] = self._result(node, pending[node], method, positional[node], kwargs)
-            self._replay[node].append((method, positional[node], kwargs))
+            results[node] = self._result(node, pending[node], name, positional[node], kwargs)
+            self._replay[node].append((name, positional[node], kwargs))
         self._calls_since_checkpoint += 1
         if self.checkpoint_every and self._calls_since_checkpoint >= self.checkpoint_every:
             self.checkpoint()

@@ -1,10 +1,11 @@
 """Worker pools: one stateful worker per node (an agent, a processor, a server), whose methods the driver calls.
 
 A multi-agent method keeps each node's own state (its environments, model, statistics, random streams) in a *worker*
-object and drives the run in rounds: ``pool.call("local_step")`` runs a method on every worker, the driver routes the
-returned messages through a `Communicator`, and
-``pool.call("apply", {node: (message,), ...})`` hands each worker what it received. The algorithm reads the same
-whatever runs the workers:
+object and drives the run in rounds: ``pool.map(Agent.local_step)`` runs a method, given by reference, on every
+worker, the driver routes the returned messages through a `Communicator`, and
+``pool.map(Agent.apply, {node: (message,), ...})`` hands each worker what it received. The reference is what a
+reader, an editor or a type checker follows to the code that runs. The algorithm reads the same whatever runs the
+workers:
 
 * `LocalWorkerPool` (``backend="local"``, the default) keeps the workers in this process and calls them one
   after another, in node order;
@@ -117,11 +118,28 @@ def _node_seeds(nodes: Sequence[Node], seed: int) -> dict[Node, int]:
             for node, child in zip(nodes, children, strict=True)}
 
 
-def check_call_args(nodes: Sequence[Node], method: str, args: Mapping[Node, Any] | None,
-                    targets: Sequence[Node] | None) -> tuple[list[Node], dict[Node, tuple]]:
-    """Validate a `WorkerPool.call`'s arguments; the nodes called (in pool order) and their positional args."""
-    if not isinstance(method, str) or not method or method.startswith("_"):
-        raise ValueError(f"method must be the name of a public worker method; got {method!r}")
+def method_name(method: Callable[..., Any]) -> str:
+    """The name under which a worker runs ``method``, a public method given by reference (e.g. `CoopAgent.play`).
+
+    The pool runs each worker's method of that name (a subclass's override, as any method call would); on Ray the
+    name is what travels to the actor, which resolves it on the worker it holds.
+
+    Raises:
+        TypeError: ``method`` is a string or not a function.
+        ValueError: ``method`` is private (its name starts with ``_``).
+    """
+    if isinstance(method, str) or not callable(method) or not isinstance(getattr(method, "__name__", None), str):
+        raise TypeError(f"method must be a worker method reference such as CoopAgent.play, got {method!r}")
+    if method.__name__.startswith("_"):
+        raise ValueError(f"method must be a public worker method; got {method.__qualname__!r}")
+    return method.__name__
+
+
+def check_call_args(nodes: Sequence[Node], method: Callable[..., Any], args: Mapping[Node, Any] | None,
+                    targets: Sequence[Node] | None) -> tuple[str, list[Node], dict[Node, tuple]]:
+    """Validate a `WorkerPool.map`'s arguments; the method's name, the nodes called (in pool order) and their
+    positional args."""
+    name = method_name(method)
     known = set(nodes)
     if targets is None:
         targets = list(args) if args is not None else list(nodes)
@@ -137,14 +155,14 @@ def check_call_args(nodes: Sequence[Node], method: str, args: Mapping[Node, Any]
     for node in ordered:
         value = () if args is None or node not in args else args[node]
         positional[node] = value if isinstance(value, tuple) else (value,)
-    return ordered, positional
+    return name, ordered, positional
 
 
 class WorkerPool(ABC):
-    """One worker per node; `call` runs a method on all (or some) of them and returns results by node.
+    """One worker per node; `map` runs a method on all (or some) of them and returns results by node.
 
     Args:
-        workers: node → worker object (any picklable object; its public methods are what `call` runs).
+        workers: node → worker object (any picklable object; its public methods are what `map` runs).
         seed: seeds every worker's `GlobalRNGState` (node k gets the k-th child of ``SeedSequence(seed)``).
     """
 
@@ -157,31 +175,22 @@ class WorkerPool(ABC):
         self.restarts: dict[Node, int] = dict.fromkeys(self.nodes, 0)
 
     @abstractmethod
-    def call(self, method: str, args: Mapping[Node, Any] | None = None, *, nodes: Sequence[Node] | None = None,
-             **kwargs: Any) -> dict[Node, Any]:
+    def map(self, method: Callable[..., Any], args: Mapping[Node, Any] | None = None, *,
+            nodes: Sequence[Node] | None = None, **kwargs: Any) -> dict[Node, Any]:
         """Run ``worker.method(*args[node], **kwargs)`` on the chosen workers; their results in pool node order.
 
         Args:
-            method: the worker method's name.
+            method: the worker method, by reference (e.g. `CoopAgent.play`); each worker runs its own method of
+                that name (a subclass's override, as any method call would).
             args: node → positional arguments (a tuple, or one value). Calls exactly these nodes unless ``nodes``
                 is given; nodes without an entry get no positional arguments.
             nodes: which nodes to call (default: the keys of ``args``, else all).
             **kwargs: keyword arguments shared by every call.
-        """
-
-    def map(self, method: Callable[..., Any], args: Mapping[Node, Any] | None = None, *,
-            nodes: Sequence[Node] | None = None, **kwargs: Any) -> dict[Node, Any]:
-        """Run a worker method, given by reference (e.g. `CoopAgent.play`), on the chosen workers; as `call`.
-
-        The reference is what a reader, an editor or a type checker follows to the code that runs; the pool runs each
-        worker's method of that name (a subclass's override, as any method call would).
 
         Raises:
-            TypeError: `method` is a name or not a function.
+            TypeError: ``method`` is a name or not a function.
+            ValueError: ``method`` is private, or ``args`` / ``nodes`` name nodes outside the pool.
         """
-        if isinstance(method, str) or not callable(method) or not hasattr(method, "__name__"):
-            raise TypeError(f"method must be a worker method reference such as CoopAgent.play, got {method!r}")
-        return self.call(method.__name__, args, nodes=nodes, **kwargs)
 
     @abstractmethod
     def snapshot(self) -> dict[Node, bytes]:
@@ -217,13 +226,13 @@ class LocalWorkerPool(WorkerPool):
         self.workers: dict[Node, Any] = dict(workers)
         self.rng: dict[Node, GlobalRNGState] = {node: GlobalRNGState(s) for node, s in _node_seeds(self.nodes, seed).items()}
 
-    def call(self, method: str, args: Mapping[Node, Any] | None = None, *, nodes: Sequence[Node] | None = None,
-             **kwargs: Any) -> dict[Node, Any]:
-        ordered, positional = check_call_args(self.nodes, method, args, nodes)
+    def map(self, method: Callable[..., Any], args: Mapping[Node, Any] | None = None, *,
+            nodes: Sequence[Node] | None = None, **kwargs: Any) -> dict[Node, Any]:
+        name, ordered, positional = check_call_args(self.nodes, method, args, nodes)
         results = {}
         for node in ordered:
             with worker_streams(self.workers[node], self.rng[node]):
-                results[node] = getattr(self.workers[node], method)(*positional[node], **kwargs)
+                results[node] = getattr(self.workers[node], name)(*positional[node], **kwargs)
         return results
 
     def snapshot(self) -> dict[Node, bytes]:

@@ -19,19 +19,29 @@ streams (torch, NumPy, ``random``) live there, and its local step runs there, in
 or in its own Ray actor (``backend="ray"``, agents in parallel), with the same results either way. An agent with
 ``W = I`` trains exactly as it would alone. ``learn(..., checkpoint_path=...)`` saves the run after every round and
 resumes from that file.
+
+The module reads top to bottom: the agent node (`DeepAgentWorker`: its learner, its local step and Eq. 9), then
+`DeepDCPG`, whose round (`DeepDCPG.step`, Algorithm 1) calls the agents through the worker pool with method
+references (`pool.map(DeepAgentWorker.local_step)`) and mixes their parameters through the communicator.
 """
 
 from __future__ import annotations
 
+import inspect
+import io
+import pickle
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import cloudpickle
 import numpy as np
 import torch
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from torch.nn.utils import vector_to_parameters
+from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.vec_env import VecEnvWrapper
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import mtenvs
 from agents.common.communication import Communicator
@@ -39,10 +49,11 @@ from agents.common.deployment import Deployment
 from agents.common.graphs import Graph, build_graph, consensus_error, mixing_matrix, second_largest_eigenvalue_modulus
 from agents.common.method import Method
 from agents.common.workers import WorkerPool
-from agents.dcpg.learners import ALGORITHMS, EpisodeLog, mixed_parameters  # noqa: F401  (EpisodeLog: older pickles name it here)
-from agents.dcpg.workers import DeepAgentWorker
+from agents.dcpg.learners import ALGORITHMS, EpisodeLog, mixed_parameters
+from agents.dcpg.policies import DepthCNN, RegularizedActorCriticPolicy
 from mtenvs.core.seeding import child_seeds
 from mtenvs.core.task import Task
+from mtenvs.sb3 import make_vec_env, without_log_folder
 
 Algo = Literal["reinforce", "a2c", "ppo"]
 MixScope = Literal["policy", "all"]
@@ -58,6 +69,133 @@ def default_algo_kwargs(algo: str, n_steps: int, n_envs: int) -> dict[str, Any]:
     return {}
 
 
+# ------------------------------------------------------------------------------------------------ the agent node
+class DeepAgentWorker:
+    """One deep DCPG agent: a stable-baselines3 learner (PPO, A2C or REINFORCE) on its task's environments.
+
+    The learner is built by `setup`, inside the worker's process and random streams (the driver only ships the
+    recipe). The learner's ``seed`` then seeds those streams, so the agent draws exactly what it would alone.
+
+    Args:
+        env_id: the mtenvs id of every agent's environment.
+        task: this agent's task.
+        algo: ``"reinforce"``, ``"a2c"`` or ``"ppo"``.
+        algo_kwargs: the algorithm's arguments (``learning_rate``, ``n_steps``, ``gamma``, ``ent_coef``,
+            ``policy_kwargs`` and its own), as `DeepDCPG` assembles them.
+        n_envs: parallel sub-envs on the task.
+        env_kwargs: arguments of the environment.
+        mix: which parameters make up ``theta`` (``"policy"`` or ``"all"``).
+        seed: the agent's seed (its environments and its learner).
+        device: torch device.
+    """
+
+    def __init__(self, env_id: str, task: Task, *, algo: str, algo_kwargs: Mapping[str, Any], n_envs: int,
+                 env_kwargs: Mapping[str, Any] | None, mix: str, seed: int, device: str) -> None:
+        self.env_id, self.task, self.algo, self.algo_kwargs = env_id, task, algo, dict(algo_kwargs)
+        self.n_envs, self.env_kwargs, self.mix, self.seed = n_envs, dict(env_kwargs or {}), mix, seed
+        # A torch object in the recipe: a process that unpickles this worker (a Ray actor) imports torch first,
+        # so the actor's host sees torch and gives the worker one thread.
+        self.device = torch.device(device)
+        self.model: Any = None
+        self.episodes: list[tuple[float, int, float | None]] = []
+        self._local_change: torch.Tensor | None = None
+
+    def setup(self) -> None:
+        """Build the environments and the learner (seeded with the agent's seed)."""
+        env = make_vec_env(self.env_id, self.n_envs, task=self.task, seed=self.seed, env_kwargs=self.env_kwargs)
+        kwargs = dict(self.algo_kwargs)
+        kwargs["policy_kwargs"] = self._policy_kwargs(env.observation_space, kwargs.get("policy_kwargs"))
+        self.model = ALGORITHMS[self.algo](RegularizedActorCriticPolicy, env, seed=self.seed, device=self.device,
+                                           **kwargs)
+        without_log_folder(self.model)
+
+    @staticmethod
+    def _policy_kwargs(space: Any, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"net_arch": {"pi": [64], "vf": [64]}}
+        if is_image_space(space, check_channels=False):
+            kwargs["features_extractor_class"] = DepthCNN
+        return {**kwargs, **dict(extra or {})}
+
+    # ---------------------------------------------------------------------------------------- parameters
+    def policy_state(self) -> torch.Tensor:
+        """Every parameter of the policy (actor and critic) as one flat tensor."""
+        return parameters_to_vector(self.model.policy.parameters()).detach().clone()
+
+    def load_policy_state(self, vector: torch.Tensor) -> None:
+        """Load a `policy_state` vector (used to give every agent the same initial network)."""
+        vector_to_parameters(vector.detach().clone(), self.model.policy.parameters())
+
+    def parameter_vector(self) -> torch.Tensor:
+        """``theta_i``, the mixed parameters, as one flat tensor (a copy)."""
+        return parameters_to_vector(mixed_parameters(self.model.policy, self.mix)).detach().clone()
+
+    def set_parameter_vector(self, vector: torch.Tensor) -> None:
+        """Load ``theta_i`` from a flat tensor."""
+        vector_to_parameters(vector.detach().clone(), mixed_parameters(self.model.policy, self.mix))
+
+    # ---------------------------------------------------------------------------------------- one round
+    def local_step(self) -> torch.Tensor:
+        """The local policy-gradient step from ``theta_i^k`` (one rollout, one update); returns ``theta_i^k``, the
+        message this agent sends to its neighbours."""
+        before = self.parameter_vector()                                                 # theta_i^k
+        log = EpisodeLog()
+        self.model.learn(self.model.n_steps * self.n_envs, callback=log, reset_num_timesteps=False)
+        self.episodes.extend(log.drain())
+        self._local_change = self.parameter_vector() - before                           # alpha g_i^k
+        return before
+
+    def apply(self, mixed: torch.Tensor | None) -> dict[str, Any]:
+        """Eq. 9, ``theta_i^{k+1} = sum_j W_ij theta_j^k + alpha g_i^k`` (``mixed=None``: no neighbours, keep the
+        local step); returns ``theta_i^{k+1}``, the episodes finished since the last call and the step count."""
+        if mixed is not None:
+            if self._local_change is None:
+                raise ValueError("apply needs a local_step first (no local change to add to the mixed parameters)")
+            self.set_parameter_vector(mixed + self._local_change)
+        self._local_change = None
+        episodes, self.episodes = self.episodes, []
+        return {"theta": self.parameter_vector(), "episodes": episodes, "timesteps": int(self.model.num_timesteps)}
+
+    def close(self) -> None:
+        """Close the agent's environments."""
+        if self.model is not None:
+            self.model.get_env().close()
+
+    # ---------------------------------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        # Checkpoints pickle the whole learner, environments included (its episodes and random streams go on
+        # exactly), which SB3's own ``save`` leaves out; see _LearnerPickler for the one part that needs help.
+        state = self.__dict__.copy()
+        if self.model is not None:
+            buffer = io.BytesIO()
+            _LearnerPickler(buffer).dump(self.model)
+            state["model"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("model"), bytes):
+            state["model"] = pickle.loads(state["model"])
+        self.__dict__.update(state)
+
+
+def _rebuild_vec_env_wrapper(cls: type, state: dict[str, Any]) -> Any:
+    wrapper = cls.__new__(cls)
+    wrapper.__dict__.update(state)
+    wrapper.class_attributes = dict(inspect.getmembers(cls))
+    return wrapper
+
+
+class _LearnerPickler(cloudpickle.Pickler):
+    """cloudpickle, plus SB3's vector-env wrappers: a ``VecEnvWrapper`` keeps ``dict(inspect.getmembers(its
+    class))``, whose ABC internals cannot be pickled; it is left out and rebuilt from the class on load."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, VecEnvWrapper):
+            state = {key: value for key, value in obj.__dict__.items() if key != "class_attributes"}
+            return _rebuild_vec_env_wrapper, (type(obj), state)
+        return super().reducer_override(obj)
+
+
+# ------------------------------------------------------------------------------------------------ the method
 class DeepDCPG(Method):
     """Decentralized policy gradient with deep policies: one SB3 agent per task, parameters mixed every round.
 

@@ -1,4 +1,4 @@
-"""The stable-baselines3 pieces deep DCPG's driver (`agents.dcpg.deep`) and its agents (`agents.dcpg.workers`) share:
+"""The stable-baselines3 pieces of deep DCPG (`agents.dcpg.deep`), shared by its driver and its agents (`DeepAgentWorker`):
 the local learners, the episode log they fill while learning, and which policy parameters are mixed (theta).
 """
 

@@ -15,10 +15,16 @@ tasks whose goal the greedy common policy reaches.
 
 With Monte-Carlo gradients every agent is a `TabularAgentWorker` that samples its episodes
 and applies Eq. 9, in this process or in its own Ray actor (``backend="ray"``), with the same results.
+
+The module reads top to bottom: the agents' episodes and their Monte-Carlo gradient (Eq. 8), the agent node
+(`TabularAgentWorker`, Eq. 9 in the agent), then `TabularDCPG`, whose iteration (`TabularDCPG.step`, Algorithm 1)
+mixes through the communicator and calls the agents through the worker pool with method references
+(`pool.map(TabularAgentWorker.update, ...)`).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -40,13 +46,13 @@ from agents.common.graphs import (
 )
 from agents.common.method import CallbackLike, Method
 from agents.dcpg.objective import objective, policy_gradient, softmax_policy
-from agents.dcpg.workers import EnvEpisodes, ModelEpisodes, TabularAgentWorker, monte_carlo_gradient
 from mtenvs.core.task import Task
 from mtenvs.gridworld.family import ModelFamily
 from mtenvs.gridworld.tabular import TabularMDP
 from mtenvs.progress import ProgressOptions
 
-__all__ = ["Evaluation", "GradientMode", "TabularDCPG", "monte_carlo_gradient", "theorem1_step_size"]
+__all__ = ["EnvEpisodes", "Evaluation", "GradientMode", "ModelEpisodes", "TabularAgentWorker", "TabularDCPG",
+           "monte_carlo_gradient", "theorem1_step_size"]
 
 GradientMode = Literal["exact", "mc"]
 
@@ -57,6 +63,101 @@ def theorem1_step_size(gammas: Sequence[float], lam: float, num_states: int, w: 
     ``W``); usually impractically small."""
     lowest = float(scipy.linalg.eigvalsh(validate_mixing_matrix(w))[0])
     return (1.0 + lowest) / (sum(16.0 / (1.0 - g) ** 3 for g in gammas) + 4.0 * len(gammas) * lam / num_states)
+
+
+# ------------------------------------------------------------------------------------------------ the agents
+class ModelEpisodes:
+    """Episodes sampled from a known model (for agents given a `TabularMDP`)."""
+
+    def __init__(self, model: TabularMDP, start: np.ndarray, max_steps: int) -> None:
+        self.model, self.start, self.max_steps = model, start, max_steps
+
+    def sample(self, policy: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """States, actions and (expected) rewards of one episode from ``mu``."""
+        first = int(rng.choice(len(self.start), p=self.start))
+        return self.model.sample_episode(policy, rng, self.max_steps, start_state=first)
+
+
+class EnvEpisodes:
+    """Episodes played in the task's Gymnasium environment (for agents given a `Task`)."""
+
+    def __init__(self, task: Task, start: np.ndarray, max_steps: int, seed: int) -> None:
+        import gymnasium as gym
+
+        env_id = mtenvs.env_ids(task.family)[0]
+        self.env = gym.make(env_id, task=task, disable_env_checker=True).unwrapped
+        self.env.reset(seed=seed)
+        self.start, self.max_steps = start, max_steps
+
+    def sample(self, policy: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """States, actions and rewards of one episode from ``mu``, until termination or ``max_steps`` steps."""
+        first = int(rng.choice(len(self.start), p=self.start))
+        state, _ = self.env.reset(options={"state": first})
+        # Inverse-CDF action sampling with bisect on Python lists: a per-step rng.choice would dominate the cost.
+        cdf = np.cumsum(policy, axis=1).tolist()
+        last = policy.shape[1] - 1
+        uniforms = rng.random(self.max_steps).tolist()
+        states, actions, rewards = [], [], []
+        for u in uniforms:
+            action = min(bisect.bisect_right(cdf[state], u), last)
+            next_state, reward, terminated, truncated, _ = self.env.step(action)
+            states.append(state)
+            actions.append(action)
+            rewards.append(reward)
+            state = next_state
+            if terminated or truncated:
+                break
+        return np.array(states, dtype=np.int64), np.array(actions, dtype=np.int64), np.array(rewards)
+
+
+def monte_carlo_gradient(theta: np.ndarray, episode: tuple[np.ndarray, np.ndarray, np.ndarray], gamma: float,
+                         lam: float, discount_weighting: bool = True) -> np.ndarray:
+    """REINFORCE estimate of Eq. 8 from one episode (the Monte-Carlo local gradient of Sec. 5): every-visit returns
+    ``G_t = sum_{k>=t} gamma^{k-t} r_k``, ``g[s_t] += gamma^t G_t (e_{a_t} - pi(.|s_t))``, plus the exact regularizer
+    gradient ``(lambda/|S|)(1/|A| - pi)``. ``discount_weighting=False`` drops the ``gamma^t`` factor."""
+    states, actions, rewards = episode
+    pi = softmax_policy(theta)
+    num_states, num_actions = theta.shape
+    gradient = (lam / num_states) * (1.0 / num_actions - pi)
+    if len(states) == 0:
+        return gradient
+    returns = np.zeros(len(rewards))
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    weights = returns * (gamma ** np.arange(len(rewards)) if discount_weighting else 1.0)
+    score = np.eye(num_actions)[actions] - pi[states]          # grad log pi(a_t|s_t) in row s_t
+    np.add.at(gradient, states, weights[:, None] * score)
+    return gradient
+
+
+class TabularAgentWorker:
+    """One tabular DCPG agent with Monte-Carlo gradients: its episode sampler and its own random generator.
+
+    Args:
+        episodes: where the agent's episodes come from (`EnvEpisodes` or `ModelEpisodes`).
+        gamma: the task's discount factor.
+        lam: regularization weight ``lambda``.
+        discount_weighting: keep the ``gamma^t`` factor of the estimator.
+        seed: seeds the generator that picks start states and actions.
+    """
+
+    uses_global_random_streams = False  # draws only from its own generators
+
+    def __init__(self, episodes: EnvEpisodes | ModelEpisodes, gamma: float, lam: float, discount_weighting: bool,
+                 seed: np.random.SeedSequence | int) -> None:
+        self.episodes, self.gamma, self.lam, self.discount_weighting = episodes, gamma, lam, discount_weighting
+        self.rng = np.random.default_rng(seed)
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """``g_i``: the REINFORCE estimate of ``grad L_i^lambda(theta; mu_i)`` from one fresh episode of the task."""
+        episode = self.episodes.sample(softmax_policy(theta), self.rng)
+        return monte_carlo_gradient(theta, episode, self.gamma, self.lam, self.discount_weighting)
+
+    def update(self, theta: np.ndarray, mixed: np.ndarray, alpha: float) -> np.ndarray:
+        """Eq. 9 for this agent: ``theta_i^{k+1} = sum_j W_ij theta_j^k + alpha g_i``, ``g_i`` taken at ``theta_i^k``."""
+        return mixed + alpha * self.gradient(theta)
 
 
 # ------------------------------------------------------------------------------------------------ the method
@@ -106,10 +207,9 @@ class TabularDCPG(Method):
         communicator: the transport of the consensus step (default: one for ``backend``, closed by `close`).
         seed: seeds the Monte-Carlo episodes and action sampling (agent ``i`` draws from the ``i``-th child of
             ``SeedSequence(seed)``).
-        backend: ``"local"`` (this process) or ``"ray"``: the consensus messages travel through Ray's object store and,
-            with ``gradient="mc"``, every agent samples its episodes in its own Ray actor. Exact gradients are
-            computed here in either case (they need no sampling: a linear solve per agent, cheaper than a message
-            to an actor). Same results on both.
+        backend: ``"local"`` (this process) or ``"ray"``: with ``gradient="mc"``, every agent samples its episodes in
+            its own Ray actor. Exact gradients are computed here in either case (they need no sampling: a linear
+            solve per agent, cheaper than a message to an actor). Same results on both.
         backend_options: for ``"ray"``: ``address`` and further ``ray.init`` options, and for the Monte-Carlo workers
             ``checkpoint_every``, ``max_restarts``, ``actor_options``.
         log_interval: iterations between two evaluations recorded in ``history`` (and run checkpoints); every

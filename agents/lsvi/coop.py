@@ -206,8 +206,8 @@ class CoopLSVI(PooledRun):
             (shared φ); ``None`` picks Algorithm 1 exactly when all tasks have identical features.
         comm: a communicator to use (default: a new one for ``backend``).
         seed: seeds every agent's episodes (each agent has a stream of its own).
-        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor,
-            messages through Ray's object store); same results on both.
+        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor);
+            same results on both.
         backend_options: Ray options (``address``, ``checkpoint_every`` — here 25 pool calls unless given —,
             ``max_restarts``, ``actor_options``, further ``ray.init`` options; see
             `Deployment`).

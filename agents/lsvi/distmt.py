@@ -11,10 +11,11 @@ Each round t, agent i is handed an unknown task m_{i,t} and
 4. the server groups the round's values into labels (`DistMTServer.group`, Alg. 4) and broadcasts the
    statistics of every new label to all agents (lines 15–17).
 
-Every agent and the server is a worker (`DistMTAgent`, `DistMTServerNode`), in this process or in a Ray
-actor each; every
-message between them passes through a `Communicator`, which counts rounds and
-bytes.
+The module reads top to bottom: Algorithms 2 and 3 (`exploration_phase`, `planning`), the server's state and
+Algorithm 4 (`DistMTServer`), the nodes (`DistMTAgent`, `DistMTServerNode`), then `DistMTLSVI`, whose round
+(`DistMTLSVI.run_round`, Algorithm 1) calls the nodes through the worker pool with method references
+(`pool.map(DistMTAgent.phase_one, ...)`): in this process, or each node in a Ray actor of its own, with the same
+results. Every message between them passes through a `Communicator`, which counts rounds and bytes.
 Choices where the paper is silent or ambiguous: Planning takes β explicitly (β_1 for phase-1 data, β_2 for
 phase-2 data, as in the proof of Lemma 1); the datasets keep next states (Algorithm 2 returns (s, a, r), which
 Planning cannot use); in Group only agents that ran phase 2 may open a label, and agents matched at line 6 add
@@ -52,6 +53,7 @@ __all__ = ["DistMTAgent", "DistMTLSVI", "DistMTServer", "DistMTServerNode", "Rou
 Assignment = Literal["iid", "permutation"]
 
 
+# ------------------------------------------------------------------------------------------------ Algorithms 2 and 3
 def exploration_phase(sampler: EpisodeSampler | EnvSampler, features: np.ndarray, beta: float, episodes: int,
                       rng: np.random.Generator, lam: float = 1.0) -> tuple[list[TransitionBuffer], list[RidgeStatistics]]:
     """Algorithm 2, ExpPh(β, K): K episodes of reward-free optimistic exploration; returns the data D and its Λ_h.
@@ -87,6 +89,7 @@ def statistics_to_q(features: np.ndarray, message: dict[str, np.ndarray], beta: 
                                    Optimism(beta, bonus_cap=horizon, clip="horizon"))
 
 
+# ------------------------------------------------------------------------------------------------ the nodes
 @dataclass
 class DistMTServer:
     """The server's state: the value sets G_m and the policy statistics F_m of the labels found so far (Alg. 1, 4).
@@ -217,6 +220,7 @@ class DistMTServerNode:
                 "n_labels": self.server.n_labels, "origin": list(self.server.origin)}
 
 
+# ------------------------------------------------------------------------------------------------ the algorithm
 @dataclass(frozen=True)
 class RoundRecord:
     """What one round did: the tasks drawn, labels, episodes per agent (cumulative), communication so far, the tasks
@@ -240,9 +244,10 @@ class DistMTLSVI(PooledRun):
     The method contract (`agents.common.method.Method`) with the unit "round"; a record's `info` is the round's
     `RoundRecord`.
 
-    Every agent and the server is a worker (`agents.lsvi.workers`): agent i's environments, episodes, planning
-    and label table live in its worker, the label sets in the server's (node ``comm.server``); this driver hands each
-    agent its task, calls the workers and routes every message between them through the communicator.
+    Every agent and the server is a worker (`DistMTAgent`, `DistMTServerNode` above): agent i's environments,
+    episodes, planning and label table live in its worker, the label sets in the server's (node ``comm.server``);
+    this driver hands each agent its task, calls the workers and routes every message between them through the
+    communicator.
 
     Args:
         tasks: the M tasks, `LinearMDP` models or Gymnasium envs of a linear family, with
@@ -261,8 +266,8 @@ class DistMTLSVI(PooledRun):
             permutation of the tasks, the paper's experiments).
         comm: a communicator to use (default: a new one for ``backend``; the server is ``comm.server``).
         seed: seeds task assignment and every agent's episodes (each agent has a stream of its own).
-        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor,
-            messages through Ray's object store); same results on both.
+        backend: ``"local"`` (every node in this process) or ``"ray"`` (each agent and the server in a Ray actor);
+            same results on both.
         backend_options: Ray options (``address``, ``checkpoint_every``, ``max_restarts``, ``actor_options``, further
             ``ray.init`` options; see `Deployment`).
     """
@@ -365,26 +370,26 @@ class DistMTLSVI(PooledRun):
         t, agents, server = len(self.history), self.agents, self.server_node
         tasks = self._draw_tasks(t)
         # lines 3–5: phase 1 on the unknown task, then (θ^1, Λ^1, V^1_1(s_0)) to the server
-        reports = self.pool.call("phase_one", {i: (tasks[i],) for i in agents},
-                                 beta=self.beta1, episodes=self.episodes_phase1)
+        reports = self.pool.map(DistMTAgent.phase_one, {i: (tasks[i],) for i in agents},
+                                beta=self.beta1, episodes=self.episodes_phase1)
         self.episodes += self.episodes_phase1
         received = self.comm.gather(reports)
         values = {i: received[i]["value"] for i in agents}
         # line 6: the server's test against the labels known at the start of the round; -1 means "new"
-        matched = self.pool.call("match", {server: (values,)})[server]
+        matched = self.pool.map(DistMTServerNode.match, {server: (values,)})[server]
         replies = self.comm.scatter(matched)
         # lines 7–14: a seen task plays F_m; a new one runs phase 2 and sends (θ^2, Λ^2)
-        answers = self.pool.call("phase_two", {i: (replies[i], tasks[i]) for i in agents},
-                                 beta=self.beta2, episodes=self.episodes_phase2)
+        answers = self.pool.map(DistMTAgent.phase_two, {i: (replies[i], tasks[i]) for i in agents},
+                                beta=self.beta2, episodes=self.episodes_phase2)
         phase2 = {i: message for i, (message, _) in answers.items() if message is not None}
         self.episodes += np.array([self.episodes_phase2 * (i in phase2) for i in agents], dtype=np.int64)
         stats2 = self.comm.gather(phase2) if phase2 else {}
         # line 15: Group (Alg. 4); lines 16–17: the statistics of the f new labels to every agent
-        grouped = self.pool.call("group", {server: (values, matched, stats2, dict(enumerate(tasks)))})[server]
+        grouped = self.pool.map(DistMTServerNode.group, {server: (values, matched, stats2, dict(enumerate(tasks)))})[server]
         self._origin = grouped["origin"]
         if grouped["new"]:
             delivered = self.comm.broadcast(grouped["new"], agents)
-            held = self.pool.call("add_labels", {i: (delivered[i],) for i in agents}, beta=self.beta2)
+            held = self.pool.map(DistMTAgent.add_labels, {i: (delivered[i],) for i in agents}, beta=self.beta2)
             self._label_policies = [held[i] for i in agents]
         record = RoundRecord(t, tasks, grouped["labels"], [i in phase2 for i in agents], [int(e) for e in self.episodes],
                              grouped["n_labels"], self.comm.stats.rounds, self.comm.stats.bytes, self.covered_tasks(),

@@ -7,6 +7,14 @@ before t. Each agent then learns its game (Scenario 1 or 2, `agents.sharing.agen
 (one gather). ``sharing=False`` with N = 1 is the isolated agent: no SimNet, no hub, no messages. Every agent and the
 hub's store are workers of one `Deployment`: in this process, or each in its own Ray
 actor, where the agents' SimNet training and DQN learning run in parallel.
+
+A round is §5's instance of Algorithm 1's round: the SimNet parameters are the statistic an agent sends (lines
+3–5), the hub's nearest-neighbour test under τ is the server's test (line 6), borrowing a matched peer's buffer and
+weights is playing a known task's policy (lines 7–9, Scenario 2), learning from scratch is the second exploration
+(lines 11–14, Scenario 1), and publishing is the server's update of its tables (lines 15–17). The nodes are plain
+classes in modules named for them, `SharingAgent` (`agents.sharing.agent`) and `HubStore` (`agents.sharing.hub`),
+and `SharingSystem.step` calls them through the worker pool with method references
+(`pool.map(SharingAgent.learn_task, ...)`).
 """
 
 from __future__ import annotations
@@ -102,9 +110,14 @@ class SharingSystem(Method):
         games = {i: self.sequences[i][t] for i in agents}
         replies: dict[Any, Any] = {}
         if self.hub is not None:
+            # Alg. 1 lines 3-6: each agent trains its SimNet on the new game (step 1) and sends the parameters to
+            # the hub, which answers with the nearest published task within tau (one gather, one scatter)
             replies = self.hub.query(self.pool.map(SharingAgent.similarity, {i: (games[i], t) for i in agents}))
+        # lines 7-14: a match borrows the peer's buffer and weights (Scenario 2), no match learns from scratch
+        # (Scenario 1); either way EWC consolidates at the task's end (step 3)
         done = self.pool.map(SharingAgent.learn_task, {i: (games[i], t, replies.get(i)) for i in agents})
         if self.hub is not None:
+            # lines 15-17: every agent publishes SimNet, capped buffer and weights to the hub (one gather)
             self.hub.publish(self.pool.map(SharingAgent.publication, {i: (t, games[i]) for i in agents}))
         for i, record in done.items():
             self._records[i].append(record)
