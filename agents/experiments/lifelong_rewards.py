@@ -70,6 +70,7 @@ class Config:
     admm_iterations: Count = 100
     admm_tol: Positive = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
+    epg_step: Literal["kl", "rwr"] = "kl"  # ePG-ELLA's operating-point step: KL step_size, or Algorithm 1's own
     final_window: Count = 10
     backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 
