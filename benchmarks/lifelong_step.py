@@ -9,7 +9,8 @@ Variants (``--variants``), each learning the same fixed tasks of one domain with
   ``enac``: the operating point steps along PG-ELLA's eNAC natural gradient instead of Algorithm 1's direction;
   ``sfirst``: every task's ``s_j`` is re-fit on its new operating point before Algorithm 2 (PG-ELLA's order: s, then
   L) instead of Algorithm 2 running on last iteration's ``s_j``;
-  ``beta<x>``: the reward-weighted weights at inverse temperature ``x`` (default 1), still with the KL step.
+  ``beta<x>``: the reward-weighted weights at inverse temperature ``x`` (default 1), still with the KL step;
+  ``rounds<k>``: ``basis_rounds=k``, up to ``k`` rounds of (Algorithm 2, LASSO) per iteration instead of one.
 
 Each run prints one JSON line; the summary gives, per variant, the mean final reward (greedy reward averaged over
 the last 5 iterations) with its 95% Student-t interval, and the difference to PG-ELLA paired by seed.
@@ -71,6 +72,8 @@ def run(domain: str, variant: str, seed: int, cfg: Config) -> dict[str, Any]:
     tic = time.perf_counter()
     with single_blas_thread(), diagnostic(variant):
         learner = make_learner(method, domain, domain_tasks(domain, cfg.tasks), cfg, seed)
+        if variant.startswith("rounds"):
+            learner.basis_rounds = int(variant[6:])
         try:
             learner.learn(cfg.iterations)
         finally:

@@ -329,6 +329,31 @@ def test_epg_ella_rwr_step_is_the_reward_weighted_regression_point(tasks, monkey
         small(EPGELLA, tasks, step="bogus")
 
 
+def factorised_objective(algo):
+    """Eq. 2's surrogate at the learner's basis and codes: ``(1/T) sum ||alpha - L s||_H^2 + mu1 |s|_1 + mu2 ||L||^2``."""
+    node = algo.pool.workers[0]
+    fit = np.mean([(r := node.points[j][0] - algo.basis @ s) @ node.points[j][1] @ r + algo.mu1 * np.abs(s).sum()
+                   for j, s in enumerate(algo.coefficients)])
+    return fit + algo.mu2 * np.sum(algo.basis**2)
+
+
+def test_epg_ella_basis_rounds_descend_the_factorised_objective(tasks):
+    """Each round of (Algorithm 2, LASSO) is an exact block minimisation, so more rounds never raise Eq. 2's
+    surrogate on the same operating points (one node: Algorithm 2 is the ridge solve)."""
+    objectives, rounds = [], []
+    for budget in (1, 2, 5, 50):
+        algo = small(EPGELLA, tasks, latent_dim=2, num_nodes=1, extra_edges=0, basis_rounds=budget, basis_tol=1e-9)
+        algo.learn(1)  # the same trajectories and operating points for every budget
+        objectives.append(factorised_objective(algo))
+        rounds.append(algo.history[-1]["basis_rounds"])
+        algo.close()
+    assert rounds[:3] == [1, 2, 5] and 5 <= rounds[3] <= 50
+    assert all(later <= earlier * (1 + 1e-9) for earlier, later in itertools.pairwise(objectives))
+    assert objectives[-1] < objectives[0]
+    with pytest.raises(ValueError, match="basis_rounds"):
+        small(EPGELLA, tasks, basis_rounds=0)
+
+
 def test_enac_pg_stabilises_the_unstable_helicopter():
     helicopters = list(mtenvs.family("Helicopter").sample(2, seed=0))  # open-loop unstable: theta = 0 diverges
     algo = PG("mtenvs/Helicopter-v0", helicopters, n_trajectories=30, horizon=60, sigma=0.01,
