@@ -229,6 +229,131 @@ def test_epg_ella_consensus_operating_point_equals_the_owner_solution(tasks):
     assert errors[-1] <= 1e-6 * np.linalg.norm(theta_o)
 
 
+def exact_mean_kl(states, theta, theta_new, sigma):
+    """``KL(pi_theta || pi_theta_new)`` of the linear Gaussian policies ``N(Phi(x) theta, sigma^2 I)`` averaged over
+    ``states``, from torch's closed form for two normals (``Phi(x) theta = mat(theta) x``, row-major ``m x n``)."""
+    import torch
+
+    x = states.reshape(-1, states.shape[-1])
+    gain, gain_new = theta.reshape(-1, x.shape[1]), theta_new.reshape(-1, x.shape[1])
+    old = torch.distributions.Normal(torch.as_tensor(x @ gain.T), sigma)
+    new = torch.distributions.Normal(torch.as_tensor(x @ gain_new.T), sigma)
+    return float(torch.distributions.kl_divergence(old, new).sum(-1).mean())
+
+
+def observed_steps(algo, iterations, monkeypatch):
+    """Run ``algo`` and return, per iteration and task, ``(visited states, behaviour theta, operating point)``."""
+    steps: list[dict[int, list]] = []
+    if isinstance(algo, EPGELLA):
+        from agents.lifelong import ProcessorNode
+
+        sample, adopt, owner = ProcessorNode.sample, ProcessorNode.adopt_operating_points, ProcessorNode.owner_points
+
+        def sample_and_keep(node):
+            scores = sample(node)
+            if node.node == 0:
+                steps.append({})
+            steps[-1].update({j: [traj.states, node.thetas[j].copy()] for j, traj in node.trajectories.items()})
+            return scores
+
+        def adopt_and_keep(node, gathered):
+            points = adopt(node, gathered)
+            for j, (alpha, _) in points.items():
+                steps[-1][j].append(alpha)
+            return points
+
+        sample_and_keep.__name__, adopt_and_keep.__name__ = "sample", "adopt_operating_points"  # the pool calls by name
+        monkeypatch.setattr(ProcessorNode, "sample", sample_and_keep)
+        monkeypatch.setattr(ProcessorNode, "adopt_operating_points", adopt_and_keep)
+
+        def owner_and_keep(node, tasks):  # operating_point="owner"
+            points = owner(node, tasks)
+            for j, (alpha, _) in points.items():
+                steps[-1][j].append(alpha)
+            return points
+
+        owner_and_keep.__name__ = "owner_points"
+        monkeypatch.setattr(ProcessorNode, "owner_points", owner_and_keep)
+        algo.learn(iterations)
+        return steps
+    sample, point = algo.sampler.sample, algo.natural_gradient_point
+
+    def sample_and_keep(policy, thetas, rng, **kwargs):
+        traj = sample(policy, thetas, rng, **kwargs)
+        steps.append({j: [traj.of_task(j).states, thetas[j].copy()] for j in range(algo.num_tasks)})
+        return traj
+
+    def point_and_keep(traj, theta):  # PG-ELLA steps from the policy the sweep has reached so far
+        alpha, h = point(traj, theta)
+        j = next(j for j, step in steps[-1].items() if np.array_equal(step[0], traj.states))
+        steps[-1][j] = [traj.states, np.array(theta), alpha]
+        return alpha, h
+
+    monkeypatch.setattr(algo.sampler, "sample", sample_and_keep)
+    monkeypatch.setattr(algo, "natural_gradient_point", point_and_keep)
+    for _ in range(iterations):
+        algo.learn(1)
+        if isinstance(algo, PG):  # its operating point is the new policy
+            for j, step in steps[-1].items():
+                step.append(algo.thetas[j].copy())
+    return steps
+
+
+@pytest.mark.parametrize("cls, kwargs", [(PG, {}), (PGELLA, {"latent_dim": 2}), (GOMTL, {"latent_dim": 2}),
+                                         (EPGELLA, {"latent_dim": 2, "num_nodes": 2, "extra_edges": 0}),
+                                         (EPGELLA, {"latent_dim": 2, "num_nodes": 2, "operating_point": "owner"})],
+                         ids=["PG", "PG-ELLA", "GO-MTL", "ePG-ELLA", "ePG-ELLA-owner"])
+def test_every_policy_search_step_has_the_kl_step_size(tasks, cls, kwargs, monkeypatch):
+    epsilon = 0.02
+    algo = cls(ENV_ID, tasks[:2], n_trajectories=12, horizon=30, sigma=0.3, step_size=epsilon, seed=3, **kwargs)
+    steps = observed_steps(algo, 3, monkeypatch)
+    kls = [exact_mean_kl(states, theta, alpha, 0.3) for iteration in steps for states, theta, alpha in
+           iteration.values()]
+    assert len(kls) == 3 * 2
+    np.testing.assert_allclose(kls, epsilon, rtol=1e-8)
+    if isinstance(algo, EPGELLA):
+        assert [r["operating_point_kl"] for r in algo.history] == pytest.approx([epsilon] * 3, rel=1e-8)
+    algo.close()
+
+
+def test_epg_ella_rwr_step_is_the_reward_weighted_regression_point(tasks, monkeypatch):
+    """``step="rwr"`` keeps Algorithm 1's own operating point, whose KL only the weights' temperature sets."""
+    algo = small(EPGELLA, tasks[:2], latent_dim=2, num_nodes=2, extra_edges=0, operating_point="owner", step="rwr")
+    steps = observed_steps(algo, 2, monkeypatch)
+    for iteration, record in zip(steps, algo.history, strict=True):
+        kls = [exact_mean_kl(states, theta, alpha, algo.policy.sigma) for states, theta, alpha in iteration.values()]
+        assert record["operating_point_kl"] == pytest.approx(np.mean(kls), rel=1e-8)
+        assert not np.allclose(kls, algo.step_size, rtol=1e-2)
+    algo.close()
+    with pytest.raises(ValueError, match="step"):
+        small(EPGELLA, tasks, step="bogus")
+
+
+def factorised_objective(algo):
+    """Eq. 2's surrogate at the learner's basis and codes: ``(1/T) sum ||alpha - L s||_H^2 + mu1 |s|_1 + mu2 ||L||^2``."""
+    node = algo.pool.workers[0]
+    fit = np.mean([(r := node.points[j][0] - algo.basis @ s) @ node.points[j][1] @ r + algo.mu1 * np.abs(s).sum()
+                   for j, s in enumerate(algo.coefficients)])
+    return fit + algo.mu2 * np.sum(algo.basis**2)
+
+
+def test_epg_ella_basis_rounds_descend_the_factorised_objective(tasks):
+    """Each round of (Algorithm 2, LASSO) is an exact block minimisation, so more rounds never raise Eq. 2's
+    surrogate on the same operating points (one node: Algorithm 2 is the ridge solve)."""
+    objectives, rounds = [], []
+    for budget in (1, 2, 5, 50):
+        algo = small(EPGELLA, tasks, latent_dim=2, num_nodes=1, extra_edges=0, basis_rounds=budget, basis_tol=1e-9)
+        algo.learn(1)  # the same trajectories and operating points for every budget
+        objectives.append(factorised_objective(algo))
+        rounds.append(algo.history[-1]["basis_rounds"])
+        algo.close()
+    assert rounds[:3] == [1, 2, 5] and 5 <= rounds[3] <= 50
+    assert all(later <= earlier * (1 + 1e-9) for earlier, later in itertools.pairwise(objectives))
+    assert objectives[-1] < objectives[0]
+    with pytest.raises(ValueError, match="basis_rounds"):
+        small(EPGELLA, tasks, basis_rounds=0)
+
+
 def test_enac_pg_stabilises_the_unstable_helicopter():
     helicopters = list(mtenvs.family("Helicopter").sample(2, seed=0))  # open-loop unstable: theta = 0 diverges
     algo = PG("mtenvs/Helicopter-v0", helicopters, n_trajectories=30, horizon=60, sigma=0.01,

@@ -77,7 +77,8 @@ def make_learner(method: str, domain: str, tasks: Sequence[Any], cfg: Any, seed:
     if method == "ePG-ELLA":
         return EPGELLA(s.env_id, tasks, **latent, num_nodes=cfg.nodes, extra_edges=cfg.extra_edges,
                        admm_iterations=cfg.admm_iterations, admm_tol=cfg.admm_tol,
-                       operating_point=cfg.operating_point, comm=comm, backend=backend, **common)
+                       operating_point=cfg.operating_point, step=getattr(cfg, "epg_step", "kl"), comm=comm,
+                       basis_rounds=getattr(cfg, "epg_basis_rounds", 1), backend=backend, **common)
     raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
 
 

@@ -70,6 +70,8 @@ class Config:
     admm_iterations: Count = 100
     admm_tol: Positive = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
+    epg_step: Literal["kl", "rwr"] = "kl"  # ePG-ELLA's operating-point step: KL step_size, or Algorithm 1's own
+    epg_basis_rounds: Count = 1  # ePG-ELLA's rounds of (Algorithm 2, LASSO) per iteration (1: the paper's single pass)
     final_window: Count = 10
     backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 

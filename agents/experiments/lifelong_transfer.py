@@ -3,7 +3,8 @@
 Each lifelong method (PG-ELLA, GO-MTL, ePG-ELLA) first learns a basis ``L`` on ``train_tasks`` tasks of a domain
 (paper: 49 helicopter tasks). A new, unseen task (from the family's ``test`` set) then starts from the basis: its
 trajectories under the initial policy ``theta = 0`` give the method's own operating point (one eNAC step for
-PG-ELLA and GO-MTL, the reward-weighted operating point of Algorithm 1 for ePG-ELLA) and Hessian, the LASSO gives
+PG-ELLA and GO-MTL, the reward-weighted operating point of Algorithm 1 for ePG-ELLA, moved to by a step of the
+same KL as the eNAC step unless ``epg_step="rwr"``) and Hessian, the LASSO gives
 ``s_new`` and the task starts from ``theta = L s_new``, then keeps learning with eNAC (a warm-start
 protocol). PG learns the same new tasks from ``theta = 0``.
 
@@ -61,6 +62,8 @@ class Config:
     admm_iterations: Count = 100
     admm_tol: Positive = 1e-8
     operating_point: Literal["consensus", "owner"] = "consensus"
+    epg_step: Literal["kl", "rwr"] = "kl"  # ePG-ELLA's operating-point step: KL step_size, or Algorithm 1's own
+    epg_basis_rounds: Count = 1  # ePG-ELLA's rounds of (Algorithm 2, LASSO) per iteration (1: the paper's single pass)
     final_window: Count = 10
     backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 
@@ -84,6 +87,8 @@ def starting_policies(learner: Any, method: str, new: Any, rng: np.random.Genera
             g_matrix, g_vector = weighted_statistics(new.policy, mine, new.weights(mine))
             hessian = g_matrix + new.hessian_ridge * np.eye(new.policy.dim)
             alpha = scipy.linalg.solve(hessian, g_vector, assume_a="pos")
+            if learner.step == "kl":  # the same KL-sized step from theta = 0 as the learner's iterations
+                alpha = new.gradient_step(np.zeros(new.policy.dim), alpha, mine)
         else:
             alpha, hessian = new.natural_gradient_point(mine, np.zeros(new.policy.dim))
         thetas[j] = learner.basis @ weighted_lasso(alpha, hessian, learner.basis, learner.mu1)

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents.common.method import Method
-from agents.lifelong.estimators import Weighting, advantages, enac_gradient, trajectory_weights, weighted_statistics
+from agents.lifelong.estimators import (
+    Weighting,
+    advantages,
+    enac_gradient,
+    kl_sized_step,
+    trajectory_weights,
+    weighted_statistics,
+)
 from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories, policy_shape
 
 
@@ -108,11 +115,7 @@ class PolicySearchLearner(Method):
     def gradient_step(self, theta: np.ndarray, direction: np.ndarray, traj: Trajectories) -> np.ndarray:
         """``theta + sqrt(2 epsilon / (d^T F d)) d``: a step along ``direction`` whose per-step KL is ``epsilon``,
         with ``F`` the Fisher matrix ``(1/M) sum_m Phi^T Sigma^{-1} Phi`` averaged over ``traj``."""
-        fisher, _ = weighted_statistics(self.policy, traj, np.full(traj.states.shape[1], 1.0 / traj.states.shape[1]))
-        curvature = float(direction @ fisher @ direction)
-        if curvature <= 0.0:
-            return np.array(theta, dtype=float)
-        return theta + np.sqrt(2.0 * self.step_size / curvature) * direction
+        return kl_sized_step(self.policy, theta, direction, traj, self.step_size)
 
     def weights(self, traj: Trajectories) -> np.ndarray:
         """Non-negative trajectory weights from advantages over the start-state baseline (see `trajectory_weights`)."""

@@ -7,9 +7,11 @@ Tasks are owned by the nodes of a processor graph (task ``j`` on node ``j mod n`
     for every task j:                                                    # Sec. 5.1, Algorithm 1
         split its trajectories at random over the nodes; node i forms (G_i, g_i)
         theta*_j <- ADMM consensus on sum_i f_i (Eq. 3);  H_j = sum_i G_i + eps I (gathered at the owner)
-        first visit: s_j <- LASSO(theta*_j, H_j, L_owner)                 # s before L, as PG-ELLA
+        alpha_j <- theta_j + sqrt(2 eps_KL / (d^T F d)) d,  d = theta*_j - theta_j   # step="kl": PG-ELLA's KL
+        first visit: s_j <- LASSO(alpha_j, H_j, L_owner)                  # s before L, as PG-ELLA
     L_i <- ADMM consensus on sum_i f_i(vec L_i) (Eqs. 4-5)               # Sec. 5.2, Algorithm 2
-    every node: L_i <- reinitializeAllZeroColumns(L_i) (shared seed); s_j <- LASSO(theta*_j, H_j, L_i)  # Sec. 5.3
+    every node: L_i <- reinitializeAllZeroColumns(L_i) (shared seed); s_j <- LASSO(alpha_j, H_j, L_i)  # Sec. 5.3
+    (basis_rounds > 1: repeat the last two lines on the same alpha_j, H_j until no L_i changes)
     theta_j <- L_owner(j) s_j
 
 ``operating_point="owner"`` is another reading of Sec. 5: the owner computes ``theta*_j = G^{-1} g`` from all
@@ -38,7 +40,7 @@ from agents.common.workers import WorkerPool
 from agents.lifelong.admm import drive_consensus
 from agents.lifelong.base import PolicySearchLearner
 from agents.lifelong.policy import Trajectories
-from agents.lifelong.workers import BASIS, ProcessorNode, operating_point_problem
+from agents.lifelong.workers import BASIS, ProcessorNode, Step, operating_point_problem
 
 OperatingPoint = Literal["consensus", "owner"]
 
@@ -56,7 +58,14 @@ class EPGELLA(PolicySearchLearner):
         rho: ADMM penalty on the preconditioned problems (see `agents.lifelong.admm.consensus_admm`).
         admm_iterations: cap ``K`` of both ADMM loops; ``admm_tol``: their early-stopping tolerance.
         operating_point: ``"consensus"`` (Algorithm 1) or ``"owner"``.
+        step: ``"kl"`` (default): the operating point moves from ``theta_j`` towards Algorithm 1's ``theta*_j`` by
+            the mean KL ``step_size``, the step of PG, PG-ELLA and GO-MTL; ``"rwr"``: it is ``theta*_j`` itself,
+            whose distance only ``weight_beta`` sets (see `agents.lifelong.workers.Step`).
         comm: the communicator (default: one of ``backend``, owned and closed by this learner).
+        basis_rounds: rounds of (Algorithm 2, LASSO) per iteration (default 1: §5.3's single pass). More rounds
+            alternate the basis and the codes on the same operating points, as GO-MTL does, and stop early when
+            no copy ``L_i`` changes by more than ``basis_tol`` relative to its norm.
+        basis_tol: the early stop of the extra rounds.
         backend: where the nodes run: ``"local"`` (in this process) or ``"ray"`` (one Ray actor per node; the
             optional extra). Same results on both.
         backend_options: for ``"ray"``: ``address`` (join a cluster), ``checkpoint_every`` (worker checkpoints
@@ -74,7 +83,8 @@ class EPGELLA(PolicySearchLearner):
     def __init__(self, env_id: str, tasks: Any, *, latent_dim: int = 2, mu1: float = np.exp(-5),
                  mu2: float = np.exp(-5), graph: Graph | None = None, num_nodes: int = 10, extra_edges: int = 20,
                  rho: float = 1.0, admm_iterations: int = 50, admm_tol: float | None = 1e-8,
-                 operating_point: OperatingPoint = "consensus", comm: Communicator | None = None,
+                 operating_point: OperatingPoint = "consensus", step: Step = "kl", basis_rounds: int = 1,
+                 basis_tol: float = 1e-6, comm: Communicator | None = None,
                  backend: str = "local", backend_options: Mapping[str, Any] | None = None,
                  seed: int = 0, **kwargs: Any) -> None:
         super().__init__(env_id, tasks, seed=seed, **kwargs)
@@ -85,6 +95,12 @@ class EPGELLA(PolicySearchLearner):
             raise ValueError(f"EPGELLA: mu1 and mu2 must be >= 0, got mu1={mu1}, mu2={mu2}")
         if operating_point not in ("consensus", "owner"):
             raise ValueError(f"EPGELLA: operating_point must be 'consensus' or 'owner', got {operating_point!r}")
+        if step not in ("kl", "rwr"):
+            raise ValueError(f"EPGELLA: step must be 'kl' or 'rwr', got {step!r}")
+        if isinstance(basis_rounds, bool) or not isinstance(basis_rounds, int) or basis_rounds < 1:
+            raise ValueError(f"EPGELLA: basis_rounds must be an integer >= 1, got {basis_rounds!r}")
+        if not (np.isfinite(basis_tol) and basis_tol >= 0):
+            raise ValueError(f"EPGELLA: basis_tol must be a number >= 0, got {basis_tol!r}")
         if not (np.isfinite(rho) and rho > 0):
             raise ValueError(f"EPGELLA: rho must be a positive number, got {rho!r}")
         if isinstance(admm_iterations, bool) or not isinstance(admm_iterations, int) or admm_iterations < 0:
@@ -98,6 +114,8 @@ class EPGELLA(PolicySearchLearner):
         self.latent_dim, self.mu1, self.mu2 = latent_dim, float(mu1), float(mu2)
         self.admm_options = {"iterations": int(admm_iterations), "tol": admm_tol}
         self.operating_point: OperatingPoint = operating_point
+        self.step: Step = step
+        self.basis_rounds, self.basis_tol = int(basis_rounds), float(basis_tol)
         self.backend = backend
         n = graph.num_nodes
         self.owner = np.arange(self.num_tasks) % n
@@ -110,7 +128,8 @@ class EPGELLA(PolicySearchLearner):
             i, {int(j): self.tasks[j] for j in np.flatnonzero(self.owner == i)}, graph, env_id=env_id,
             env_kwargs=self.env_kwargs, n_trajectories=self.n_trajectories, horizon=self.horizon, policy=self.policy,
             weighting=self.weighting, weight_beta=self.weight_beta, hessian_ridge=self.hessian_ridge,
-            latent_dim=latent_dim, mu1=self.mu1, mu2=self.mu2, rho=float(rho), seed=seed, shared_seed=shared)
+            latent_dim=latent_dim, mu1=self.mu1, mu2=self.mu2, rho=float(rho), seed=seed, shared_seed=shared,
+            step=step, step_size=self.step_size)
             for i in graph.nodes}
         self._deployment: Deployment | None = Deployment(
             workers, backend=backend, backend_options=backend_options, seed=seed, comm=comm,
@@ -169,23 +188,31 @@ class EPGELLA(PolicySearchLearner):
         tic = time.perf_counter()
         _, errors, critical = self._operating_points(range(self.num_tasks))
         alg1_seconds = time.perf_counter() - tic
+        step_kls = self._by_task(self.pool.map(ProcessorNode.operating_point_kls))
         first = [int(j) for j in np.flatnonzero(~self.seen)]
         if first:  # first visits: s before L
             self.pool.map(ProcessorNode.lasso, self._by_owner(first))
         self.seen[:] = True
         tic = time.perf_counter()
-        self.pool.map(ProcessorNode.open_basis_problem)
-        alg2 = drive_consensus(self._node_call, [BASIS], self.graph, self.comm, **self.admm_options)[BASIS]
-        adopted = self.pool.map(ProcessorNode.adopt_basis)
+        critical_alg2 = 0.0
+        for rounds in range(1, self.basis_rounds + 1):  # noqa: B007 (the count is reported)
+            self.pool.map(ProcessorNode.open_basis_problem)
+            alg2 = drive_consensus(self._node_call, [BASIS], self.graph, self.comm, **self.admm_options)[BASIS]
+            critical_alg2 += alg2.critical_path_seconds
+            adopted = self.pool.map(ProcessorNode.adopt_basis)
+            change = max(np.linalg.norm(basis - self.bases[i]) - self.basis_tol * np.linalg.norm(basis)
+                         for i, (basis, _, _) in adopted.items())
+            for i, (basis, coefficients, thetas) in adopted.items():
+                self.bases[i] = basis
+                for j in coefficients:
+                    self.coefficients[j], self.thetas[j] = coefficients[j], thetas[j]
+            if change <= 0.0:
+                break
         alg2_seconds = time.perf_counter() - tic
-        for i, (basis, coefficients, thetas) in adopted.items():
-            self.bases[i] = basis
-            for j in coefficients:
-                self.coefficients[j], self.thetas[j] = coefficients[j], thetas[j]
         return {"alg1_consensus_error": float(np.max([e[-1] if e else 0.0 for e in errors.values()])),
                 "alg2_consensus_errors": alg2.consensus_errors, "alg2_iterations": alg2.iterations,
-                "alg1_seconds": alg1_seconds, "alg2_seconds": alg2_seconds,
-                "critical_path_seconds": critical + alg2.critical_path_seconds,
+                "operating_point_kl": float(np.mean(step_kls)), "alg1_seconds": alg1_seconds, "alg2_seconds": alg2_seconds,
+                "critical_path_seconds": critical + critical_alg2, "basis_rounds": rounds,
                 "comm_rounds": self.comm.stats.rounds, "comm_bytes": self.comm.stats.bytes}
 
     def _by_task(self, results: Mapping[int, Mapping[int, float]]) -> list[float]:

@@ -10,6 +10,9 @@
   ``g = sum_tau w(tau) (1/M) sum_m Phi^T Sigma^{-1} u`` (Algorithm 1's statistics, normalised over all of a task's
   trajectories), whose ratio ``G^{-1} g`` is the reward-weighted-regression operating point and whose ``G`` is the
   Hessian ``H_j`` of Eq. 2.
+* `fisher_matrix`, `step_kl` and `kl_sized_step`: the per-step Fisher matrix ``F`` of the visited states, the mean
+  KL divergence ``(1/2) delta^T F delta`` between two linear Gaussian policies of the same covariance (exact for
+  this policy class), and the step along a direction whose mean KL is a given ``epsilon``.
 """
 
 from __future__ import annotations
@@ -97,3 +100,25 @@ def weighted_statistics(policy: LinearGaussianPolicy, traj: Trajectories, weight
     cross = np.einsum("n,mna,mns->as", w, traj.actions, traj.states).reshape(-1)
     g_matrix = np.kron(np.eye(policy.action_dim), second) / policy.sigma**2
     return g_matrix, cross / policy.sigma**2
+
+
+def fisher_matrix(policy: LinearGaussianPolicy, traj: Trajectories) -> np.ndarray:
+    """``F = (1/N) sum_n (1/M) sum_m Phi(x_m)^T Sigma^{-1} Phi(x_m)`` over the visited states of ``traj``."""
+    fisher, _ = weighted_statistics(policy, traj, np.full(traj.states.shape[1], 1.0 / traj.states.shape[1]))
+    return fisher
+
+
+def step_kl(policy: LinearGaussianPolicy, traj: Trajectories, delta: np.ndarray) -> float:
+    """Mean over the visited states of ``KL(pi_theta || pi_{theta + delta}) = (1/2) delta^T F delta``."""
+    delta = np.asarray(delta, dtype=float)
+    return 0.5 * float(delta @ fisher_matrix(policy, traj) @ delta)
+
+
+def kl_sized_step(policy: LinearGaussianPolicy, theta: np.ndarray, direction: np.ndarray, traj: Trajectories,
+                  epsilon: float) -> np.ndarray:
+    """``theta + sqrt(2 epsilon / (d^T F d)) d``: the step along ``direction`` whose mean KL over the visited states
+    of ``traj`` is ``epsilon`` (``theta`` itself when ``d^T F d = 0``)."""
+    curvature = float(direction @ fisher_matrix(policy, traj) @ direction)
+    if curvature <= 0.0:
+        return np.array(theta, dtype=float)
+    return theta + np.sqrt(2.0 * epsilon / curvature) * direction

@@ -15,19 +15,31 @@ the zero-column re-draws, seeded alike on every node), so a node's results depen
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.linalg
 
 from agents.common.graphs import Graph
 from agents.lifelong.admm import ConsensusNode, node_basis_objective, run_node_requests
-from agents.lifelong.estimators import Weighting, advantages, trajectory_weights, weighted_statistics
+from agents.lifelong.estimators import (
+    Weighting,
+    advantages,
+    kl_sized_step,
+    step_kl,
+    trajectory_weights,
+    weighted_statistics,
+)
 from agents.lifelong.kron import mat, vec
 from agents.lifelong.lasso import reinitialize_zero_columns, weighted_lasso
 from agents.lifelong.policy import BatchSampler, LinearGaussianPolicy, Trajectories
 
-__all__ = ["BASIS", "ProcessorNode", "operating_point_problem"]
+__all__ = ["BASIS", "ProcessorNode", "Step", "operating_point_problem"]
+
+#: How far the operating point moves from the behaviour policy: ``"kl"`` rescales the step ``theta*_j - theta_j``
+#: of Algorithm 1 to the mean KL ``step_size`` (the eNAC-based methods' step); ``"rwr"`` keeps the reward-weighted
+#: regression's own step, whose size only the weights' temperature sets.
+Step = Literal["kl", "rwr"]
 
 #: The key of Algorithm 2's consensus problem (the shared basis).
 BASIS = "basis"
@@ -52,6 +64,9 @@ class ProcessorNode:
         hessian_ridge: ``epsilon`` added to every ``H_j`` (split evenly over the nodes in Algorithm 1).
         latent_dim: ``p``; ``mu1``: the LASSO weight; ``mu2``: the ridge weight of Algorithm 2.
         rho: the ADMM penalty.
+        step: ``"kl"`` (the operating point ``theta_j + sqrt(2 epsilon / (d^T F d)) d`` along Algorithm 1's
+            ``d = theta*_j - theta_j``, ``epsilon = step_size``) or ``"rwr"`` (``theta*_j`` itself); see `Step`.
+        step_size: ``epsilon``, the mean KL of the ``"kl"`` step.
         seed: seeds this node's rollouts (with ``node``); ``shared_seed``: the zero-column re-draws (same on all).
     """
 
@@ -60,7 +75,8 @@ class ProcessorNode:
     def __init__(self, node: int, tasks: Mapping[int, Any], graph: Graph, *, env_id: str,
                  env_kwargs: Mapping[str, Any] | None, n_trajectories: int, horizon: int, policy: LinearGaussianPolicy,
                  weighting: Weighting, weight_beta: float, hessian_ridge: float, latent_dim: int, mu1: float,
-                 mu2: float, rho: float, seed: int, shared_seed: int) -> None:
+                 mu2: float, rho: float, seed: int, shared_seed: int, step: Step = "kl",
+                 step_size: float = 0.05) -> None:
         self.node, self.graph = node, graph
         self.mine = sorted(int(j) for j in tasks)
         self.tasks = [tasks[j] for j in self.mine]
@@ -69,6 +85,10 @@ class ProcessorNode:
         self.policy = policy
         self.weighting, self.weight_beta, self.hessian_ridge = weighting, float(weight_beta), float(hessian_ridge)
         self.latent_dim, self.mu1, self.mu2, self.rho = int(latent_dim), float(mu1), float(mu2), float(rho)
+        self.step: Step = step
+        self.step_size = float(step_size)
+        #: Mean KL (over the visited states) from each own task's behaviour policy to its last operating point.
+        self.step_kls: dict[int, float] = {}
         d = policy.dim
         self.thetas = {j: np.zeros(d) for j in self.mine}
         self.coefficients = {j: np.zeros(latent_dim) for j in self.mine}
@@ -157,14 +177,28 @@ class ProcessorNode:
             shares[j] = {k: (g + ridge / n, v) for k, (g, v) in stats.items()}
         return shares
 
+    def _stepped(self, j: int, target: np.ndarray, traj: Trajectories) -> np.ndarray:
+        """The operating point of task ``j`` from Algorithm 1's ``theta*_j`` (``target``), as ``step`` says; its mean
+        KL from ``theta_j`` over the visited states of ``traj`` is kept in `step_kls`."""
+        theta = self.thetas[j]
+        point = target if self.step == "rwr" else kl_sized_step(self.policy, theta, target - theta, traj,
+                                                                 self.step_size)
+        self.step_kls[j] = step_kl(self.policy, traj, point - theta)
+        return point
+
     def owner_points(self, tasks: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """``operating_point="owner"``: ``theta*_j = (G + eps I)^{-1} g`` from all of the task's trajectories."""
         ridge = self.hessian_ridge * np.eye(self.policy.dim)
         for j in tasks:
             traj = self.trajectories.pop(j)
             g_matrix, g_vector = weighted_statistics(self.policy, traj, self._weights(traj))
-            self.points[j] = (scipy.linalg.solve(g_matrix + ridge, g_vector, assume_a="pos"), g_matrix + ridge)
+            target = scipy.linalg.solve(g_matrix + ridge, g_vector, assume_a="pos")
+            self.points[j] = (self._stepped(j, target, traj), g_matrix + ridge)
         return {j: self.points[j] for j in tasks}
+
+    def operating_point_kls(self) -> dict[int, float]:
+        """`step_kls`: the mean KL of each own task's last step from ``theta_j`` to its operating point."""
+        return dict(self.step_kls)
 
     def open_problems(self, problems: Mapping[Hashable, tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> None:
         """Join consensus problems: ``{key: (Q_i, b_i, warm start)}``."""
@@ -178,11 +212,12 @@ class ProcessorNode:
 
     def adopt_operating_points(self, gathered: Mapping[int, Mapping[int, np.ndarray]]
                                ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """At the owner: ``theta*_j`` is its own ADMM copy, ``H_j = sum_k G_k`` from the gathered ``G_k``."""
+        """At the owner: ``theta*_j`` is its own ADMM copy (stepped as `step` says), ``H_j = sum_k G_k`` from the
+        gathered ``G_k``."""
         for j, received in gathered.items():
             problem = self.problems[operating_point_problem(j)]
             hessian = sum(received[k] for k in self.graph.nodes if k != self.node) + problem.quadratic
-            self.points[j] = (problem.value(), hessian)
+            self.points[j] = (self._stepped(j, problem.value(), self.trajectories[j]), hessian)
         for key in [key for key in self.problems if key != BASIS]:
             del self.problems[key]
         self.trajectories = {}
