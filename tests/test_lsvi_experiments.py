@@ -27,3 +27,22 @@ def test_experiment_runs_and_reports_its_claims(name: str, tmp_path: Path) -> No
     for claim in experiment.claims:
         assert claim.metric in document["summary"]
     assert (tmp_path / name / f"{name}.png").exists()
+
+
+def test_distmt_oracle_stopped_numbers_come_from_the_same_trajectory(tmp_path: Path) -> None:
+    """Stopping at coverage does not change the rounds before it: the episodes an Algorithm 1 run records at its first
+    covering round are exactly those of the oracle-stopped run with the same seed, and Algorithm 1 runs T rounds."""
+    from agents.lsvi.theory import distmt_rounds
+
+    args = ["seeds=1", "agents=1,2", "num_tasks=2", "episodes_phase1=30", "episodes_phase2=40"]
+    runs = {protocol: execute(plan_run(get("000-distmt-scaling"), "quick", overrides=[*args, f"protocol={protocol}"],
+                                       out=tmp_path / protocol))
+            for protocol in ("algorithm1", "oracle-stop")}
+    full = {u["params"]["agents"]: u["metrics"] for u in runs["algorithm1"]["units"]}
+    stopped = {u["params"]["agents"]: u["metrics"] for u in runs["oracle-stop"]["units"]}
+    for n in (1, 2):
+        assert full[n]["rounds"] == distmt_rounds(2, n, 0.1)
+        assert stopped[n]["covered"] and stopped[n]["rounds"] == stopped[n]["covered_round"] + 1
+        assert full[n]["covered_episodes_mean"] == stopped[n]["episodes_mean"]
+        assert full[n]["episodes_mean"] >= stopped[n]["episodes_mean"]
+    assert runs["oracle-stop"]["summary"]["slope_oracle_stop"]["mean"] == runs["oracle-stop"]["summary"]["slope"]["mean"]
