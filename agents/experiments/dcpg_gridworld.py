@@ -15,7 +15,8 @@ Protocol: by default the paper's (§5.1), Monte-Carlo policy gradients (REINFORC
 and iteration) for 1000 episodes, over ``seeds`` independent runs; values are means with intervals over seeds. The
 variant ``--set gradient=exact --set iterations=5000 --set seeds=1`` replaces the sampled gradient by the exact one
 (Eq. 8 from the model) and runs 5000 iterations: deterministic, so its single run is judged on exact values, and it
-shows where the method converges rather than where the paper's episode budget leaves it.
+shows where the method converges rather than where the paper's episode budget leaves it. The published run
+(``docs/results/003-dcpg-gridworld``) is this exact-gradient variant, as its config records.
 """
 
 from __future__ import annotations
