@@ -125,3 +125,58 @@ def mean_over_seeds(config: Any, records: Sequence[UnitRecord], *,
 def is_estimate(value: Any) -> bool:
     """Whether a summary value is the JSON form of an `Estimate`."""
     return isinstance(value, Mapping) and {"mean", "low", "high", "n"} <= set(value)
+
+
+def seeds_for_power(values: Sequence[float], power: float = 0.8, confidence: float = 0.95,
+                    max_seeds: int = 100_000) -> int | None:
+    """How many seeds a run needs for its ``confidence`` interval of the mean to exclude 0 with probability ``power``.
+
+    A power calculation for the verdict rule of this module: the two-sided Student-t interval of ``n`` replicates
+    lies above 0 (or below) exactly when the one-sided t-test at level ``(1 - confidence) / 2`` rejects a zero mean.
+    With the effect size ``d = |mean| / sd`` estimated from ``values`` (a pilot run's per-seed values), its power at
+    ``n`` seeds is ``P(T'_{n-1, d√n} > t_{(1+c)/2, n-1})`` (noncentral t). The estimate assumes roughly normal
+    per-seed values; heavy tails (a few failed seeds) make it optimistic or pessimistic, so read it as an order of
+    magnitude.
+
+    Args:
+        values: per-seed values of a pilot run (at least 2, not all equal).
+        power: the wanted probability that the interval excludes 0, in (0, 1).
+        confidence: the interval's two-sided confidence level, in (0, 1).
+        max_seeds: the search stops there.
+
+    Returns:
+        The smallest number of seeds (at least 2) with at least ``power``, or ``None`` when the mean is 0 or more
+        than ``max_seeds`` would be needed.
+    """
+    from scipy import stats
+
+    for name, level in (("power", power), ("confidence", confidence)):
+        if not (isinstance(level, Real) and 0 < level < 1):
+            raise ValueError(f"{name} must be in (0, 1), got {level!r}")
+    data = np.asarray(values, dtype=float)
+    data = data[np.isfinite(data)]
+    if data.size < 2:
+        raise ValueError(f"values must hold at least 2 finite per-seed values, got {data.size}")
+    sd = float(data.std(ddof=1))
+    if sd == 0:
+        raise ValueError("values must not all be equal (no spread to estimate an effect size from)")
+    effect = abs(float(data.mean())) / sd
+    if effect == 0:
+        return None
+
+    def power_at(n: int) -> float:
+        critical = stats.t.ppf((1 + confidence) / 2, n - 1)
+        return float(stats.nct.sf(critical, n - 1, effect * math.sqrt(n)))
+
+    low, high = 2, 2
+    while power_at(high) < power:  # power grows with n: double, then bisect
+        if high >= max_seeds:
+            return None
+        low, high = high, min(2 * high, max_seeds)
+    while low < high:
+        middle = (low + high) // 2
+        if power_at(middle) >= power:
+            high = middle
+        else:
+            low = middle + 1
+    return high
