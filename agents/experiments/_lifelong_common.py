@@ -4,15 +4,40 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+
+from agents.common.communication import Backend
+from mtenvs.runner import Count, NonNegative, NonNegativeInt, Positive
 
 #: The paper's domains (family names) in its order, with our latent dimensions (the paper reports none).
 LATENT_DIMS = {"SimpleMass": 2, "DoubleMass": 3, "CartPole": 3, "DoubleInvertedPendulum": 4, "Helicopter": 4}
 ABBREVIATIONS = {"SimpleMass": "SM", "DoubleMass": "DM", "CartPole": "CP", "DoubleInvertedPendulum": "DIP",
                  "Helicopter": "HC"}
 METHODS = ("PG", "PG-ELLA", "GO-MTL", "ePG-ELLA")
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    """The learners' hyperparameters shared by the paper-002 reproductions (our defaults where the paper is silent);
+    each experiment's config adds its budget and the number of ePG-ELLA nodes."""
+
+    trajectories: Count = 50
+    horizon: Count = 150
+    sigma_input: Positive = 1.0
+    step_size: Positive = 0.05
+    mu1: NonNegative = float(np.exp(-5))
+    mu2: NonNegative = float(np.exp(-5))
+    extra_edges: NonNegativeInt = 20
+    admm_iterations: Count = 100
+    admm_tol: Positive = 1e-8
+    operating_point: Literal["consensus", "owner"] = "consensus"
+    epg_step: Literal["kl", "rwr"] = "kl"  # ePG-ELLA's operating-point step: KL step_size, or Algorithm 1's own
+    epg_basis_rounds: Count = 1  # ePG-ELLA's rounds of (Algorithm 2, LASSO) per iteration (1: the paper's single pass)
+    final_window: Count = 10
+    backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 
 
 @contextlib.contextmanager

@@ -20,15 +20,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 from annotated_types import MinLen
 
-from agents.common.communication import Backend
 from agents.experiments._lifelong_common import (
     ABBREVIATIONS,
     METHODS,
+    LearnerSettings,
     domain_tasks,
     make_learner,
     per_step_optimum,
@@ -38,9 +38,6 @@ from mtenvs.runner import (
     Claim,
     Count,
     Experiment,
-    NonNegative,
-    NonNegativeInt,
-    Positive,
     Unit,
     UnitContext,
     UnitRecord,
@@ -50,7 +47,7 @@ from mtenvs.runner import (
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(LearnerSettings):
     """Budget and hyperparameters (our defaults where the paper is silent)."""
 
     seeds: Count = 5
@@ -59,21 +56,7 @@ class Config:
     methods: Annotated[tuple[str, ...], MinLen(1)] = METHODS
     tasks: Count = 50
     iterations: Count = 200
-    trajectories: Count = 50
-    horizon: Count = 150
-    sigma_input: Positive = 1.0
-    step_size: Positive = 0.05
-    mu1: NonNegative = float(np.exp(-5))
-    mu2: NonNegative = float(np.exp(-5))
     nodes: Count = 10
-    extra_edges: NonNegativeInt = 20
-    admm_iterations: Count = 100
-    admm_tol: Positive = 1e-8
-    operating_point: Literal["consensus", "owner"] = "consensus"
-    epg_step: Literal["kl", "rwr"] = "kl"  # ePG-ELLA's operating-point step: KL step_size, or Algorithm 1's own
-    epg_basis_rounds: Count = 1  # ePG-ELLA's rounds of (Algorithm 2, LASSO) per iteration (1: the paper's single pass)
-    final_window: Count = 10
-    backend: Backend = "local"  # where ePG-ELLA's nodes run (`mtenvs run ... --backend ray`); same results either way
 
 
 def units(cfg: Config) -> list[Unit]:
